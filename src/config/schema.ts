@@ -1,0 +1,128 @@
+/**
+ * The service configuration: one YAML file validated at load. An invalid file names the key
+ * path and the reason, and the service refuses to start on it.
+ */
+import { z } from 'zod';
+import { parseDuration } from '../duration.js';
+
+/** A duration given as `15m`, `1h` or a number of seconds; parsed to seconds. */
+export const durationSchema = z.union([z.string(), z.number()]).transform((v, ctx) => {
+  try {
+    return parseDuration(v);
+  } catch (e) {
+    ctx.addIssue({ code: 'custom', message: (e as Error).message });
+    return z.NEVER;
+  }
+});
+
+/** A secret reference: from an environment variable or a file, never inlined. */
+export const secretRefSchema = z.union([
+  z.object({ env: z.string().min(1) }).strict(),
+  z.object({ file: z.string().min(1) }).strict(),
+]);
+export type SecretRef = z.infer<typeof secretRefSchema>;
+
+const jwsAlg = z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']);
+
+/** Fields shared by every JWT attestor. */
+const jwtAttestorBase = {
+  /** Unique name of this attestor instance (defaults to its kind). */
+  name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/).optional(),
+  /** The issuer (`iss`), compared byte-exact. */
+  issuer: z.string().min(1),
+  /** Discovery base URL (defaults to the issuer); `/.well-known/openid-configuration` is appended. */
+  discoveryUrl: z.string().url().optional(),
+  /** A JWKS URL to use directly, skipping discovery. */
+  jwksUrl: z.string().url().optional(),
+  /** A static JWKS file (for clusters whose issuer is not public). */
+  jwksFile: z.string().optional(),
+  /** Accepted signature algorithms; asymmetric only. */
+  algorithms: z.array(jwsAlg).min(1).default(['RS256', 'ES256']),
+  /** Audiences accepted besides Stint's own; default none. */
+  audiences: z.array(z.string().min(1)).optional(),
+  /** Accept a token whose `aud` lists more than one audience (replayable by each): default false. */
+  allowMultipleAudiences: z.boolean().default(false),
+  /** Longest accepted token lifetime (exp - iat). */
+  maxLifetime: durationSchema.default(86400),
+  /** Allowed clock skew for exp, nbf and iat. */
+  clockSkew: durationSchema.default(60),
+  /** Largest accepted token, in bytes, checked before decoding. */
+  maxTokenBytes: z.number().int().positive().default(16384),
+  /** How long keys from a failing issuer stay usable. */
+  staleKeysFor: durationSchema.default(3600),
+  /** Minimum time between two JWKS refetches caused by an unknown kid. */
+  refetchCooldown: durationSchema.default(30),
+  /** Timeout of one discovery or JWKS fetch. */
+  fetchTimeout: durationSchema.default(5),
+  /** What the caller sees on denial: the reason code only (default) or the nearest rule too. */
+  explainDenials: z.boolean().default(false),
+};
+
+export const kubernetesAttestorSchema = z.object({
+  kind: z.literal('kubernetes'),
+  ...jwtAttestorBase,
+  /** Accept legacy secret-based tokens (issuer `kubernetes/serviceaccount`, no exp); a rule must still opt in. */
+  acceptLegacyTokens: z.boolean().default(false),
+}).strict();
+
+export const githubActionsAttestorSchema = z.object({
+  kind: z.literal('github-actions'),
+  ...jwtAttestorBase,
+  issuer: z.string().min(1).default('https://token.actions.githubusercontent.com'),
+}).strict();
+
+export const oidcAttestorSchema = z.object({
+  kind: z.literal('oidc'),
+  ...jwtAttestorBase,
+  /** Claim used to build the identity (`<issuer>#<claim value>`); default `sub`. */
+  identityClaim: z.string().default('sub'),
+}).strict();
+
+export const attestorConfigSchema = z.discriminatedUnion('kind', [
+  kubernetesAttestorSchema,
+  githubActionsAttestorSchema,
+  oidcAttestorSchema,
+]);
+export type AttestorConfig = z.infer<typeof attestorConfigSchema>;
+export type KubernetesAttestorConfig = z.infer<typeof kubernetesAttestorSchema>;
+export type GithubActionsAttestorConfig = z.infer<typeof githubActionsAttestorSchema>;
+export type OidcAttestorConfig = z.infer<typeof oidcAttestorSchema>;
+
+const hostPort = z.string().regex(/^[^\s:]*:\d+$|^\[[0-9a-fA-F:]+\]:\d+$/, 'expected host:port');
+
+export const configSchema = z.object({
+  /** Stint's own issuer URL: the `iss` of Stint JWTs and the base of discovery. */
+  issuer: z.string().url(),
+  /** The audience subject tokens must carry (defaults to the issuer URL). */
+  audience: z.string().min(1).optional(),
+  /** SPIFFE trust domain for identities. */
+  trustDomain: z.string().regex(/^[a-z0-9.-]+$/).default('stint.local'),
+  listen: z.object({
+    http: hostPort.default('127.0.0.1:8080'),
+    grpc: hostPort.default('127.0.0.1:8081'),
+    admin: hostPort.default('127.0.0.1:8082'),
+  }).strict().default({ http: '127.0.0.1:8080', grpc: '127.0.0.1:8081', admin: '127.0.0.1:8082' }),
+  store: z.discriminatedUnion('kind', [
+    z.object({ kind: z.literal('sqlite'), path: z.string().min(1) }).strict(),
+  ]),
+  signing: z.object({
+    algorithm: z.enum(['ES256', 'EdDSA', 'RS256']).default('ES256'),
+    rotationPeriod: durationSchema.default(86400),
+    prepublish: durationSchema.default(3600),
+  }).strict().default({ algorithm: 'ES256', rotationPeriod: 86400, prepublish: 3600 }),
+  credentials: z.object({
+    /** Hard cap on any issued credential TTL, whatever a rule says. */
+    maxTtl: durationSchema.default(3600),
+  }).strict().default({ maxTtl: 3600 }),
+  policy: z.object({ file: z.string().min(1) }).strict(),
+  attestors: z.array(attestorConfigSchema).default([]),
+  admin: z.object({
+    tokens: z.array(z.object({ name: z.string().min(1), secret: secretRefSchema }).strict()).default([]),
+  }).strict().default({ tokens: [] }),
+  /** Cache verified subject tokens (by SHA-256) until their expiry: the sidecar pattern. */
+  subjectTokenCache: z.object({ size: z.number().int().nonnegative().default(10000) }).strict().default({ size: 10000 }),
+  log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).strict().default({ level: 'info' }),
+}).strict();
+
+/** The validated configuration. */
+export type StintConfig = z.infer<typeof configSchema>;

@@ -1,0 +1,124 @@
+/**
+ * Stint's error taxonomy. Every failure that crosses a module boundary is a StintError with a
+ * stable `code`; callers branch on the code, never on the message. The mapping of each code to
+ * a gRPC status, an OAuth 2.0 error (RFC 6749 §5.2 / RFC 8693 §2.2.2), an HTTP status and a CLI
+ * exit code lives in ERROR_TABLE below and nowhere else.
+ *
+ * Messages never contain a token, a secret or a credential: at most a fingerprint.
+ */
+
+/** gRPC status codes used by Stint (numeric values from grpc/status.h). */
+export const GrpcStatus = {
+  INVALID_ARGUMENT: 3,
+  NOT_FOUND: 5,
+  PERMISSION_DENIED: 7,
+  FAILED_PRECONDITION: 9,
+  INTERNAL: 13,
+  UNAVAILABLE: 14,
+  UNAUTHENTICATED: 16,
+} as const;
+export type GrpcStatusCode = (typeof GrpcStatus)[keyof typeof GrpcStatus];
+
+/** How one error code surfaces on each interface. */
+export interface ErrorMapping {
+  readonly grpc: GrpcStatusCode;
+  readonly oauth: string;
+  readonly http: number;
+  readonly exit: number;
+}
+
+const badToken: ErrorMapping = { grpc: GrpcStatus.UNAUTHENTICATED, oauth: 'invalid_request', http: 400, exit: 3 };
+
+/** The single table mapping every stable code to its transport representations. */
+export const ERROR_TABLE = {
+  ERR_INVALID_REQUEST: { grpc: GrpcStatus.INVALID_ARGUMENT, oauth: 'invalid_request', http: 400, exit: 2 },
+  ERR_UNSUPPORTED_TOKEN_TYPE: { grpc: GrpcStatus.INVALID_ARGUMENT, oauth: 'unsupported_token_type', http: 400, exit: 2 },
+  ERR_TOKEN_TOO_LARGE: { grpc: GrpcStatus.INVALID_ARGUMENT, oauth: 'invalid_request', http: 400, exit: 3 },
+  ERR_TOKEN_MALFORMED: badToken,
+  ERR_TOKEN_DUPLICATE_MEMBER: badToken,
+  ERR_TOKEN_ALG_NOT_ALLOWED: badToken,
+  ERR_TOKEN_HEADER_FORBIDDEN: badToken,
+  ERR_TOKEN_CRIT_UNSUPPORTED: badToken,
+  ERR_TOKEN_KEY_NOT_FOUND: badToken,
+  ERR_TOKEN_SIGNATURE_INVALID: badToken,
+  ERR_TOKEN_EXPIRED: badToken,
+  ERR_TOKEN_NOT_YET_VALID: badToken,
+  ERR_TOKEN_LIFETIME_TOO_LONG: badToken,
+  ERR_TOKEN_CLAIM_INVALID: badToken,
+  ERR_TOKEN_AUDIENCE_INVALID: badToken,
+  ERR_TOKEN_ISSUER_UNKNOWN: badToken,
+  ERR_TOKEN_LEGACY_REJECTED: badToken,
+  ERR_ISSUER_UNAVAILABLE: { grpc: GrpcStatus.UNAVAILABLE, oauth: 'temporarily_unavailable', http: 503, exit: 69 },
+  ERR_POLICY_DENIED: { grpc: GrpcStatus.PERMISSION_DENIED, oauth: 'unauthorized_client', http: 400, exit: 4 },
+  ERR_TARGET_DENIED: { grpc: GrpcStatus.PERMISSION_DENIED, oauth: 'invalid_target', http: 400, exit: 4 },
+  ERR_ADMIN_UNAUTHENTICATED: { grpc: GrpcStatus.UNAUTHENTICATED, oauth: 'invalid_client', http: 401, exit: 5 },
+  ERR_NOT_FOUND: { grpc: GrpcStatus.NOT_FOUND, oauth: 'invalid_request', http: 404, exit: 6 },
+  ERR_CONFIG_INVALID: { grpc: GrpcStatus.FAILED_PRECONDITION, oauth: 'server_error', http: 500, exit: 78 },
+  ERR_POLICY_INVALID: { grpc: GrpcStatus.FAILED_PRECONDITION, oauth: 'server_error', http: 500, exit: 78 },
+  ERR_UNAVAILABLE: { grpc: GrpcStatus.UNAVAILABLE, oauth: 'temporarily_unavailable', http: 503, exit: 69 },
+  ERR_INTERNAL: { grpc: GrpcStatus.INTERNAL, oauth: 'server_error', http: 500, exit: 70 },
+} as const satisfies Record<string, ErrorMapping>;
+
+/** A stable Stint error code. */
+export type ErrorCode = keyof typeof ERROR_TABLE;
+
+/** Base class of every Stint error. */
+export class StintError extends Error {
+  /** Stable machine-readable code. */
+  readonly code: ErrorCode;
+  /** Optional structured details safe to show to the caller (never secrets). */
+  readonly details: Readonly<Record<string, unknown>>;
+
+  constructor(code: ErrorCode, message: string, details: Record<string, unknown> = {}, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StintError';
+    this.code = code;
+    this.details = details;
+  }
+
+  /** The transport mapping for this error. */
+  get mapping(): ErrorMapping {
+    return ERROR_TABLE[this.code];
+  }
+}
+
+/** A subject token failed verification; `reason` says which check. */
+export class TokenError extends StintError {
+  constructor(code: ErrorCode, message: string, details: Record<string, unknown> = {}, options?: { cause?: unknown }) {
+    super(code, message, details, options);
+    this.name = 'TokenError';
+  }
+}
+
+/** Policy refused the request; carries the rule (or null) and the reason code of the decision. */
+export class PolicyDeniedError extends StintError {
+  readonly rule: string | null;
+  readonly reason: string;
+  constructor(code: 'ERR_POLICY_DENIED' | 'ERR_TARGET_DENIED', message: string, rule: string | null, reason: string, details: Record<string, unknown> = {}) {
+    super(code, message, { ...details, rule, reason });
+    this.name = 'PolicyDeniedError';
+    this.rule = rule;
+    this.reason = reason;
+  }
+}
+
+/** A configuration or policy file failed validation; `path` is the key path at fault. */
+export class ConfigError extends StintError {
+  readonly path: string;
+  constructor(code: 'ERR_CONFIG_INVALID' | 'ERR_POLICY_INVALID', path: string, message: string, details: Record<string, unknown> = {}) {
+    super(code, `${path ? `${path}: ` : ''}${message}`, { ...details, path });
+    this.name = 'ConfigError';
+    this.path = path;
+  }
+}
+
+/** Wrap anything thrown into a StintError without leaking its message if it is not ours. */
+export function toStintError(err: unknown): StintError {
+  if (err instanceof StintError) return err;
+  return new StintError('ERR_INTERNAL', 'internal error', {}, { cause: err });
+}
+
+/** True when the code names a transient condition worth retrying. */
+export function isRetryable(code: ErrorCode): boolean {
+  return ERROR_TABLE[code].grpc === GrpcStatus.UNAVAILABLE;
+}

@@ -1,0 +1,11 @@
+import { createHash } from 'node:crypto';
+
+/** Short SHA-256 fingerprint of a secret value: safe for logs, audit and errors. */
+export function fingerprint(value: string | Uint8Array): string {
+  return `sha256:${createHash('sha256').update(value).digest('hex').slice(0, 16)}`;
+}
+
+/** Full hex SHA-256 of a value, used as a cache or lookup key. */
+export function sha256Hex(value: string | Uint8Array): string {
+  return createHash('sha256').update(value).digest('hex');
+}
