@@ -63,7 +63,16 @@ export interface FailedCondition {
 /** A policy decision. */
 export type Decision =
   | { readonly outcome: 'allow'; readonly rule: string; readonly reason: 'RULE_MATCHED'; readonly credentials: readonly GrantedCredential[] }
-  | { readonly outcome: 'deny'; readonly rule: string | null; readonly reason: Exclude<DecisionReason, 'RULE_MATCHED'>; readonly message: string; readonly failed?: readonly FailedCondition[] };
+  | {
+      readonly outcome: 'deny';
+      readonly rule: string | null;
+      readonly reason: Exclude<DecisionReason, 'RULE_MATCHED'>;
+      readonly message: string;
+      /** With NO_RULE_MATCHED: the conditions the nearest rule failed. */
+      readonly failed?: readonly FailedCondition[];
+      /** With NO_RULE_MATCHED: the nearest rule (most conditions satisfied), for explanations only. */
+      readonly nearestRule?: string;
+    };
 
 /** What a policy engine exposes to the pipeline. */
 export interface PolicyEngine {

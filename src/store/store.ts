@@ -90,21 +90,32 @@ export interface AuditFilter {
 
 /** Persistent state of Stint. */
 export interface Store {
-  /** Record grants and their audit event atomically. */
+  /** Record grants and their audit event atomically: if either insert fails, nothing of this call is written. */
   recordIssuance(grants: readonly Grant[], event: AuditEvent): Promise<void>;
+  /** Append one audit event. */
   appendAudit(event: AuditEvent): Promise<void>;
   getGrant(id: string): Promise<Grant | null>;
+  /** Grants matching the filter, most recently recorded first. */
   listGrants(filter?: GrantFilter): Promise<Grant[]>;
-  /** Mark a grant revoked; returns the updated grant, or null if unknown. Idempotent. */
+  /**
+   * Mark an active grant revoked; returns the updated grant, or null if unknown. Idempotent: a grant
+   * that is not active (already revoked, expired, reaped) is returned unchanged, keeping its first revokedAt.
+   */
   revokeGrant(id: string, at: number, reason: string): Promise<Grant | null>;
   /** Revoke every active grant of an identity; returns those revoked. */
   revokeIdentity(identity: string, at: number, reason: string): Promise<Grant[]>;
   /** Mark active grants past expiry as expired; returns them. */
   expireGrants(now: number): Promise<Grant[]>;
+  /** Active grants whose expiresAt is after `now` (epoch seconds). */
   countActiveGrants(now: number): Promise<number>;
+  /** Audit events matching the filter, newest first (by time, then latest recorded first). */
   queryAudit(filter?: AuditFilter): Promise<AuditEvent[]>;
+  /** Every stored signing key, oldest createdAt first. */
   listKeys(): Promise<StoredKey[]>;
+  /** Insert or replace a key by kid. */
   putKey(key: StoredKey): Promise<void>;
+  /** Delete a key; an unknown kid is a no-op. */
   deleteKey(kid: string): Promise<void>;
+  /** Release the store; calling it again is harmless. */
   close(): Promise<void>;
 }

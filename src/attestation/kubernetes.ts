@@ -1,0 +1,114 @@
+/**
+ * Kubernetes attestor: projected ServiceAccount tokens (bound to a pod, with `exp` and the
+ * `kubernetes.io` claim). Identity `spiffe://<trust-domain>/ns/<namespace>/sa/<serviceaccount>`.
+ * Legacy secret-based tokens (issuer `kubernetes/serviceaccount`, no expiry) are refused unless
+ * `acceptLegacyTokens` is set; even then the identity is marked `legacy` and policy must opt in.
+ */
+import type { KubernetesAttestorConfig } from '../config/schema.js';
+import { TokenError } from '../errors.js';
+import type { ClaimValue, WorkloadIdentity } from './attestor.js';
+import { createJwtVerifier, type AttestorDeps, type JwtAttestor } from './jwt/jwt_verifier.js';
+import type { PrecheckedToken } from './jwt/precheck.js';
+import type { VerifiedJwt } from './jwt/verify.js';
+
+/** The `iss` of legacy secret-based ServiceAccount tokens. */
+export const LEGACY_KUBERNETES_ISSUER = 'kubernetes/serviceaccount';
+
+const DNS_LABEL = /^[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?$/;
+const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*$/;
+const LEGACY_PREFIX = 'kubernetes.io/serviceaccount/';
+
+/** Create the Kubernetes attestor for one cluster issuer. */
+export function createKubernetesAttestor(config: KubernetesAttestorConfig, deps: AttestorDeps): JwtAttestor {
+  const name = config.name ?? config.kind;
+  const verifier = createJwtVerifier(config, name, deps);
+  const issuers = config.acceptLegacyTokens ? [config.issuer, LEGACY_KUBERNETES_ISSUER] : [config.issuer];
+
+  const identity = (verified: VerifiedJwt, namespace: string, serviceAccount: string, normalized: Record<string, ClaimValue>, legacy: boolean): WorkloadIdentity => {
+    const claims = verified.claims as Record<string, ClaimValue>;
+    const exp = claims['exp'];
+    return {
+      attestor: 'kubernetes',
+      attestorName: name,
+      issuer: claims['iss'] as string,
+      subject: claims['sub'] as string,
+      id: `spiffe://${deps.trustDomain}/ns/${namespace}/sa/${serviceAccount}`,
+      claims: { ...claims, ...normalized },
+      expiresAt: typeof exp === 'number' ? exp : 0,
+      ...(legacy ? { legacy: true } : {}),
+    };
+  };
+
+  return {
+    kind: 'kubernetes',
+    name,
+    issuers,
+    attest: async (subjectToken) => attest(subjectToken, verifier.precheck(subjectToken)),
+    attestPrechecked: async (subjectToken, routed) => attest(subjectToken, verifier.precheck(subjectToken, routed)),
+    ready: () => verifier.keys.ready(),
+    load: () => verifier.keys.load(),
+    close: () => verifier.keys.close(),
+  };
+
+  async function attest(subjectToken: string, prechecked: PrecheckedToken): Promise<WorkloadIdentity> {
+    const fp = (): string => prechecked.fingerprint;
+    if (prechecked.issuer === LEGACY_KUBERNETES_ISSUER && config.issuer !== LEGACY_KUBERNETES_ISSUER) {
+      if (!config.acceptLegacyTokens) {
+        throw new TokenError('ERR_TOKEN_LEGACY_REJECTED', 'legacy secret-based ServiceAccount tokens are not accepted; use a projected token', { reason: 'legacy', fingerprint: fp() });
+      }
+      const verified = await verifier.verify(subjectToken, prechecked, { issuer: LEGACY_KUBERNETES_ISSUER, legacy: true });
+      const c = verified.claims;
+      const namespace = requireName(c[`${LEGACY_PREFIX}namespace`], `${LEGACY_PREFIX}namespace`, DNS_LABEL, fp);
+      const serviceAccount = requireName(c[`${LEGACY_PREFIX}service-account.name`], `${LEGACY_PREFIX}service-account.name`, DNS_SUBDOMAIN, fp);
+      checkSubject(c['sub'], namespace, serviceAccount, fp);
+      const normalized: Record<string, ClaimValue> = { namespace, service_account: serviceAccount };
+      addString(normalized, 'service_account_uid', c[`${LEGACY_PREFIX}service-account.uid`]);
+      addString(normalized, 'secret_name', c[`${LEGACY_PREFIX}secret.name`]);
+      return identity(verified, namespace, serviceAccount, normalized, true);
+    }
+
+    const verified = await verifier.verify(subjectToken, prechecked);
+    const k8s = verified.claims['kubernetes.io'];
+    if (!isRecord(k8s)) {
+      throw new TokenError('ERR_TOKEN_CLAIM_INVALID', 'token lacks the "kubernetes.io" claim of a projected ServiceAccount token', { claim: 'kubernetes.io', reason: 'missing', fingerprint: fp() });
+    }
+    const namespace = requireName(k8s['namespace'], 'kubernetes.io.namespace', DNS_LABEL, fp);
+    const sa = k8s['serviceaccount'];
+    const serviceAccount = requireName(isRecord(sa) ? sa['name'] : undefined, 'kubernetes.io.serviceaccount.name', DNS_SUBDOMAIN, fp);
+    checkSubject(verified.claims['sub'], namespace, serviceAccount, fp);
+    const normalized: Record<string, ClaimValue> = { namespace, service_account: serviceAccount };
+    if (isRecord(sa)) addString(normalized, 'service_account_uid', sa['uid']);
+    const pod = k8s['pod'];
+    if (isRecord(pod)) {
+      addString(normalized, 'pod_name', pod['name']);
+      addString(normalized, 'pod_uid', pod['uid']);
+    }
+    const node = k8s['node'];
+    if (isRecord(node)) {
+      addString(normalized, 'node_name', node['name']);
+      addString(normalized, 'node_uid', node['uid']);
+    }
+    return identity(verified, namespace, serviceAccount, normalized, false);
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function requireName(value: unknown, claim: string, pattern: RegExp, fp: () => string): string {
+  if (typeof value !== 'string' || !pattern.test(value)) {
+    throw new TokenError('ERR_TOKEN_CLAIM_INVALID', `token claim "${claim}" is missing or not a valid Kubernetes name`, { claim, reason: value === undefined ? 'missing' : 'invalid', fingerprint: fp() });
+  }
+  return value;
+}
+
+function checkSubject(sub: unknown, namespace: string, serviceAccount: string, fp: () => string): void {
+  if (sub !== `system:serviceaccount:${namespace}:${serviceAccount}`) {
+    throw new TokenError('ERR_TOKEN_CLAIM_INVALID', 'token "sub" does not name its namespace and ServiceAccount', { claim: 'sub', reason: 'mismatch', fingerprint: fp() });
+  }
+}
+
+function addString(target: Record<string, ClaimValue>, key: string, value: unknown): void {
+  if (typeof value === 'string' && value.length > 0) target[key] = value;
+}

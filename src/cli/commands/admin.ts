@@ -1,0 +1,71 @@
+/** Operator commands over the Admin API: `stint grants list`, `stint revoke`, `stint audit`. */
+import type { Command } from 'commander';
+import { callAdmin, type AdminOptions } from '../admin_client.js';
+
+interface GrantMsg { id: string; identity: string; rule: string; kind: string; audience: string; target: string; state: string; issued_at: string; expires_at: string; revoked_at: string }
+interface AuditMsg { id: string; time: string; type: string; identity: string; rule: string; outcome: string; reason: string; grant_ids: string[]; request_id: string; data_json: string }
+
+function adminOptions(cmd: Command): Command {
+  return cmd
+    .option('--admin <addr>', 'admin gRPC address (or $STINT_ADMIN_ADDR)')
+    .option('--admin-token-file <file>', 'file with the admin token (or $STINT_ADMIN_TOKEN)')
+    .option('--data-dir <dir>', 'dev data folder holding admin.token', '.stint')
+    .option('--json', 'print JSON');
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+}
+
+/** Register the admin commands. */
+export function registerAdmin(program: Command): void {
+  const grants = program.command('grants').description('grants issued by Stint');
+  adminOptions(grants.command('list').description('list grants, newest first'))
+    .option('--identity <id>', 'only this identity')
+    .option('--state <state>', 'active | revoked | expired | reaped')
+    .option('--limit <n>', 'at most this many', '100')
+    .action(async (opts: AdminOptions & { identity?: string; state?: string; limit: string; json?: boolean }) => {
+      const res = await callAdmin<{ grants: GrantMsg[] }>(opts, 'ListGrants', { identity: opts.identity ?? '', state: opts.state ?? '', limit: Number(opts.limit) });
+      if (opts.json) return void process.stdout.write(`${JSON.stringify(res.grants, null, 2)}\n`);
+      const rows = [['GRANT', 'STATE', 'KIND', 'AUDIENCE/TARGET', 'RULE', 'EXPIRES', 'IDENTITY']];
+      for (const g of res.grants) rows.push([g.id, g.state, g.kind, g.audience || g.target, g.rule, g.expires_at, g.identity]);
+      process.stdout.write(`${table(rows)}\n`);
+    });
+
+  adminOptions(program.command('revoke').description('revoke a grant, or every grant of an identity').argument('[grant-id]'))
+    .option('--identity <id>', 'revoke every active grant of this identity')
+    .option('--reason <text>', 'reason, for the audit trail', 'revoked by operator')
+    .action(async (grantId: string | undefined, opts: AdminOptions & { identity?: string; reason: string; json?: boolean }) => {
+      const res = opts.identity
+        ? await callAdmin<{ grants: GrantMsg[]; notes: string[] }>(opts, 'RevokeIdentity', { identity: opts.identity, reason: opts.reason })
+        : await callAdmin<{ grants: GrantMsg[]; notes: string[] }>(opts, 'RevokeGrant', { grant_id: grantId ?? '', reason: opts.reason });
+      if (opts.json) return void process.stdout.write(`${JSON.stringify(res, null, 2)}\n`);
+      for (const g of res.grants) process.stdout.write(`${g.id} ${g.state} (${g.kind}, ${g.identity})\n`);
+      if (res.grants.length === 0) process.stdout.write('no active grants matched\n');
+      for (const n of res.notes) process.stdout.write(`note: ${n}\n`);
+    });
+
+  adminOptions(program.command('audit').description('query the audit trail, newest first'))
+    .option('--since <when>', 'duration back from now (24h) or RFC 3339 time', '24h')
+    .option('--identity <id>', 'only this identity')
+    .option('--type <type>', 'only this event type (exchange.allowed, exchange.denied, grant.revoked...)')
+    .option('--grant <id>', 'only events of this grant')
+    .option('--limit <n>', 'at most this many', '100')
+    .action(async (opts: AdminOptions & { since: string; identity?: string; type?: string; grant?: string; limit: string; json?: boolean }) => {
+      const res = await callAdmin<{ events: AuditMsg[] }>(opts, 'QueryAudit', {
+        since: opts.since,
+        identity: opts.identity ?? '',
+        type: opts.type ?? '',
+        grant_id: opts.grant ?? '',
+        limit: Number(opts.limit),
+      });
+      if (opts.json) {
+        for (const e of res.events) process.stdout.write(`${JSON.stringify({ ...e, data: JSON.parse(e.data_json || '{}'), data_json: undefined })}\n`);
+        return;
+      }
+      const rows = [['TIME', 'TYPE', 'OUTCOME', 'REASON', 'RULE', 'IDENTITY', 'GRANTS']];
+      for (const e of res.events) rows.push([e.time, e.type, e.outcome, e.reason, e.rule, e.identity, e.grant_ids.join(',')]);
+      process.stdout.write(`${table(rows)}\n`);
+    });
+}

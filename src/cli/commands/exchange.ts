@@ -1,0 +1,92 @@
+/** `stint exchange`: trade a subject token for a credential over RFC 8693 (HTTP). */
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { StintError, ERROR_TABLE, type ErrorCode } from '../../errors.js';
+
+const JWT_TYPE = 'urn:ietf:params:oauth:token-type:jwt';
+
+/** Options of `stint exchange`. */
+interface ExchangeOptions {
+  url: string;
+  subjectTokenFile?: string;
+  subjectTokenEnv?: string;
+  subjectTokenType: string;
+  kind: string;
+  audience?: string;
+  target?: string;
+  ttl?: string;
+  scope?: string;
+  reason?: string;
+  output: 'token' | 'json';
+  timeout: string;
+}
+
+/** POST /token and return the parsed body; errors become StintErrors with the server's code. */
+export async function exchangeOverHttp(url: string, form: Record<string, string | undefined>, timeoutMs = 10_000): Promise<Record<string, unknown>> {
+  const body = new URLSearchParams();
+  for (const [k, v] of Object.entries(form)) if (v !== undefined && v !== '') body.set(k, v);
+  let res: Response;
+  try {
+    res = await fetch(new URL('/token', url), { method: 'POST', body, signal: AbortSignal.timeout(timeoutMs) });
+  } catch (e) {
+    throw new StintError('ERR_UNAVAILABLE', `cannot reach Stint at ${url}: ${(e as Error).message}`);
+  }
+  const text = await res.text();
+  let json: Record<string, unknown>;
+  try {
+    json = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    throw new StintError(res.status >= 500 ? 'ERR_UNAVAILABLE' : 'ERR_INTERNAL', `unexpected response from Stint (HTTP ${res.status})`);
+  }
+  if (!res.ok) {
+    const code = typeof json.stint_code === 'string' && json.stint_code in ERROR_TABLE ? (json.stint_code as ErrorCode) : res.status >= 500 ? 'ERR_UNAVAILABLE' : 'ERR_INVALID_REQUEST';
+    const extra = [json.reason && `reason ${String(json.reason)}`, json.rule && `nearest rule ${String(json.rule)}`].filter(Boolean).join(', ');
+    throw new StintError(code, `${String(json.error_description ?? json.error ?? 'error')}${extra ? ` (${extra})` : ''}`, { oauthError: json.error });
+  }
+  return json;
+}
+
+/** Register `exchange`. */
+export function registerExchange(program: Command): void {
+  program
+    .command('exchange')
+    .description('exchange a subject token for a credential (prints the token, or JSON with --output json)')
+    .option('--url <url>', 'Stint base URL', process.env.STINT_URL ?? 'http://127.0.0.1:8080')
+    .option('--subject-token-file <file>', 'file holding the subject token (re-read on every call)')
+    .option('--subject-token-env <var>', 'environment variable holding the subject token')
+    .option('--subject-token-type <uri>', 'RFC 8693 subject token type', JWT_TYPE)
+    .option('--kind <kind>', 'credential kind', 'stint-jwt')
+    .option('--audience <aud>', 'audience of the credential')
+    .option('--target <target>', 'target (role ARN, path...)')
+    .option('--ttl <seconds>', 'requested lifetime in seconds')
+    .option('--scope <scopes>', 'space-separated scopes')
+    .option('--reason <text>', 'reason, for the audit trail')
+    .option('--output <format>', 'token | json', 'token')
+    .option('--timeout <ms>', 'request timeout in milliseconds', '10000')
+    .action(async (opts: ExchangeOptions) => {
+      let subjectToken: string | undefined;
+      if (opts.subjectTokenFile) subjectToken = readFileSync(opts.subjectTokenFile, 'utf8').trim();
+      else if (opts.subjectTokenEnv) subjectToken = process.env[opts.subjectTokenEnv]?.trim();
+      if (!subjectToken) throw new StintError('ERR_INVALID_REQUEST', 'no subject token: give --subject-token-file or --subject-token-env');
+      const res = await exchangeOverHttp(
+        opts.url,
+        {
+          grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+          subject_token: subjectToken,
+          subject_token_type: opts.subjectTokenType,
+          credential_kind: opts.kind,
+          audience: opts.audience,
+          resource: opts.target,
+          ttl_seconds: opts.ttl,
+          scope: opts.scope,
+          reason: opts.reason,
+        },
+        Number(opts.timeout),
+      );
+      if (opts.output === 'json') process.stdout.write(`${JSON.stringify(res, null, 2)}\n`);
+      else {
+        process.stdout.write(`${String(res.access_token)}\n`);
+        process.stderr.write(`grant ${String(res.grant_id)} by rule ${String(res.rule)}, expires ${String(res.expires_at)}${res.ttl_capped ? ' (TTL capped by policy)' : ''}\n`);
+      }
+    });
+}

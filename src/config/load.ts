@@ -1,0 +1,74 @@
+/** Load and validate the service configuration file. */
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { parse } from 'yaml';
+import type { z } from 'zod';
+import { ConfigError } from '../errors.js';
+import { configSchema, type SecretRef, type StintConfig } from './schema.js';
+
+/** Render a zod issue path as `a.b[2].c`. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const p of path) out += typeof p === 'number' ? `[${p}]` : out ? `.${String(p)}` : String(p);
+  return out;
+}
+
+/** Validate an already-parsed configuration object; throws ConfigError naming the key path. */
+export function validateConfig(raw: unknown, source = 'config'): StintConfig {
+  const result = configSchema.safeParse(raw);
+  if (!result.success) {
+    const issue: z.core.$ZodIssue | undefined = result.error.issues[0];
+    const path = issue ? formatPath(issue.path) : '';
+    throw new ConfigError('ERR_CONFIG_INVALID', path || '(root)', `${issue?.message ?? 'invalid'} (in ${source})`, {
+      issues: result.error.issues.map((i) => ({ path: formatPath(i.path), message: i.message })),
+    });
+  }
+  return result.data;
+}
+
+/** Read, parse and validate a YAML config file; relative file paths inside resolve against its folder. */
+export function loadConfigFile(file: string): StintConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError('ERR_CONFIG_INVALID', '(file)', `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+  let raw: unknown;
+  try {
+    raw = parse(text, { uniqueKeys: true });
+  } catch (e) {
+    throw new ConfigError('ERR_CONFIG_INVALID', '(syntax)', `${file}: ${(e as Error).message.split('\n')[0]}`);
+  }
+  const config = validateConfig(raw, file);
+  return resolvePaths(config, dirname(resolve(file)));
+}
+
+/** Resolve relative paths in the config against a base folder. */
+export function resolvePaths(config: StintConfig, base: string): StintConfig {
+  const abs = (p: string): string => (isAbsolute(p) ? p : resolve(base, p));
+  return {
+    ...config,
+    store: { ...config.store, path: config.store.path === ':memory:' ? ':memory:' : abs(config.store.path) },
+    policy: { ...config.policy, file: abs(config.policy.file) },
+    attestors: config.attestors.map((a) => (a.jwksFile ? { ...a, jwksFile: abs(a.jwksFile) } : a)),
+    admin: {
+      ...config.admin,
+      tokens: config.admin.tokens.map((t) => ('file' in t.secret ? { ...t, secret: { file: abs(t.secret.file) } } : t)),
+    },
+  };
+}
+
+/** Read a secret from its reference; the error names the reference, never a value. */
+export function readSecret(ref: SecretRef, keyPath: string): string {
+  if ('env' in ref) {
+    const v = process.env[ref.env];
+    if (!v) throw new ConfigError('ERR_CONFIG_INVALID', keyPath, `environment variable ${ref.env} is not set`);
+    return v.trim();
+  }
+  try {
+    return readFileSync(ref.file, 'utf8').trim();
+  } catch (e) {
+    throw new ConfigError('ERR_CONFIG_INVALID', keyPath, `cannot read secret file ${ref.file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+}

@@ -1,0 +1,294 @@
+/**
+ * The exchange pipeline: attest → decide → issue → record. gRPC and HTTP are thin adapters over
+ * `ExchangePipeline.exchange`; nothing else issues credentials.
+ */
+import { randomUUID } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
+import type { WorkloadIdentity } from '../attestation/attestor.js';
+import type { Auditor } from '../audit/auditor.js';
+import type { Clock } from '../clock.js';
+import type { IssuedCredential } from '../credentials/provider.js';
+import { PolicyDeniedError, StintError, toStintError } from '../errors.js';
+import { fingerprint, sha256Hex } from '../fingerprint.js';
+import type { CredentialRequest, Decision, GrantedCredential, RequestContext } from '../policy/decision.js';
+import type { Grant } from '../store/store.js';
+import type { StintMetrics } from '../telemetry/metrics.js';
+import type { IdentityVerifier, PolicySource, ProviderLookup } from './contracts.js';
+
+/** Subject token types Stint accepts (RFC 8693 §3). */
+export const JWT_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:jwt';
+export const ID_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:id_token';
+const ACCEPTED_TOKEN_TYPES = new Set([JWT_TOKEN_TYPE, ID_TOKEN_TYPE]);
+
+/** Most credentials one exchange may ask for. */
+export const MAX_CREDENTIALS_PER_EXCHANGE = 8;
+/** Longest time a verified subject token is reused from the cache, whatever its expiry. */
+const SUBJECT_CACHE_MAX_SECONDS = 300;
+
+/** One exchange request, transport-independent. */
+export interface ExchangeInput {
+  readonly subjectToken: string;
+  readonly subjectTokenType?: string;
+  readonly credentials: readonly CredentialRequest[];
+  readonly context?: RequestContext;
+  readonly requestId?: string;
+  readonly transport: 'grpc' | 'http';
+}
+
+/** One issued credential with its grant. */
+export interface IssuedGrant {
+  readonly grant: Grant;
+  readonly granted: GrantedCredential;
+  readonly credential: IssuedCredential;
+}
+
+/** The result of an allowed exchange. */
+export interface ExchangeResult {
+  readonly requestId: string;
+  readonly identity: WorkloadIdentity;
+  readonly rule: string;
+  readonly issued: readonly IssuedGrant[];
+}
+
+/** Dependencies of the pipeline. */
+export interface ExchangeDeps {
+  readonly verifier: IdentityVerifier;
+  readonly policy: PolicySource;
+  readonly providers: ProviderLookup;
+  readonly auditor: Auditor;
+  readonly metrics: StintMetrics;
+  readonly clock: Clock;
+  /** Hard cap on any credential TTL, in seconds. */
+  readonly maxTtlSeconds: number;
+  /** Size of the verified subject token cache (0 disables it). */
+  readonly subjectTokenCacheSize: number;
+  /** Called after every grant is recorded (active-grant gauge...). */
+  readonly onIssued?: (grants: readonly Grant[]) => void;
+}
+
+interface CachedIdentity {
+  readonly identity: WorkloadIdentity;
+  readonly until: number;
+}
+
+/** The attest → decide → issue → record pipeline. */
+export class ExchangePipeline {
+  private readonly cache: LRUCache<string, CachedIdentity> | null;
+
+  constructor(private readonly deps: ExchangeDeps) {
+    this.cache = deps.subjectTokenCacheSize > 0 ? new LRUCache({ max: deps.subjectTokenCacheSize }) : null;
+  }
+
+  /** Run one exchange; throws a StintError whose code the transports map. */
+  async exchange(input: ExchangeInput): Promise<ExchangeResult> {
+    const { deps } = this;
+    const started = process.hrtime.bigint();
+    const requestId = input.requestId || randomUUID();
+    const subjectFp = typeof input.subjectToken === 'string' && input.subjectToken ? fingerprint(input.subjectToken) : null;
+    let identity: WorkloadIdentity | null = null;
+    let decision: Decision | null = null;
+    let audited = false;
+    const kindLabel = input.credentials.length === 1 ? input.credentials[0]!.kind : input.credentials.length === 0 ? 'none' : 'multiple';
+    try {
+      validateInput(input, deps.providers);
+      identity = await this.attest(input.subjectToken);
+      const policy = deps.policy.current();
+      const nowSeconds = Math.floor(deps.clock.now() / 1000);
+      decision = policy.decide(identity, input.credentials, nowSeconds);
+      deps.metrics.policyDecisions.inc({ outcome: decision.outcome, reason: decision.reason });
+      const base = {
+        requestId,
+        identity: identity.id,
+        data: {
+          transport: input.transport,
+          attestor: identity.attestor,
+          attestorName: identity.attestorName,
+          issuer: identity.issuer,
+          subject: identity.subject,
+          claims: identity.claims,
+          subjectTokenFingerprint: subjectFp,
+          request: input.credentials,
+          context: input.context ?? {},
+          policyDigest: policy.digest,
+        },
+      };
+      if (decision.outcome === 'deny') {
+        await deps.auditor.record({
+          ...base,
+          type: 'exchange.denied',
+          rule: decision.rule,
+          outcome: 'deny',
+          reason: decision.reason,
+          grantIds: [],
+          data: { ...base.data, failed: decision.failed ?? [], message: decision.message },
+        });
+        audited = true;
+        throw denialError(decision, deps.verifier.explainDenials?.(identity) ?? false);
+      }
+      const issued: IssuedGrant[] = [];
+      for (const granted of decision.credentials) {
+        const provider = deps.providers.get(granted.kind);
+        const ttl = Math.min(granted.ttlSeconds, provider.maxTtlSeconds, deps.maxTtlSeconds);
+        const final: GrantedCredential = ttl < granted.ttlSeconds ? { ...granted, ttlSeconds: ttl, ttlCapped: true } : granted;
+        const draft = {
+          id: randomUUID(),
+          identity,
+          rule: decision.rule,
+          granted: final,
+          issuedAt: nowSeconds,
+          expiresAt: nowSeconds + final.ttlSeconds,
+        };
+        const credential = await provider.issue(draft);
+        issued.push({
+          granted: final,
+          credential,
+          grant: {
+            id: draft.id,
+            identity: identity.id,
+            attestor: identity.attestorName,
+            issuer: identity.issuer,
+            rule: decision.rule,
+            kind: final.kind,
+            audience: final.audience ?? null,
+            target: final.target ?? null,
+            issuedAt: draft.issuedAt,
+            expiresAt: credential.expiresAt,
+            state: 'active',
+            revokedAt: null,
+            revokedReason: null,
+            revocationHandle: credential.revocationHandle ?? null,
+            credentialFingerprint: fingerprint(credential.token),
+          },
+        });
+      }
+      const grants = issued.map((i) => i.grant);
+      const event = deps.auditor.build({
+        ...base,
+        type: 'exchange.allowed',
+        rule: decision.rule,
+        outcome: 'allow',
+        reason: decision.reason,
+        grantIds: grants.map((g) => g.id),
+        data: {
+          ...base.data,
+          granted: issued.map((i) => ({
+            grantId: i.grant.id,
+            kind: i.granted.kind,
+            audience: i.granted.audience ?? null,
+            target: i.granted.target ?? null,
+            ttlSeconds: i.granted.ttlSeconds,
+            ttlCapped: i.granted.ttlCapped,
+            credentialFingerprint: i.grant.credentialFingerprint,
+          })),
+        },
+      });
+      // The grant and its audit event are durable before the credential leaves the process.
+      await deps.auditor.recordIssuance(grants, event);
+      audited = true;
+      deps.onIssued?.(grants);
+      for (const i of issued) deps.metrics.issuedTtl.observe({ credential_kind: i.granted.kind }, i.granted.ttlSeconds);
+      deps.metrics.exchanges.inc({ outcome: 'allow', reason: decision.reason });
+      this.observe(started, identity, kindLabel, 'allow');
+      return { requestId, identity, rule: decision.rule, issued };
+    } catch (err) {
+      const error = toStintError(err);
+      const outcome = error instanceof PolicyDeniedError ? 'deny' : 'error';
+      deps.metrics.exchanges.inc({ outcome, reason: error instanceof PolicyDeniedError ? error.reason : error.code });
+      this.observe(started, identity, kindLabel, outcome);
+      if (!audited) {
+        await deps.auditor
+          .record({
+            type: 'exchange.error',
+            requestId,
+            identity: identity?.id ?? null,
+            rule: decision?.rule ?? null,
+            outcome: 'error',
+            reason: error.code,
+            grantIds: [],
+            data: {
+              transport: input.transport,
+              code: error.code,
+              message: error.message,
+              subjectTokenFingerprint: subjectFp,
+              request: Array.isArray(input.credentials) ? input.credentials : [],
+              context: input.context ?? {},
+              ...(identity ? { attestor: identity.attestor, attestorName: identity.attestorName, issuer: identity.issuer, subject: identity.subject, claims: identity.claims } : {}),
+              ...(error.code === 'ERR_INTERNAL' ? { cause: String((error.cause as Error | undefined)?.message ?? '') } : {}),
+            },
+          })
+          .catch(() => undefined);
+      }
+      throw error;
+    }
+  }
+
+  /** Verify a subject token, reusing a verified result for the same bytes until its expiry. */
+  private async attest(subjectToken: string): Promise<WorkloadIdentity> {
+    const { cache, deps } = this;
+    if (!cache) return deps.verifier.attest(subjectToken);
+    const key = sha256Hex(subjectToken);
+    const now = deps.clock.now();
+    const hit = cache.get(key);
+    if (hit && hit.until > now) {
+      deps.metrics.subjectTokenCache.inc({ result: 'hit' });
+      return hit.identity;
+    }
+    deps.metrics.subjectTokenCache.inc({ result: 'miss' });
+    const identity = await deps.verifier.attest(subjectToken);
+    if (identity.expiresAt > 0) {
+      const until = Math.min(identity.expiresAt * 1000, now + SUBJECT_CACHE_MAX_SECONDS * 1000);
+      if (until > now) cache.set(key, { identity, until });
+    }
+    return identity;
+  }
+
+  private observe(started: bigint, identity: WorkloadIdentity | null, kind: string, outcome: string): void {
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    this.deps.metrics.exchangeDuration.observe({ attestor: identity?.attestor ?? 'unknown', credential_kind: kind, outcome }, seconds);
+  }
+}
+
+const TARGET_REASONS = new Set(['AUDIENCE_NOT_ALLOWED', 'AUDIENCE_REQUIRED', 'TARGET_NOT_ALLOWED', 'TARGET_REQUIRED', 'SCOPE_NOT_ALLOWED', 'TTL_ABOVE_MAX']);
+
+/** The caller-facing error of a denial: reason code always, nearest rule only when explaining. */
+function denialError(decision: Extract<Decision, { outcome: 'deny' }>, explain: boolean): PolicyDeniedError {
+  const code = TARGET_REASONS.has(decision.reason) ? 'ERR_TARGET_DENIED' : 'ERR_POLICY_DENIED';
+  const message = explain ? decision.message : `denied by policy (${decision.reason})`;
+  return new PolicyDeniedError(code, message, explain ? decision.rule : null, decision.reason, explain ? { failed: decision.failed ?? [] } : {});
+}
+
+/** Reject malformed requests before any verification work. */
+function validateInput(input: ExchangeInput, providers: ProviderLookup): void {
+  if (typeof input.subjectToken !== 'string' || input.subjectToken.length === 0) {
+    throw new StintError('ERR_INVALID_REQUEST', 'subject_token is required', { field: 'subject_token' });
+  }
+  const type = input.subjectTokenType || JWT_TOKEN_TYPE;
+  if (!ACCEPTED_TOKEN_TYPES.has(type)) {
+    throw new StintError('ERR_UNSUPPORTED_TOKEN_TYPE', `subject_token_type ${JSON.stringify(type.slice(0, 100))} is not supported`, { field: 'subject_token_type' });
+  }
+  if (!Array.isArray(input.credentials) || input.credentials.length === 0) {
+    throw new StintError('ERR_INVALID_REQUEST', 'at least one credential must be requested', { field: 'credentials' });
+  }
+  if (input.credentials.length > MAX_CREDENTIALS_PER_EXCHANGE) {
+    throw new StintError('ERR_INVALID_REQUEST', `at most ${MAX_CREDENTIALS_PER_EXCHANGE} credentials per exchange`, { field: 'credentials' });
+  }
+  input.credentials.forEach((c, i) => {
+    const field = `credentials[${i}]`;
+    if (typeof c.kind !== 'string' || !providers.has(c.kind)) {
+      const known = providers.kinds().join(', ');
+      throw new StintError('ERR_INVALID_REQUEST', `${field}.kind: unknown credential kind ${JSON.stringify(String(c.kind).slice(0, 64))} (known: ${known})`, { field: `${field}.kind` });
+    }
+    for (const key of ['audience', 'target'] as const) {
+      const v = c[key];
+      if (v !== undefined && (typeof v !== 'string' || v.length > 1024)) {
+        throw new StintError('ERR_INVALID_REQUEST', `${field}.${key}: must be a string of at most 1024 characters`, { field: `${field}.${key}` });
+      }
+    }
+    if (c.ttlSeconds !== undefined && (!Number.isInteger(c.ttlSeconds) || c.ttlSeconds < 0 || c.ttlSeconds > 31 * 86400)) {
+      throw new StintError('ERR_INVALID_REQUEST', `${field}.ttl_seconds: must be a whole number of seconds`, { field: `${field}.ttl_seconds` });
+    }
+    if (c.scopes !== undefined && (!Array.isArray(c.scopes) || c.scopes.length > 64 || c.scopes.some((s: unknown) => typeof s !== 'string' || s.length > 256))) {
+      throw new StintError('ERR_INVALID_REQUEST', `${field}.scopes: at most 64 strings`, { field: `${field}.scopes` });
+    }
+  });
+}

@@ -1,0 +1,49 @@
+/** RFC 7662 token introspection of Stint JWTs: verified with jose, then checked against the grant. */
+import { createLocalJWKSet, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
+import type { Clock } from '../clock.js';
+import type { Store } from '../store/store.js';
+
+/** Answers whether a Stint JWT is active: valid signature, unexpired, and its grant still active. */
+export class Introspector {
+  private cachedSet: { tag: string; resolve: ReturnType<typeof createLocalJWKSet> } | null = null;
+
+  constructor(private readonly deps: { issuer: string; jwks: () => JSONWebKeySet; store: Store; clock: Clock }) {}
+
+  /** RFC 7662 §2.2 response; anything invalid is simply `{ active: false }`. */
+  async introspect(token: string): Promise<Record<string, unknown>> {
+    if (typeof token !== 'string' || token.length === 0 || token.length > 16384) return { active: false };
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, this.keySet(), {
+        issuer: this.deps.issuer,
+        currentDate: new Date(this.deps.clock.now()),
+        requiredClaims: ['exp', 'jti', 'sub', 'aud'],
+      }));
+    } catch {
+      return { active: false };
+    }
+    const grant = await this.deps.store.getGrant(String(payload.jti));
+    if (!grant || grant.state !== 'active') return { active: false };
+    if (grant.expiresAt * 1000 <= this.deps.clock.now()) return { active: false };
+    return {
+      active: true,
+      token_type: 'Bearer',
+      iss: payload.iss,
+      sub: payload.sub,
+      aud: payload.aud,
+      exp: payload.exp,
+      iat: payload.iat,
+      nbf: payload.nbf,
+      jti: payload.jti,
+      grant_id: grant.id,
+      rule: grant.rule,
+    };
+  }
+
+  private keySet(): ReturnType<typeof createLocalJWKSet> {
+    const jwks = this.deps.jwks();
+    const tag = jwks.keys.map((k) => k.kid).join(',');
+    if (!this.cachedSet || this.cachedSet.tag !== tag) this.cachedSet = { tag, resolve: createLocalJWKSet(jwks) };
+    return this.cachedSet.resolve;
+  }
+}

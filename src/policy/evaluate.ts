@@ -1,0 +1,324 @@
+/**
+ * Deciding one exchange against compiled rules: first applicable rule that allows every
+ * requested credential wins; otherwise the nearest rule and the specific reason are named.
+ */
+import type { ClaimValue, WorkloadIdentity } from '../attestation/attestor.js';
+import { comparableString, describeValue } from './claims.js';
+import { matches } from './matcher.js';
+import type { CredentialRequest, Decision, DecisionReason, FailedCondition, GrantedCredential } from './decision.js';
+import { conditionHolds, readCondition, type CompiledAllow, type CompiledCondition, type CompiledRule } from './rule.js';
+
+/** A denial reason found while checking one rule. */
+interface Denial {
+  readonly rule: string;
+  readonly reason: Exclude<DecisionReason, 'RULE_MATCHED' | 'NO_RULE_MATCHED' | 'NO_CREDENTIALS_REQUESTED'>;
+  readonly message: string;
+}
+
+/** How far a request got through an allow entry's checks: the furthest failure is reported. */
+const RANK: Readonly<Record<Denial['reason'], number>> = {
+  KIND_NOT_ALLOWED: 0,
+  LEGACY_TOKEN_NOT_ALLOWED: 0,
+  AUDIENCE_REQUIRED: 1,
+  AUDIENCE_NOT_ALLOWED: 1,
+  TARGET_REQUIRED: 2,
+  TARGET_NOT_ALLOWED: 2,
+  SCOPE_NOT_ALLOWED: 3,
+  TTL_ABOVE_MAX: 4,
+};
+
+const EMPTY: readonly never[] = Object.freeze([] as never[]);
+const hasOwn = Object.prototype.hasOwnProperty;
+
+/**
+ * The rules of one attestor kind and issuer, in policy order. When several of them pin the same
+ * field to exact values (typically `claims.namespace`), they are also split by that value, so a
+ * decision only tests the rules that pin the identity's value plus those that do not pin it.
+ */
+export interface RuleBucket {
+  readonly rules: readonly CompiledRule[];
+  readonly split?: {
+    readonly field: string;
+    /** A condition on the split field, to read the identity's value with. */
+    readonly reader: CompiledCondition;
+    readonly byValue: ReadonlyMap<string, readonly CompiledRule[]>;
+    readonly rest: readonly CompiledRule[];
+  };
+}
+
+/** Rules grouped for lookup: attestor kind, then issuer (byte-exact), in policy order. */
+export interface RuleIndex {
+  readonly all: readonly CompiledRule[];
+  readonly byAttestor: ReadonlyMap<string, readonly CompiledRule[]>;
+  readonly byAttestorIssuer: ReadonlyMap<string, ReadonlyMap<string, RuleBucket>>;
+}
+
+/** Most rules scored when looking for the nearest rule of a NO_RULE_MATCHED denial. */
+export const NEAREST_SCAN_LIMIT = 64;
+
+/** Smallest number of rules pinning one field for a bucket to be split by it. */
+const MIN_SPLIT = 4;
+
+/** Build the lookup index of compiled rules. */
+export function indexRules(rules: readonly CompiledRule[]): RuleIndex {
+  const byAttestor = new Map<string, CompiledRule[]>();
+  const grouped = new Map<string, Map<string, CompiledRule[]>>();
+  for (const rule of rules) {
+    push(byAttestor, rule.attestor, rule);
+    let issuers = grouped.get(rule.attestor);
+    if (!issuers) grouped.set(rule.attestor, (issuers = new Map()));
+    push(issuers, rule.issuer, rule);
+  }
+  const byAttestorIssuer = new Map<string, Map<string, RuleBucket>>();
+  for (const [attestor, issuers] of grouped) {
+    const buckets = new Map<string, RuleBucket>();
+    for (const [issuer, list] of issuers) buckets.set(issuer, bucketOf(list));
+    byAttestorIssuer.set(attestor, buckets);
+  }
+  return { all: rules, byAttestor, byAttestorIssuer };
+}
+
+function bucketOf(rules: readonly CompiledRule[]): RuleBucket {
+  const counts = new Map<string, number>();
+  for (const rule of rules) for (const c of rule.body) if (c.values) counts.set(c.field, (counts.get(c.field) ?? 0) + 1);
+  let field: string | undefined;
+  let best = MIN_SPLIT - 1;
+  for (const [f, n] of counts) {
+    if (n > best) {
+      best = n;
+      field = f;
+    }
+  }
+  if (field === undefined) return { rules };
+  const byValue = new Map<string, CompiledRule[]>();
+  const rest: CompiledRule[] = [];
+  let reader: CompiledCondition | undefined;
+  for (const rule of rules) {
+    const c = rule.body.find((x) => x.field === field && x.values);
+    if (!c?.values) {
+      rest.push(rule);
+      continue;
+    }
+    reader ??= c;
+    for (const v of new Set(c.values)) push(byValue, v, rule);
+  }
+  return { rules, split: { field, reader: reader as CompiledCondition, byValue, rest } };
+}
+
+function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
+}
+
+/** Decide one exchange. Never throws for any identity or request shape. */
+export function evaluate(index: RuleIndex, identity: WorkloadIdentity, requests: readonly CredentialRequest[]): Decision {
+  if (!Array.isArray(requests) || requests.length === 0) {
+    return { outcome: 'deny', rule: null, reason: 'NO_CREDENTIALS_REQUESTED', message: 'no credentials were requested' };
+  }
+  const bucket = typeof identity.attestor === 'string' && typeof identity.issuer === 'string'
+    ? index.byAttestorIssuer.get(identity.attestor)?.get(identity.issuer)
+    : undefined;
+  if (!bucket) return noRuleMatched(candidatesOf(index, identity), identity);
+  // Candidates in policy order: a merge of the rules pinning the identity's value and the rest.
+  let a: readonly CompiledRule[] = bucket.rules;
+  let b: readonly CompiledRule[] = EMPTY;
+  if (bucket.split) {
+    const key = comparableString(readCondition(bucket.split.reader, identity));
+    a = (key === undefined ? undefined : bucket.split.byValue.get(key)) ?? EMPTY;
+    b = bucket.split.rest;
+  }
+  let nearest: Denial | undefined;
+  let i = 0;
+  let j = 0;
+  for (;;) {
+    let rule: CompiledRule;
+    if (i < a.length) {
+      rule = a[i] as CompiledRule;
+      if (j < b.length && (b[j] as CompiledRule).index < rule.index) rule = b[j++] as CompiledRule;
+      else i++;
+    } else if (j < b.length) {
+      rule = b[j++] as CompiledRule;
+    } else {
+      break;
+    }
+    if (!bodyHolds(rule, identity)) continue;
+    if (identity.legacy && !rule.allowLegacyTokens) {
+      nearest ??= { rule: rule.name, reason: 'LEGACY_TOKEN_NOT_ALLOWED', message: `rule "${rule.name}" matches but does not accept legacy Kubernetes tokens (allowLegacyTokens is false)` };
+      continue;
+    }
+    const result = authorize(rule, identity, requests);
+    if (Array.isArray(result)) return { outcome: 'allow', rule: rule.name, reason: 'RULE_MATCHED', credentials: result };
+    nearest ??= result as Denial;
+  }
+  if (nearest) return { outcome: 'deny', rule: nearest.rule, reason: nearest.reason, message: nearest.message };
+  return noRuleMatched(a.length + b.length > 0 ? merged(a, b, NEAREST_SCAN_LIMIT) : bucket.rules, identity);
+}
+
+/** Rules to look for the nearest one in when no bucket exists: same attestor kind, else all. */
+function candidatesOf(index: RuleIndex, identity: WorkloadIdentity): readonly CompiledRule[] {
+  return (typeof identity.attestor === 'string' ? index.byAttestor.get(identity.attestor) : undefined) ?? index.all;
+}
+
+/** The first `limit` rules of two index-ordered lists, merged in policy order. */
+function merged(a: readonly CompiledRule[], b: readonly CompiledRule[], limit: number): CompiledRule[] {
+  const out: CompiledRule[] = [];
+  let i = 0;
+  let j = 0;
+  while (out.length < limit && (i < a.length || j < b.length)) {
+    const ra = a[i];
+    const rb = b[j];
+    if (ra !== undefined && (rb === undefined || ra.index < rb.index)) {
+      out.push(ra);
+      i++;
+    } else {
+      out.push(rb as CompiledRule);
+      j++;
+    }
+  }
+  return out;
+}
+
+function bodyHolds(rule: CompiledRule, identity: WorkloadIdentity): boolean {
+  const body = rule.body;
+  for (let k = 0; k < body.length; k++) if (!conditionHolds(body[k] as CompiledCondition, identity)) return false;
+  return true;
+}
+
+/** Every request allowed by this rule (granted list), or the first denial. */
+function authorize(rule: CompiledRule, identity: WorkloadIdentity, requests: readonly CredentialRequest[]): GrantedCredential[] | Denial {
+  const granted: GrantedCredential[] = [];
+  for (const request of requests) {
+    const entries = typeof request === 'object' && request !== null ? rule.allowByKind.get(request.kind) : undefined;
+    if (!entries) {
+      const kind = typeof request === 'object' && request !== null ? request.kind : undefined;
+      return { rule: rule.name, reason: 'KIND_NOT_ALLOWED', message: `rule "${rule.name}" does not allow credential kind ${quote(kind)} (allows ${rule.kinds})` };
+    }
+    let best: Denial | undefined;
+    let grant: GrantedCredential | undefined;
+    for (const entry of entries) {
+      const r = check(rule.name, entry, request, identity);
+      if ('ttlSeconds' in r) {
+        grant = r;
+        break;
+      }
+      if (!best || RANK[r.reason] > RANK[best.reason]) best = r;
+    }
+    if (!grant) return best as Denial;
+    granted.push(grant);
+  }
+  return granted;
+}
+
+function check(rule: string, entry: CompiledAllow, request: CredentialRequest, identity: WorkloadIdentity): GrantedCredential | Denial {
+  const kind = entry.kind;
+  const audience = present(request.audience);
+  if (audience !== undefined) {
+    if (!entry.audience) return { rule, reason: 'AUDIENCE_NOT_ALLOWED', message: `rule "${rule}" allows ${kind} with no audience, got ${quote(audience)}` };
+    if (typeof audience !== 'string' || !entry.audience(audience)) return { rule, reason: 'AUDIENCE_NOT_ALLOWED', message: `rule "${rule}" does not allow audience ${quote(audience)} for ${kind}` };
+  } else if (entry.audience) {
+    return { rule, reason: 'AUDIENCE_REQUIRED', message: `${kind} requires an audience` };
+  }
+  const target = present(request.target);
+  if (target !== undefined) {
+    if (!entry.target) return { rule, reason: 'TARGET_NOT_ALLOWED', message: `rule "${rule}" allows ${kind} with no target, got ${quote(target)}` };
+    if (typeof target !== 'string' || !entry.target(target)) return { rule, reason: 'TARGET_NOT_ALLOWED', message: `rule "${rule}" does not allow target ${quote(target)} for ${kind}` };
+  } else if (entry.target) {
+    return { rule, reason: 'TARGET_REQUIRED', message: `${kind} requires a target` };
+  }
+  const requestedScopes = request.scopes;
+  let scopes: readonly string[] = EMPTY;
+  if (requestedScopes !== undefined && requestedScopes !== null) {
+    if (!Array.isArray(requestedScopes)) return { rule, reason: 'SCOPE_NOT_ALLOWED', message: 'scopes must be a list' };
+    for (const s of requestedScopes as readonly unknown[]) {
+      if (typeof s !== 'string' || !entry.scopes?.has(s)) return { rule, reason: 'SCOPE_NOT_ALLOWED', message: `rule "${rule}" does not allow scope ${quote(s)} for ${kind}` };
+    }
+    if (requestedScopes.length > 0) scopes = Object.freeze(requestedScopes.slice());
+  }
+  const asked = request.ttlSeconds;
+  const requested = typeof asked === 'number' && asked >= 1 && Number.isFinite(asked) ? Math.floor(asked) : 0;
+  let ttlSeconds = requested === 0 ? entry.defaultTtl : requested;
+  let ttlCapped = false;
+  if (ttlSeconds > entry.maxTtl) {
+    if (entry.ttlOverMax === 'deny') return { rule, reason: 'TTL_ABOVE_MAX', message: `requested TTL ${requested}s is above the maximum ${entry.maxTtl}s of rule "${rule}" for ${kind}` };
+    ttlSeconds = entry.maxTtl;
+    ttlCapped = true;
+  }
+  const granted: GrantedCredential = {
+    request,
+    kind,
+    scopes,
+    ttlSeconds,
+    ttlCapped,
+    passClaims: passClaims(entry.passClaims, identity.claims),
+    options: entry.options,
+    ...(audience !== undefined ? { audience: audience as string } : {}),
+    ...(target !== undefined ? { target: target as string } : {}),
+  };
+  return granted;
+}
+
+function present(v: unknown): unknown {
+  return v === undefined || v === null || v === '' ? undefined : v;
+}
+
+function passClaims(names: readonly string[], claims: Readonly<Record<string, ClaimValue>>): Readonly<Record<string, ClaimValue>> {
+  if (names.length === 0 || typeof claims !== 'object' || claims === null) return EMPTY_CLAIMS;
+  const out: Record<string, ClaimValue> = {};
+  for (const name of names) {
+    if (hasOwn.call(claims, name)) out[name] = claims[name] as ClaimValue;
+  }
+  return out;
+}
+
+const EMPTY_CLAIMS: Readonly<Record<string, ClaimValue>> = Object.freeze({});
+
+/**
+ * The NO_RULE_MATCHED denial, with the failed conditions of the nearest rule: the one with most
+ * conditions satisfied (first in order on a tie) among at most NEAREST_SCAN_LIMIT candidates, so
+ * that a denial costs no more than a bounded number of rule evaluations. Candidates are the
+ * rules the index kept for the identity (same attestor kind and issuer, and the identity's value
+ * of the split field or no pin on it), else all rules of that attestor kind and issuer, else of
+ * that attestor kind, else all rules.
+ */
+function noRuleMatched(rules: readonly CompiledRule[], identity: WorkloadIdentity): Decision {
+  const limit = Math.min(rules.length, NEAREST_SCAN_LIMIT);
+  let bestRule: CompiledRule | undefined;
+  let bestScore = -1;
+  for (let k = 0; k < limit; k++) {
+    const rule = rules[k] as CompiledRule;
+    const scoring = rule.scoring;
+    // A rule can only become the nearest by beating bestScore: stop once it cannot.
+    let misses = scoring.length - bestScore - 1;
+    if (misses < 0) continue;
+    let score = 0;
+    for (let n = 0; n < scoring.length; n++) {
+      if (conditionHolds(scoring[n] as CompiledCondition, identity)) score++;
+      else if (--misses < 0) break;
+    }
+    if (score > bestScore) {
+      bestScore = score;
+      bestRule = rule;
+    }
+  }
+  if (!bestRule) return { outcome: 'deny', rule: null, reason: 'NO_RULE_MATCHED', message: 'no rule matched: the policy has no rules', failed: EMPTY };
+  const failed: FailedCondition[] = [];
+  for (const c of bestRule.conditions) {
+    const value = readCondition(c, identity);
+    if (!matches(c.matcher, value)) failed.push({ field: c.field, expected: c.expected, actual: describeValue(value) });
+  }
+  if (identity.legacy && !bestRule.allowLegacyTokens) failed.push({ field: 'legacy', expected: 'allowLegacyTokens: true', actual: 'legacy token' });
+  return {
+    outcome: 'deny',
+    rule: null,
+    reason: 'NO_RULE_MATCHED',
+    message: `no rule matched; nearest rule "${bestRule.name}" failed on ${failed.map((f) => f.field).join(', ')}`,
+    nearestRule: bestRule.name,
+    failed,
+  };
+}
+
+function quote(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v.length > 200 ? `${v.slice(0, 200)}...` : v);
+  return describeValue(v);
+}

@@ -1,0 +1,195 @@
+/**
+ * Wires one Stint service instance: store, keyring, policy, attestors, providers, the pipeline
+ * and its transports. `startStint` is what `stint serve` runs and what end-to-end tests start.
+ */
+import { readFileSync } from 'node:fs';
+import type { Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { JSONWebKeySet } from 'jose';
+import { createAttestorSet } from './attestation/registry.js';
+import { Auditor } from './audit/auditor.js';
+import { systemClock, type Clock } from './clock.js';
+import { readSecret } from './config/load.js';
+import type { StintConfig } from './config/schema.js';
+import { builtinProviders, createProviderRegistry } from './credentials/registry.js';
+import { Keyring } from './keys/keyring.js';
+import { AdminService } from './pipeline/admin.js';
+import { ExchangePipeline } from './pipeline/exchange.js';
+import { Introspector } from './pipeline/introspect.js';
+import { PolicyHolder } from './pipeline/policy_source.js';
+import { compilePolicy } from './policy/compile.js';
+import { openSqliteStore } from './store/sqlite.js';
+import type { Store } from './store/store.js';
+import { createLogger, type Logger } from './telemetry/logger.js';
+import { StintMetrics } from './telemetry/metrics.js';
+import { BearerAuthenticator } from './transport/admin_auth.js';
+import { bindGrpc, createGrpcServers } from './transport/grpc/server.js';
+import { createHttpServer } from './transport/http/server.js';
+
+/** A running service. */
+export interface RunningStint {
+  readonly httpPort: number;
+  readonly grpcPort: number;
+  readonly adminPort: number;
+  readonly issuer: string;
+  readonly store: Store;
+  readonly keyring: Keyring;
+  readonly metrics: StintMetrics;
+  /** Run the periodic work now (key rotation, grant expiry, gauges). */
+  tick(): Promise<void>;
+  /** Stop listeners and timers, close the store. */
+  close(): Promise<void>;
+}
+
+/** Options beyond the config file. */
+export interface StartOptions {
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+  /** Interval of periodic work in ms (default 15 s); 0 disables the timer (tests call tick()). */
+  readonly tickIntervalMs?: number;
+}
+
+function splitHostPort(addr: string): { host: string; port: number } {
+  const i = addr.lastIndexOf(':');
+  return { host: addr.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(addr.slice(i + 1)) };
+}
+
+/** Start a Stint service from a validated configuration. */
+export async function startStint(config: StintConfig, options: StartOptions = {}): Promise<RunningStint> {
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? createLogger(config.log.level);
+  const metrics = new StintMetrics();
+  const audience = config.audience ?? config.issuer;
+
+  // Read everything that can fail on bad input before opening anything.
+  const policySource = readFileSync(config.policy.file, 'utf8');
+  const policy = new PolicyHolder(compilePolicy(policySource, { filename: config.policy.file, maxTtlSeconds: config.credentials.maxTtl }), policySource, clock.now());
+  const adminTokens = config.admin.tokens.map((t, i) => ({ name: t.name, secret: readSecret(t.secret, `admin.tokens[${i}].secret`) }));
+  const attestors = createAttestorSet(config.attestors, {
+    clock,
+    audience,
+    trustDomain: config.trustDomain,
+    onJwksFetch: (name, outcome, seconds) => {
+      metrics.jwksFetches.inc({ attestor: name, outcome });
+      metrics.jwksFetchDuration.observe({ attestor: name }, seconds);
+    },
+  });
+
+  const store = openSqliteStore(config.store.path);
+  const auditor = new Auditor(store, logger, clock);
+  const keyring = await Keyring.open({
+    store,
+    clock,
+    algorithm: config.signing.algorithm,
+    rotationPeriodSeconds: config.signing.rotationPeriod,
+    prepublishSeconds: config.signing.prepublish,
+    maxTokenTtlSeconds: config.credentials.maxTtl,
+    onEvent: (type, kid) => {
+      void auditor.record({ type, requestId: null, identity: null, rule: null, outcome: 'info', reason: null, grantIds: [], data: { kid } }).catch(() => undefined);
+    },
+  });
+  await keyring.tick();
+
+  const providers = createProviderRegistry(builtinProviders({ issuer: config.issuer, keyring, clock, maxTtlSeconds: config.credentials.maxTtl }));
+
+  let activeGrants = await store.countActiveGrants(Math.floor(clock.now() / 1000));
+  metrics.activeGrants.set(activeGrants);
+  const pipeline = new ExchangePipeline({
+    verifier: attestors,
+    policy,
+    providers,
+    auditor,
+    metrics,
+    clock,
+    maxTtlSeconds: config.credentials.maxTtl,
+    subjectTokenCacheSize: config.subjectTokenCache.size,
+    onIssued: (grants) => {
+      activeGrants += grants.length;
+      metrics.activeGrants.set(activeGrants);
+    },
+  });
+  const refreshGauges = async (): Promise<void> => {
+    const now = Math.floor(clock.now() / 1000);
+    await store.expireGrants(now);
+    activeGrants = await store.countActiveGrants(now);
+    metrics.activeGrants.set(activeGrants);
+    const keys = await store.listKeys();
+    for (const state of ['next', 'current', 'retired'] as const) metrics.signingKeys.set({ state }, keys.filter((k) => k.state === state).length);
+  };
+  const admin = new AdminService({ store, auditor, providers, clock, metrics, onRevoked: () => void refreshGauges().catch(() => undefined) });
+  const publicJwks = (): JSONWebKeySet => ({ keys: [...keyring.jwks().keys] as JSONWebKeySet['keys'] });
+  const introspector = new Introspector({ issuer: config.issuer, jwks: publicJwks, store, clock });
+
+  const http: HttpServer = createHttpServer({
+    issuer: config.issuer,
+    pipeline,
+    introspector,
+    introspectionAuth: new BearerAuthenticator(adminTokens),
+    jwks: publicJwks,
+    signingAlgorithms: () => [config.signing.algorithm],
+    metrics: metrics.registry,
+    readiness: async () => ({
+      keys: keyring.ready() ? true : 'no signing key',
+      store: (await store.countActiveGrants(0).then(() => true, () => false)) ? true : 'store unavailable',
+      policy: policy.current().ruleNames.length > 0 ? true : 'policy has no rules',
+    }),
+  });
+  const grpcServers = createGrpcServers({ pipeline, admin, adminAuth: new BearerAuthenticator(adminTokens), policy });
+
+  const httpAddr = splitHostPort(config.listen.http);
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(httpAddr.port, httpAddr.host, () => resolve());
+  });
+  const httpPort = (http.address() as AddressInfo).port;
+  const grpcPort = await bindGrpc(grpcServers.workload, config.listen.grpc);
+  const adminPort = await bindGrpc(grpcServers.admin, config.listen.admin);
+
+  await refreshGauges();
+  const tick = async (): Promise<void> => {
+    await keyring.tick();
+    await refreshGauges();
+  };
+  const interval = options.tickIntervalMs ?? 15_000;
+  const timer = interval > 0 ? setInterval(() => void tick().catch((e) => logger.error({ err: String(e) }, 'periodic work failed')), interval) : null;
+  timer?.unref();
+
+  await auditor.record({
+    type: 'policy.loaded',
+    requestId: null,
+    identity: null,
+    rule: null,
+    outcome: 'info',
+    reason: null,
+    grantIds: [],
+    data: { digest: policy.info().digest, rules: policy.info().rules.length, file: config.policy.file },
+  });
+  logger.info({ http: httpPort, grpc: grpcPort, admin: adminPort, issuer: config.issuer }, 'stint listening');
+
+  let closed = false;
+  return {
+    httpPort,
+    grpcPort,
+    adminPort,
+    issuer: config.issuer,
+    store,
+    keyring,
+    metrics,
+    tick,
+    async close() {
+      if (closed) return;
+      closed = true;
+      if (timer) clearInterval(timer);
+      await Promise.all([
+        new Promise<void>((r) => grpcServers.workload.tryShutdown(() => r())),
+        new Promise<void>((r) => grpcServers.admin.tryShutdown(() => r())),
+        new Promise<void>((r) => {
+          http.close(() => r());
+          http.closeAllConnections();
+        }),
+      ]);
+      attestors.close();
+      await store.close();
+    },
+  };
+}

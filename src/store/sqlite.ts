@@ -1,0 +1,481 @@
+/**
+ * The embedded SQLite Store (better-sqlite3): WAL journal, synchronous=NORMAL, prepared
+ * statements reused across calls, schema versioned by `PRAGMA user_version`. The database and
+ * its -wal/-shm files are mode 0600 because they hold private signing keys.
+ *
+ * The issuance path is group-committed: recordIssuance and appendAudit queue their write and the
+ * queue is flushed once per event-loop turn (setImmediate) in one transaction, each issuance in its
+ * own savepoint, so one issuance still commits all-or-nothing while concurrent exchanges share the
+ * commit. Each promise settles only after the commit that holds its rows. WAL checkpoints (the only
+ * fsyncs under synchronous=NORMAL) run in a worker thread, off the event loop.
+ */
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import Database from 'better-sqlite3';
+import { StintError } from '../errors.js';
+import { startCheckpointer, type Checkpointer } from './sqlite_checkpointer.js';
+import { SQLITE_MIGRATIONS } from './sqlite_schema.js';
+import type { AuditEvent, AuditFilter, AuditType, Grant, GrantFilter, GrantState, Store, StoredKey } from './store.js';
+
+/** The SQLite implementation of Store. */
+export interface SqliteStore extends Store {
+  /** Absolute path of the database file (or `:memory:`). */
+  readonly path: string;
+  /** The schema version the database is at. */
+  schemaVersion(): number;
+}
+
+/** Milliseconds a statement waits on a lock held by another connection before failing. */
+const BUSY_TIMEOUT_MS = 5000;
+/** Interval of the background WAL checkpoint. */
+const CHECKPOINT_INTERVAL_MS = 1000;
+/** Size the WAL is truncated back to after a reset. */
+const WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
+
+/** One queued write of the group commit. */
+interface QueuedWrite {
+  readonly grants: readonly Grant[];
+  readonly event: AuditEvent;
+  readonly resolve: () => void;
+  readonly reject: (err: StintError) => void;
+}
+
+interface GrantRow {
+  id: string;
+  identity: string;
+  attestor: string;
+  issuer: string;
+  rule: string;
+  kind: string;
+  audience: string | null;
+  target: string | null;
+  issued_at: number;
+  expires_at: number;
+  state: GrantState;
+  revoked_at: number | null;
+  revoked_reason: string | null;
+  revocation_handle: string | null;
+  credential_fingerprint: string;
+}
+
+interface AuditRow {
+  id: string;
+  time: number;
+  type: AuditType;
+  request_id: string | null;
+  identity: string | null;
+  rule: string | null;
+  outcome: AuditEvent['outcome'];
+  reason: string | null;
+  grant_ids: string;
+  data: string;
+}
+
+interface KeyRow {
+  kid: string;
+  alg: string;
+  private_jwk: string;
+  public_jwk: string;
+  state: StoredKey['state'];
+  created_at: number;
+  activated_at: number | null;
+  retired_at: number | null;
+  publish_until: number | null;
+}
+
+const GRANT_COLUMNS =
+  'id, identity, attestor, issuer, rule, kind, audience, target, issued_at, expires_at, state, revoked_at, revoked_reason, revocation_handle, credential_fingerprint';
+const AUDIT_COLUMNS = 'id, time, type, request_id, identity, rule, outcome, reason, grant_ids, data';
+
+/** Open (creating if needed) the SQLite store at `path`; `:memory:` gives a throwaway store. */
+export function openSqliteStore(path: string): SqliteStore {
+  const memory = path === ':memory:';
+  const file = memory ? path : resolve(path);
+  if (!memory) prepareFile(file);
+  let db: Database.Database;
+  try {
+    db = new Database(file);
+  } catch (err) {
+    throw new StintError('ERR_UNAVAILABLE', 'cannot open the SQLite store', { path: file }, { cause: err });
+  }
+  try {
+    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    if (!memory) db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
+    migrate(db, file);
+    if (!memory) restrictFiles(file);
+  } catch (err) {
+    db.close();
+    throw err instanceof StintError ? err : new StintError('ERR_UNAVAILABLE', 'cannot initialise the SQLite store', { path: file }, { cause: err });
+  }
+  let checkpointer: Checkpointer | null = null;
+  if (!memory) {
+    db.pragma('wal_autocheckpoint = 0');
+    checkpointer = startCheckpointer(file, CHECKPOINT_INTERVAL_MS, () => {
+      // Without the worker, fall back to SQLite's own checkpoint inside commits.
+      if (db.open) db.pragma('wal_autocheckpoint = 1000');
+    });
+  }
+  return new SqliteStoreImpl(db, file, checkpointer);
+}
+
+/** Create the directory (0700) and the database file (0600) before SQLite opens it. */
+function prepareFile(file: string): void {
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  closeSync(openSync(file, 'a', 0o600));
+  chmodSync(file, 0o600);
+}
+
+/** Make the database and its -wal/-shm files (created by the WAL switch and migration) 0600. */
+function restrictFiles(file: string): void {
+  for (const f of [file, `${file}-wal`, `${file}-shm`]) {
+    if (existsSync(f)) chmodSync(f, 0o600);
+  }
+}
+
+function migrate(db: Database.Database, file: string): void {
+  const version = db.pragma('user_version', { simple: true }) as number;
+  if (version > SQLITE_MIGRATIONS.length) {
+    throw new StintError('ERR_CONFIG_INVALID', `store schema version ${version} is newer than this Stint supports (${SQLITE_MIGRATIONS.length})`, {
+      path: file,
+      version,
+      supported: SQLITE_MIGRATIONS.length,
+    });
+  }
+  const apply = db.transaction(() => {
+    for (let v = version; v < SQLITE_MIGRATIONS.length; v++) {
+      db.exec(SQLITE_MIGRATIONS[v]!);
+      db.pragma(`user_version = ${v + 1}`);
+    }
+  });
+  if (version < SQLITE_MIGRATIONS.length) apply.immediate();
+}
+
+function grantFromRow(r: GrantRow): Grant {
+  return {
+    id: r.id,
+    identity: r.identity,
+    attestor: r.attestor,
+    issuer: r.issuer,
+    rule: r.rule,
+    kind: r.kind,
+    audience: r.audience,
+    target: r.target,
+    issuedAt: r.issued_at,
+    expiresAt: r.expires_at,
+    state: r.state,
+    revokedAt: r.revoked_at,
+    revokedReason: r.revoked_reason,
+    revocationHandle: r.revocation_handle,
+    credentialFingerprint: r.credential_fingerprint,
+  };
+}
+
+function auditFromRow(r: AuditRow): AuditEvent {
+  return {
+    id: r.id,
+    time: r.time,
+    type: r.type,
+    requestId: r.request_id,
+    identity: r.identity,
+    rule: r.rule,
+    outcome: r.outcome,
+    reason: r.reason,
+    grantIds: JSON.parse(r.grant_ids) as string[],
+    data: JSON.parse(r.data) as Record<string, unknown>,
+  };
+}
+
+function keyFromRow(r: KeyRow): StoredKey {
+  return {
+    kid: r.kid,
+    alg: r.alg,
+    privateJwk: r.private_jwk,
+    publicJwk: r.public_jwk,
+    state: r.state,
+    createdAt: r.created_at,
+    activatedAt: r.activated_at,
+    retiredAt: r.retired_at,
+    publishUntil: r.publish_until,
+  };
+}
+
+/** Map a driver error to the taxonomy without leaking row contents. */
+function storeError(err: unknown): StintError {
+  if (err instanceof StintError) return err;
+  const code = (err as { code?: unknown } | null)?.code;
+  if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') return new StintError('ERR_UNAVAILABLE', 'store busy', { sqlite: code }, { cause: err });
+  return new StintError('ERR_INTERNAL', 'store operation failed', typeof code === 'string' ? { sqlite: code } : {}, { cause: err });
+}
+
+function limitOf(limit: number | undefined): number {
+  return limit !== undefined && Number.isFinite(limit) && limit > 0 ? Math.floor(limit) : -1;
+}
+
+class SqliteStoreImpl implements SqliteStore {
+  private readonly insertGrant: Database.Statement<unknown[]>;
+  private readonly insertAudit: Database.Statement<unknown[]>;
+  private readonly insertAuditGrant: Database.Statement<[string]>;
+  private readonly selectGrant: Database.Statement<[string], GrantRow>;
+  private readonly revokeOne: Database.Statement<[number, string, string], GrantRow>;
+  private readonly revokeAll: Database.Statement<[number, string, string], GrantRow>;
+  private readonly expire: Database.Statement<[number], GrantRow>;
+  private readonly countActive: Database.Statement<[number], number>;
+  private readonly selectKeys: Database.Statement<[], KeyRow>;
+  private readonly upsertKey: Database.Statement<unknown[]>;
+  private readonly removeKey: Database.Statement<[string]>;
+  /** Statements of dynamic queries, keyed by their SQL (a handful of filter shapes). */
+  private readonly dynamic = new Map<string, Database.Statement<unknown[], unknown>>();
+  private readonly begin: Database.Statement<[]>;
+  private readonly commit: Database.Statement<[]>;
+  private readonly rollback: Database.Statement<[]>;
+  private readonly savepoint: Database.Statement<[]>;
+  private readonly release: Database.Statement<[]>;
+  private readonly rollbackTo: Database.Statement<[]>;
+  private queue: QueuedWrite[] = [];
+  private flushScheduled = false;
+  private readonly flushBound = (): void => this.flush();
+
+  constructor(
+    private readonly db: Database.Database,
+    readonly path: string,
+    private readonly checkpointer: Checkpointer | null,
+  ) {
+    this.insertGrant = db.prepare(`INSERT INTO grants (${GRANT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    this.insertAudit = db.prepare(`INSERT INTO audit (${AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    // audit_grants is WITHOUT ROWID, so last_insert_rowid() stays the audit row's seq across links.
+    // An event naming a grant the store does not hold gets no link (nothing to find it by).
+    this.insertAuditGrant = db.prepare('INSERT OR IGNORE INTO audit_grants (grant_seq, audit_seq) SELECT seq, last_insert_rowid() FROM grants WHERE id = ?');
+    this.selectGrant = db.prepare(`SELECT ${GRANT_COLUMNS} FROM grants WHERE id = ?`);
+    this.revokeOne = db.prepare(
+      `UPDATE grants SET state = 'revoked', revoked_at = ?, revoked_reason = ? WHERE id = ? AND state = 'active' RETURNING ${GRANT_COLUMNS}`,
+    );
+    this.revokeAll = db.prepare(
+      `UPDATE grants SET state = 'revoked', revoked_at = ?, revoked_reason = ? WHERE identity = ? AND state = 'active' RETURNING ${GRANT_COLUMNS}`,
+    );
+    this.expire = db.prepare(`UPDATE grants SET state = 'expired' WHERE state = 'active' AND expires_at <= ? RETURNING ${GRANT_COLUMNS}`);
+    this.countActive = db.prepare<[number], number>(`SELECT count(*) FROM grants WHERE state = 'active' AND expires_at > ?`).pluck();
+    this.selectKeys = db.prepare('SELECT * FROM keys ORDER BY created_at, kid');
+    this.upsertKey = db.prepare(
+      `INSERT INTO keys (kid, alg, private_jwk, public_jwk, state, created_at, activated_at, retired_at, publish_until)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (kid) DO UPDATE SET alg = excluded.alg, private_jwk = excluded.private_jwk, public_jwk = excluded.public_jwk,
+         state = excluded.state, created_at = excluded.created_at, activated_at = excluded.activated_at,
+         retired_at = excluded.retired_at, publish_until = excluded.publish_until`,
+    );
+    this.removeKey = db.prepare('DELETE FROM keys WHERE kid = ?');
+    this.begin = db.prepare('BEGIN IMMEDIATE');
+    this.commit = db.prepare('COMMIT');
+    this.rollback = db.prepare('ROLLBACK');
+    this.savepoint = db.prepare('SAVEPOINT issuance');
+    this.release = db.prepare('RELEASE issuance');
+    this.rollbackTo = db.prepare('ROLLBACK TO issuance');
+  }
+
+  schemaVersion(): number {
+    return this.db.pragma('user_version', { simple: true }) as number;
+  }
+
+  recordIssuance(grants: readonly Grant[], event: AuditEvent): Promise<void> {
+    return this.enqueue(grants, event);
+  }
+
+  appendAudit(event: AuditEvent): Promise<void> {
+    return this.enqueue([], event);
+  }
+
+  async getGrant(id: string): Promise<Grant | null> {
+    return this.run(() => {
+      const row = this.selectGrant.get(id);
+      return row ? grantFromRow(row) : null;
+    });
+  }
+
+  async listGrants(filter: GrantFilter = {}): Promise<Grant[]> {
+    return this.run(() => {
+      const where: string[] = [];
+      const params: unknown[] = [];
+      if (filter.identity !== undefined) {
+        where.push('identity = ?');
+        params.push(filter.identity);
+      }
+      if (filter.state !== undefined) {
+        where.push('state = ?');
+        params.push(filter.state);
+      }
+      params.push(limitOf(filter.limit));
+      const sql = `SELECT ${GRANT_COLUMNS} FROM grants${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ?`;
+      return (this.statement(sql).all(...params) as GrantRow[]).map(grantFromRow);
+    });
+  }
+
+  async revokeGrant(id: string, at: number, reason: string): Promise<Grant | null> {
+    return this.run(() => {
+      const row = this.revokeOne.get(at, reason, id) ?? this.selectGrant.get(id);
+      return row ? grantFromRow(row) : null;
+    });
+  }
+
+  async revokeIdentity(identity: string, at: number, reason: string): Promise<Grant[]> {
+    return this.run(() => this.revokeAll.all(at, reason, identity).map(grantFromRow));
+  }
+
+  async expireGrants(now: number): Promise<Grant[]> {
+    return this.run(() => this.expire.all(now).map(grantFromRow));
+  }
+
+  async countActiveGrants(now: number): Promise<number> {
+    return this.run(() => this.countActive.get(now) ?? 0);
+  }
+
+  async queryAudit(filter: AuditFilter = {}): Promise<AuditEvent[]> {
+    return this.run(() => {
+      const where: string[] = [];
+      const params: unknown[] = [];
+      if (filter.since !== undefined) {
+        where.push('time >= ?');
+        params.push(filter.since);
+      }
+      if (filter.identity !== undefined) {
+        where.push('identity = ?');
+        params.push(filter.identity);
+      }
+      if (filter.type !== undefined) {
+        where.push('type = ?');
+        params.push(filter.type);
+      }
+      if (filter.grantId !== undefined) {
+        where.push('seq IN (SELECT audit_seq FROM audit_grants WHERE grant_seq = (SELECT seq FROM grants WHERE id = ?))');
+        params.push(filter.grantId);
+      }
+      params.push(limitOf(filter.limit));
+      const sql = `SELECT ${AUDIT_COLUMNS} FROM audit${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY time DESC, seq DESC LIMIT ?`;
+      return (this.statement(sql).all(...params) as AuditRow[]).map(auditFromRow);
+    });
+  }
+
+  async listKeys(): Promise<StoredKey[]> {
+    return this.run(() => this.selectKeys.all().map(keyFromRow));
+  }
+
+  async putKey(key: StoredKey): Promise<void> {
+    return this.run(() => {
+      this.upsertKey.run(key.kid, key.alg, key.privateJwk, key.publicJwk, key.state, key.createdAt, key.activatedAt, key.retiredAt, key.publishUntil);
+    });
+  }
+
+  async deleteKey(kid: string): Promise<void> {
+    return this.run(() => {
+      this.removeKey.run(kid);
+    });
+  }
+
+  async close(): Promise<void> {
+    if (!this.db.open) return;
+    this.flush();
+    await this.checkpointer?.stop();
+    if (this.db.open) this.db.close();
+  }
+
+  private enqueue(grants: readonly Grant[], event: AuditEvent): Promise<void> {
+    if (!this.db.open) return Promise.reject(new StintError('ERR_UNAVAILABLE', 'store closed'));
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ grants, event, resolve, reject });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(this.flushBound);
+      }
+    });
+  }
+
+  /** Write every queued issuance in one transaction, each in its own savepoint, then settle them. */
+  private flush(): void {
+    this.flushScheduled = false;
+    const batch = this.queue;
+    if (batch.length === 0) return;
+    this.queue = [];
+    if (!this.db.open) {
+      for (const w of batch) w.reject(new StintError('ERR_UNAVAILABLE', 'store closed'));
+      return;
+    }
+    const failures: (StintError | undefined)[] = new Array<StintError | undefined>(batch.length);
+    try {
+      this.begin.run();
+      try {
+        for (let i = 0; i < batch.length; i++) {
+          const w = batch[i]!;
+          this.savepoint.run();
+          try {
+            for (const g of w.grants) this.writeGrant(g);
+            this.writeAudit(w.event);
+          } catch (err) {
+            this.rollbackTo.run();
+            failures[i] = storeError(err);
+          }
+          this.release.run();
+        }
+        this.commit.run();
+      } catch (err) {
+        if (this.db.inTransaction) this.rollback.run();
+        throw err;
+      }
+    } catch (err) {
+      const error = storeError(err);
+      for (const w of batch) w.reject(error);
+      return;
+    }
+    for (let i = 0; i < batch.length; i++) {
+      const failure = failures[i];
+      if (failure) batch[i]!.reject(failure);
+      else batch[i]!.resolve();
+    }
+  }
+
+  private writeGrant(g: Grant): void {
+    this.insertGrant.run(
+      g.id,
+      g.identity,
+      g.attestor,
+      g.issuer,
+      g.rule,
+      g.kind,
+      g.audience,
+      g.target,
+      g.issuedAt,
+      g.expiresAt,
+      g.state,
+      g.revokedAt,
+      g.revokedReason,
+      g.revocationHandle,
+      g.credentialFingerprint,
+    );
+  }
+
+  /** Insert one audit event and its grant links. */
+  private writeAudit(event: AuditEvent): void {
+    const data = JSON.stringify(event.data);
+    this.insertAudit.run(event.id, event.time, event.type, event.requestId, event.identity, event.rule, event.outcome, event.reason, JSON.stringify(event.grantIds), data);
+    for (const grantId of event.grantIds) this.insertAuditGrant.run(grantId);
+  }
+
+  private statement(sql: string): Database.Statement<unknown[], unknown> {
+    let stmt = this.dynamic.get(sql);
+    if (!stmt) {
+      stmt = this.db.prepare(sql);
+      this.dynamic.set(sql, stmt);
+    }
+    return stmt;
+  }
+
+  /** Run a direct operation, after writing anything queued so it sees (and orders after) those writes. */
+  private run<T>(fn: () => T): T {
+    if (!this.db.open) throw new StintError('ERR_UNAVAILABLE', 'store closed');
+    if (this.queue.length > 0) this.flush();
+    try {
+      return fn();
+    } catch (err) {
+      throw storeError(err);
+    }
+  }
+}

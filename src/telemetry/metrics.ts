@@ -1,0 +1,79 @@
+/**
+ * Prometheus metrics of the service. Names follow `stint_<thing>_<unit>`, counters end in
+ * `_total`, and every label takes values from a bounded set (never a token, identity or audience).
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+const latencyBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+const ttlBuckets = [60, 300, 900, 1800, 3600, 7200, 14400, 43200, 86400];
+
+/** The metric set of one Stint service instance (own registry, so tests can run several). */
+export class StintMetrics {
+  readonly registry = new Registry();
+  readonly exchangeDuration = new Histogram({
+    name: 'stint_exchange_duration_seconds',
+    help: 'Time to handle one exchange, from request to response.',
+    labelNames: ['attestor', 'credential_kind', 'outcome'] as const,
+    buckets: latencyBuckets,
+    registers: [this.registry],
+  });
+  readonly exchanges = new Counter({
+    name: 'stint_exchanges_total',
+    help: 'Exchanges by outcome (allow, deny, error) and reason code.',
+    labelNames: ['outcome', 'reason'] as const,
+    registers: [this.registry],
+  });
+  readonly policyDecisions = new Counter({
+    name: 'stint_policy_decisions_total',
+    help: 'Policy decisions by outcome and reason code.',
+    labelNames: ['outcome', 'reason'] as const,
+    registers: [this.registry],
+  });
+  readonly issuedTtl = new Histogram({
+    name: 'stint_issued_credential_ttl_seconds',
+    help: 'TTL of issued credentials.',
+    labelNames: ['credential_kind'] as const,
+    buckets: ttlBuckets,
+    registers: [this.registry],
+  });
+  readonly activeGrants = new Gauge({
+    name: 'stint_active_grants',
+    help: 'Grants that are active and unexpired.',
+    registers: [this.registry],
+  });
+  readonly jwksFetches = new Counter({
+    name: 'stint_jwks_fetch_total',
+    help: 'Discovery and JWKS fetches by attestor and outcome.',
+    labelNames: ['attestor', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly jwksFetchDuration = new Histogram({
+    name: 'stint_jwks_fetch_duration_seconds',
+    help: 'Duration of discovery and JWKS fetches.',
+    labelNames: ['attestor'] as const,
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  readonly revocations = new Counter({
+    name: 'stint_revocations_total',
+    help: 'Grant revocations by credential kind and result.',
+    labelNames: ['credential_kind', 'result'] as const,
+    registers: [this.registry],
+  });
+  readonly subjectTokenCache = new Counter({
+    name: 'stint_subject_token_cache_total',
+    help: 'Verified subject token cache lookups by result (hit, miss).',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+  readonly signingKeys = new Gauge({
+    name: 'stint_signing_keys',
+    help: 'Published signing keys by state (next, current, retired).',
+    labelNames: ['state'] as const,
+    registers: [this.registry],
+  });
+
+  constructor(options: { defaultMetrics?: boolean } = {}) {
+    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'stint_process_' });
+  }
+}

@@ -1,0 +1,235 @@
+/**
+ * The gRPC transport: `stint.v1.TokenExchange` on the workload listener, `stint.v1.Admin` on the
+ * admin listener, each with `grpc.health.v1.Health` and server reflection. Thin adapters over the
+ * pipeline and the admin service.
+ */
+import { fileURLToPath } from 'node:url';
+import { dirname, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { ReflectionService } from '@grpc/reflection';
+import { HealthImplementation } from 'grpc-health-check';
+import type { AdminService } from '../../pipeline/admin.js';
+import type { ExchangePipeline, ExchangeResult } from '../../pipeline/exchange.js';
+import type { PolicySource } from '../../pipeline/contracts.js';
+import type { AuditEvent, AuditType, Grant, GrantState } from '../../store/store.js';
+import { StintError } from '../../errors.js';
+import { parseDuration } from '../../duration.js';
+import type { BearerAuthenticator } from '../admin_auth.js';
+import { toGrpcError } from '../errors.js';
+
+/** Locate proto/ from both src/ (tests) and dist/src/ (built). */
+export function protoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    if (existsSync(resolve(dir, 'proto/stint/v1/stint.proto'))) return resolve(dir, 'proto');
+    dir = dirname(dir);
+  }
+  throw new Error('proto/stint/v1/stint.proto not found');
+}
+
+/** Load the Stint protobuf package definition. */
+export function loadStintProto(): protoLoader.PackageDefinition {
+  return protoLoader.loadSync('stint/v1/stint.proto', {
+    includeDirs: [protoRoot()],
+    keepCase: true,
+    longs: Number,
+    enums: String,
+    defaults: true,
+    arrays: true,
+    objects: true,
+  });
+}
+
+type UnaryHandler = grpc.handleUnaryCall<Record<string, unknown>, unknown>;
+
+/** Dependencies of the gRPC servers. */
+export interface GrpcDeps {
+  readonly pipeline: ExchangePipeline;
+  readonly admin: AdminService;
+  readonly adminAuth: BearerAuthenticator;
+  readonly policy: PolicySource & { info(): { digest: string; rules: readonly string[]; source: string; loadedAt: number } };
+}
+
+/** The two gRPC servers of the service, with their health services. */
+export interface GrpcServers {
+  readonly workload: grpc.Server;
+  readonly admin: grpc.Server;
+  readonly health: HealthImplementation[];
+}
+
+const iso = (s: number | null): string => (s ? new Date(s * 1000).toISOString() : '');
+
+function credentialMessages(result: ExchangeResult): unknown[] {
+  return result.issued.map((i) => ({
+    grant_id: i.grant.id,
+    kind: i.credential.kind,
+    token: i.credential.token,
+    token_type: i.credential.tokenType,
+    fields: i.credential.fields,
+    expires_at: iso(i.credential.expiresAt),
+    renew_after: iso(i.credential.renewAfter),
+    ttl_seconds: i.granted.ttlSeconds,
+    ttl_capped: i.granted.ttlCapped,
+    audience: i.granted.audience ?? '',
+    target: i.granted.target ?? '',
+  }));
+}
+
+function grantMessage(g: Grant): unknown {
+  return {
+    id: g.id,
+    identity: g.identity,
+    attestor: g.attestor,
+    issuer: g.issuer,
+    rule: g.rule,
+    kind: g.kind,
+    audience: g.audience ?? '',
+    target: g.target ?? '',
+    issued_at: iso(g.issuedAt),
+    expires_at: iso(g.expiresAt),
+    state: g.state,
+    revoked_at: iso(g.revokedAt),
+    revoked_reason: g.revokedReason ?? '',
+    credential_fingerprint: g.credentialFingerprint,
+  };
+}
+
+function auditMessage(e: AuditEvent): unknown {
+  return {
+    id: e.id,
+    time: new Date(e.time).toISOString(),
+    type: e.type,
+    request_id: e.requestId ?? '',
+    identity: e.identity ?? '',
+    rule: e.rule ?? '',
+    outcome: e.outcome,
+    reason: e.reason ?? '',
+    grant_ids: e.grantIds,
+    data_json: JSON.stringify(e.data),
+  };
+}
+
+/** Wrap an async handler: errors go through the single mapping. */
+function unary(fn: (req: Record<string, unknown>, call: grpc.ServerUnaryCall<Record<string, unknown>, unknown>) => Promise<unknown>): UnaryHandler {
+  return (call, callback) => {
+    fn(call.request, call).then(
+      (res) => callback(null, res),
+      (err) => callback(toGrpcError(err) as grpc.ServiceError),
+    );
+  };
+}
+
+const str = (v: unknown): string => (typeof v === 'string' ? v : '');
+
+/** Parse `since` as RFC 3339 or a duration back from now (epoch ms). */
+function parseSince(since: string, now: number): number | undefined {
+  if (!since) return undefined;
+  if (/^\d+(ms|s|m|h|d)$/.test(since)) return now - parseDuration(since) * 1000;
+  const t = Date.parse(since);
+  if (Number.isNaN(t)) throw new StintError('ERR_INVALID_REQUEST', 'since must be RFC 3339 or a duration like 24h', { field: 'since' });
+  return t;
+}
+
+/** Create both gRPC servers (not yet bound). */
+export function createGrpcServers(deps: GrpcDeps): GrpcServers {
+  const definition = loadStintProto();
+  const proto = grpc.loadPackageDefinition(definition) as unknown as {
+    stint: { v1: { TokenExchange: grpc.ServiceClientConstructor; Admin: grpc.ServiceClientConstructor } };
+  };
+  const reflection = new ReflectionService(definition);
+  const options: grpc.ServerOptions = { 'grpc.max_receive_message_length': 4 * 1024 * 1024 };
+
+  const workload = new grpc.Server(options);
+  workload.addService(proto.stint.v1.TokenExchange.service, {
+    Exchange: unary(async (req, call) => {
+      const ctx = (req.context ?? {}) as Record<string, unknown>;
+      const creds = Array.isArray(req.credentials) ? (req.credentials as Record<string, unknown>[]) : [];
+      const requestId = call.metadata.get('x-request-id')[0];
+      const result = await deps.pipeline.exchange({
+        subjectToken: str(req.subject_token),
+        subjectTokenType: str(req.subject_token_type),
+        credentials: creds.map((c) => ({
+          kind: str(c.kind),
+          audience: str(c.audience) || undefined,
+          target: str(c.target) || undefined,
+          ttlSeconds: typeof c.ttl_seconds === 'number' && c.ttl_seconds > 0 ? c.ttl_seconds : undefined,
+          scopes: Array.isArray(c.scopes) && c.scopes.length ? (c.scopes as string[]) : undefined,
+        })),
+        context: { reason: str(ctx.reason) || undefined, ticket: str(ctx.ticket) || undefined, runId: str(ctx.run_id) || undefined },
+        requestId: typeof requestId === 'string' && /^[\w.-]{1,64}$/.test(requestId) ? requestId : undefined,
+        transport: 'grpc',
+      });
+      return {
+        grant_id: result.issued[0]?.grant.id ?? '',
+        credentials: credentialMessages(result),
+        rule: result.rule,
+        identity: result.identity.id,
+        request_id: result.requestId,
+      };
+    }),
+  });
+
+  const admin = new grpc.Server(options);
+  const authed = (
+    fn: (req: Record<string, unknown>, actor: string) => Promise<unknown>,
+  ): UnaryHandler =>
+    unary(async (req, call) => {
+      const header = call.metadata.get('authorization')[0];
+      const actor = deps.adminAuth.authenticate(typeof header === 'string' ? header : undefined);
+      return fn(req, actor);
+    });
+  admin.addService(proto.stint.v1.Admin.service, {
+    RevokeGrant: authed(async (req, actor) => {
+      const r = await deps.admin.revokeGrant(str(req.grant_id), str(req.reason), actor);
+      return { grants: r.grants.map(grantMessage), notes: r.notes };
+    }),
+    RevokeIdentity: authed(async (req, actor) => {
+      const r = await deps.admin.revokeIdentity(str(req.identity), str(req.reason), actor);
+      return { grants: r.grants.map(grantMessage), notes: r.notes };
+    }),
+    ListGrants: authed(async (req) => {
+      const state = str(req.state);
+      if (state && !['active', 'revoked', 'expired', 'reaped'].includes(state)) {
+        throw new StintError('ERR_INVALID_REQUEST', 'state must be active, revoked, expired or reaped', { field: 'state' });
+      }
+      const grants = await deps.admin.listGrants({
+        identity: str(req.identity) || undefined,
+        state: (state || undefined) as GrantState | undefined,
+        limit: typeof req.limit === 'number' ? req.limit : undefined,
+      });
+      return { grants: grants.map(grantMessage) };
+    }),
+    QueryAudit: authed(async (req) => {
+      const events = await deps.admin.queryAudit({
+        since: parseSince(str(req.since), Date.now()),
+        identity: str(req.identity) || undefined,
+        type: (str(req.type) || undefined) as AuditType | undefined,
+        grantId: str(req.grant_id) || undefined,
+        limit: typeof req.limit === 'number' ? req.limit : undefined,
+      });
+      return { events: events.map(auditMessage) };
+    }),
+    GetPolicy: authed(async () => {
+      const info = deps.policy.info();
+      return { digest: info.digest, rules: info.rules, source: info.source, loaded_at: new Date(info.loadedAt).toISOString() };
+    }),
+  });
+
+  const health: HealthImplementation[] = [];
+  for (const [server, name] of [[workload, 'stint.v1.TokenExchange'], [admin, 'stint.v1.Admin']] as const) {
+    const h = new HealthImplementation({ '': 'SERVING', [name]: 'SERVING' });
+    h.addToServer(server);
+    reflection.addToServer(server);
+    health.push(h);
+  }
+  return { workload, admin, health };
+}
+
+/** Bind a server to host:port (port 0 picks one); resolves with the bound port. */
+export function bindGrpc(server: grpc.Server, address: string, credentials = grpc.ServerCredentials.createInsecure()): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    server.bindAsync(address, credentials, (err, port) => (err ? reject(err) : resolvePort(port)));
+  });
+}

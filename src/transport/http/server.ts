@@ -1,0 +1,220 @@
+/**
+ * The HTTP transport: OIDC discovery and JWKS, RFC 8693 token exchange, RFC 7662 introspection,
+ * metrics and health. A thin adapter over the pipeline.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import type { JSONWebKeySet } from 'jose';
+import type { Registry } from 'prom-client';
+import { StintError } from '../../errors.js';
+import type { ExchangePipeline } from '../../pipeline/exchange.js';
+import type { Introspector } from '../../pipeline/introspect.js';
+import type { CredentialRequest } from '../../policy/decision.js';
+import type { BearerAuthenticator } from '../admin_auth.js';
+import { toOAuthError } from '../errors.js';
+
+/** RFC 8693 grant type. */
+export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
+/** Largest accepted request body. */
+const MAX_BODY_BYTES = 64 * 1024;
+
+/** What the HTTP transport needs from the service. */
+export interface HttpDeps {
+  readonly issuer: string;
+  readonly pipeline: ExchangePipeline;
+  readonly introspector: Introspector;
+  readonly introspectionAuth: BearerAuthenticator;
+  readonly jwks: () => JSONWebKeySet;
+  readonly signingAlgorithms: () => string[];
+  readonly metrics: Registry;
+  /** Readiness checks: name → ok or a reason. */
+  readonly readiness: () => Promise<Record<string, true | string>>;
+}
+
+/** Build the OIDC discovery document of Stint. */
+export function discoveryDocument(deps: Pick<HttpDeps, 'issuer' | 'signingAlgorithms'>): Record<string, unknown> {
+  const base = deps.issuer.replace(/\/$/, '');
+  return {
+    issuer: deps.issuer,
+    jwks_uri: `${base}/.well-known/jwks.json`,
+    token_endpoint: `${base}/token`,
+    introspection_endpoint: `${base}/introspect`,
+    grant_types_supported: [TOKEN_EXCHANGE_GRANT],
+    response_types_supported: ['id_token'],
+    subject_types_supported: ['public'],
+    id_token_signing_alg_values_supported: deps.signingAlgorithms(),
+    token_endpoint_auth_methods_supported: ['none'],
+    introspection_endpoint_auth_methods_supported: ['bearer'],
+    claims_supported: ['iss', 'sub', 'aud', 'exp', 'iat', 'nbf', 'jti'],
+  };
+}
+
+/** Create the HTTP server (not yet listening). */
+export function createHttpServer(deps: HttpDeps): Server {
+  const server = createServer((req, res) => {
+    handle(deps, req, res).catch((err) => {
+      if (!res.headersSent) sendOAuthError(res, err);
+      else res.destroy();
+    });
+  });
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 30_000;
+  return server;
+}
+
+async function handle(deps: HttpDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = req.url ?? '/';
+  const path = url.split('?', 1)[0]!;
+  const method = req.method ?? 'GET';
+  switch (path) {
+    case '/.well-known/openid-configuration':
+      if (onlyGet(method, res)) sendJson(res, 200, discoveryDocument(deps), { 'cache-control': 'public, max-age=300' });
+      return;
+    case '/.well-known/jwks.json':
+      if (onlyGet(method, res)) sendJson(res, 200, deps.jwks(), { 'cache-control': 'public, max-age=60' });
+      return;
+    case '/token':
+      return method === 'POST' ? tokenExchange(deps, req, res) : methodNotAllowed(res, 'POST');
+    case '/introspect':
+      return method === 'POST' ? introspect(deps, req, res) : methodNotAllowed(res, 'POST');
+    case '/metrics': {
+      if (!onlyGet(method, res)) return;
+      const body = await deps.metrics.metrics();
+      res.writeHead(200, { 'content-type': deps.metrics.contentType });
+      res.end(body);
+      return;
+    }
+    case '/healthz':
+      if (onlyGet(method, res)) sendJson(res, 200, { status: 'ok' });
+      return;
+    case '/readyz': {
+      if (!onlyGet(method, res)) return;
+      const checks = await deps.readiness();
+      const ready = Object.values(checks).every((v) => v === true);
+      return sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', checks });
+    }
+    default:
+      sendJson(res, 404, { error: 'not_found', error_description: `no route ${path.slice(0, 100)}` });
+  }
+}
+
+/** POST /token: RFC 8693 token exchange, form-encoded. */
+async function tokenExchange(deps: HttpDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const form = await readForm(req);
+  const single = (name: string): string | undefined => {
+    const all = form.getAll(name);
+    if (all.length > 1) throw new StintError('ERR_INVALID_REQUEST', `parameter ${name} must be given at most once`, { field: name });
+    return all[0] || undefined;
+  };
+  const grantType = single('grant_type');
+  if (grantType !== TOKEN_EXCHANGE_GRANT) {
+    throw new StintError('ERR_INVALID_REQUEST', `grant_type must be ${TOKEN_EXCHANGE_GRANT}`, { field: 'grant_type' });
+  }
+  const subjectTokenType = single('subject_token_type');
+  if (!subjectTokenType) throw new StintError('ERR_INVALID_REQUEST', 'subject_token_type is required', { field: 'subject_token_type' });
+  if (form.has('actor_token')) throw new StintError('ERR_INVALID_REQUEST', 'actor_token (delegation) is not supported', { field: 'actor_token' });
+  const ttlText = single('ttl_seconds');
+  const ttlSeconds = ttlText === undefined ? undefined : Number(ttlText);
+  if (ttlText !== undefined && !/^\d{1,8}$/.test(ttlText)) throw new StintError('ERR_INVALID_REQUEST', 'ttl_seconds must be a whole number', { field: 'ttl_seconds' });
+  const scope = single('scope');
+  const request: CredentialRequest = {
+    kind: single('credential_kind') ?? 'stint-jwt',
+    audience: single('audience'),
+    target: single('resource'),
+    ttlSeconds,
+    scopes: scope ? scope.split(' ').filter(Boolean) : undefined,
+  };
+  const result = await deps.pipeline.exchange({
+    subjectToken: single('subject_token') ?? '',
+    subjectTokenType,
+    credentials: [request],
+    context: { reason: single('reason'), ticket: single('ticket'), runId: single('run_id') },
+    requestId: requestIdOf(req),
+    transport: 'http',
+  });
+  const issued = result.issued[0]!;
+  const cred = issued.credential;
+  sendJson(
+    res,
+    200,
+    {
+      access_token: cred.token,
+      issued_token_type: cred.tokenType,
+      token_type: 'Bearer',
+      expires_in: Math.max(0, cred.expiresAt - issued.grant.issuedAt),
+      ...(issued.granted.scopes.length ? { scope: issued.granted.scopes.join(' ') } : {}),
+      credential_kind: cred.kind,
+      grant_id: issued.grant.id,
+      expires_at: new Date(cred.expiresAt * 1000).toISOString(),
+      renew_after: new Date(cred.renewAfter * 1000).toISOString(),
+      ttl_seconds: issued.granted.ttlSeconds,
+      ttl_capped: issued.granted.ttlCapped,
+      rule: result.rule,
+      ...(Object.keys(cred.fields).length ? { fields: cred.fields } : {}),
+    },
+    { 'cache-control': 'no-store', pragma: 'no-cache', 'x-request-id': result.requestId },
+  );
+}
+
+/** POST /introspect: RFC 7662, caller authenticated by bearer token. */
+async function introspect(deps: HttpDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  deps.introspectionAuth.authenticate(req.headers.authorization);
+  const form = await readForm(req);
+  const token = form.get('token');
+  if (!token) throw new StintError('ERR_INVALID_REQUEST', 'token is required', { field: 'token' });
+  sendJson(res, 200, await deps.introspector.introspect(token), { 'cache-control': 'no-store' });
+}
+
+async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
+  const type = (req.headers['content-type'] ?? '').split(';', 1)[0]!.trim().toLowerCase();
+  if (type !== 'application/x-www-form-urlencoded') {
+    req.resume();
+    throw new StintError('ERR_INVALID_REQUEST', 'content-type must be application/x-www-form-urlencoded', { field: 'content-type' });
+  }
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > MAX_BODY_BYTES) {
+    req.resume();
+    throw new StintError('ERR_TOKEN_TOO_LARGE', `request body above ${MAX_BODY_BYTES} bytes`);
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) {
+      req.resume();
+      throw new StintError('ERR_TOKEN_TOO_LARGE', `request body above ${MAX_BODY_BYTES} bytes`);
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+}
+
+function requestIdOf(req: IncomingMessage): string {
+  const given = req.headers['x-request-id'];
+  return typeof given === 'string' && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID();
+}
+
+function onlyGet(method: string, res: ServerResponse): boolean {
+  if (method === 'GET' || method === 'HEAD') return true;
+  methodNotAllowed(res, 'GET');
+  return false;
+}
+
+function methodNotAllowed(res: ServerResponse, allow: string): void {
+  sendJson(res, 405, { error: 'invalid_request', error_description: `method not allowed; use ${allow}` }, { allow });
+}
+
+function sendOAuthError(res: ServerResponse, err: unknown): void {
+  const { status, body } = toOAuthError(err);
+  const headers: Record<string, string> = { 'cache-control': 'no-store' };
+  if (status === 401) headers['www-authenticate'] = 'Bearer error="invalid_token"';
+  if (status === 503) headers['retry-after'] = body.retry_after ?? '5';
+  sendJson(res, status, body, headers);
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
