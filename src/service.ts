@@ -10,6 +10,7 @@ import { createAttestorSet } from './attestation/registry.js';
 import { Auditor } from './audit/auditor.js';
 import { systemClock, type Clock } from './clock.js';
 import { readSecret } from './config/load.js';
+import { ConfigError } from './errors.js';
 import type { StintConfig } from './config/schema.js';
 import { builtinProviders, createProviderRegistry } from './credentials/registry.js';
 import { Keyring } from './keys/keyring.js';
@@ -54,6 +55,20 @@ function splitHostPort(addr: string): { host: string; port: number } {
   return { host: addr.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(addr.slice(i + 1)) };
 }
 
+/** Graceful gRPC shutdown: in-flight calls get 2 s, then the server is forced down. */
+function shutdownGrpc(server: { tryShutdown(cb: () => void): void; forceShutdown(): void }): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      server.forceShutdown();
+      resolve();
+    }, 2000);
+    server.tryShutdown(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
 /** Start a Stint service from a validated configuration. */
 export async function startStint(config: StintConfig, options: StartOptions = {}): Promise<RunningStint> {
   const clock = options.clock ?? systemClock;
@@ -94,8 +109,14 @@ export async function startStint(config: StintConfig, options: StartOptions = {}
 
   let activeGrants = await store.countActiveGrants(Math.floor(clock.now() / 1000));
   metrics.activeGrants.set(activeGrants);
+  const explainByAttestor = new Map(config.attestors.map((a) => [a.name ?? a.kind, a.explainDenials]));
   const pipeline = new ExchangePipeline({
-    verifier: attestors,
+    verifier: {
+      attest: (token) => attestors.attest(token),
+      ready: () => attestors.ready(),
+      close: () => attestors.close(),
+      explainDenials: (identity) => explainByAttestor.get(identity.attestorName) ?? false,
+    },
     policy,
     providers,
     auditor,
@@ -137,13 +158,27 @@ export async function startStint(config: StintConfig, options: StartOptions = {}
   const grpcServers = createGrpcServers({ pipeline, admin, adminAuth: new BearerAuthenticator(adminTokens), policy });
 
   const httpAddr = splitHostPort(config.listen.http);
-  await new Promise<void>((resolve, reject) => {
-    http.once('error', reject);
-    http.listen(httpAddr.port, httpAddr.host, () => resolve());
-  });
-  const httpPort = (http.address() as AddressInfo).port;
-  const grpcPort = await bindGrpc(grpcServers.workload, config.listen.grpc);
-  const adminPort = await bindGrpc(grpcServers.admin, config.listen.admin);
+  const listenError = (key: string, addr: string) => (e: unknown) => {
+    const reason = (e as NodeJS.ErrnoException).code === 'EADDRINUSE' ? 'address already in use' : String((e as Error).message ?? e);
+    return new ConfigError('ERR_CONFIG_INVALID', key, `cannot listen on ${addr}: ${reason}`);
+  };
+  let httpPort: number, grpcPort: number, adminPort: number;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      http.once('error', (e) => reject(listenError('listen.http', config.listen.http)(e)));
+      http.listen(httpAddr.port, httpAddr.host, () => resolve());
+    });
+    httpPort = (http.address() as AddressInfo).port;
+    grpcPort = await bindGrpc(grpcServers.workload, config.listen.grpc).catch((e) => Promise.reject(listenError('listen.grpc', config.listen.grpc)(e)));
+    adminPort = await bindGrpc(grpcServers.admin, config.listen.admin).catch((e) => Promise.reject(listenError('listen.admin', config.listen.admin)(e)));
+  } catch (e) {
+    http.close();
+    grpcServers.workload.forceShutdown();
+    grpcServers.admin.forceShutdown();
+    attestors.close();
+    await store.close();
+    throw e;
+  }
 
   await refreshGauges();
   const tick = async (): Promise<void> => {
@@ -181,8 +216,8 @@ export async function startStint(config: StintConfig, options: StartOptions = {}
       closed = true;
       if (timer) clearInterval(timer);
       await Promise.all([
-        new Promise<void>((r) => grpcServers.workload.tryShutdown(() => r())),
-        new Promise<void>((r) => grpcServers.admin.tryShutdown(() => r())),
+        shutdownGrpc(grpcServers.workload),
+        shutdownGrpc(grpcServers.admin),
         new Promise<void>((r) => {
           http.close(() => r());
           http.closeAllConnections();

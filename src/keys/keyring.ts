@@ -58,9 +58,9 @@ export interface KeyInfo {
   readonly publishUntil: number | null;
 }
 
-/** A JSON Web Key Set. */
+/** A JSON Web Key Set (frozen at runtime; typed mutable so jose's createLocalJWKSet takes it as is). */
 export interface Jwks {
-  readonly keys: readonly PublicJwk[];
+  readonly keys: PublicJwk[];
 }
 
 /** Outcome of rotateNow. */
@@ -296,7 +296,7 @@ export class Keyring {
     if (this.signing?.kid !== current.kid) this.signing = { kid: current.kid, alg, privateKey };
     const order = { current: 0, next: 1, retired: 2 } as const;
     const published = [...this.keys].sort((a, b) => order[a.state] - order[b.state]).map((k) => parsePublicJwk(k.publicJwk, k.alg as SigningAlgorithm, k.kid));
-    if (!sameKids(published, this.published.keys)) this.published = Object.freeze({ keys: Object.freeze(published) });
+    if (!sameKids(published, this.published.keys)) this.published = Object.freeze({ keys: Object.freeze(published) as PublicJwk[] });
     for (const kid of this.keyObjects.keys()) if (!this.keys.some((k) => k.kid === kid)) this.keyObjects.delete(kid);
   }
 

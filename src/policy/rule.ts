@@ -72,9 +72,9 @@ export interface CompiledRule {
   readonly index: number;
   readonly attestor: string;
   readonly issuer: string;
-  /** Every condition, attestor and issuer first (for scoring the nearest rule). */
+  /** Every condition in declared order, attestor and issuer first (for explaining denials). */
   readonly conditions: readonly CompiledCondition[];
-  /** The same conditions, cheapest first (for scoring). */
+  /** The same conditions, cheapest first (for scoring the nearest rule). */
   readonly scoring: readonly CompiledCondition[];
   /** Conditions beyond attestor and issuer (which the index already guarantees), cheapest first. */
   readonly body: readonly CompiledCondition[];

@@ -1,9 +1,11 @@
 /** The GitHub Actions attestor: GitHub's claims reach policy byte-exact; identity `<issuer>#<sub>`. */
 import { afterEach, describe, expect, it } from 'vitest';
+import { epochSeconds } from '../../src/clock.js';
 import { createAttestorSet } from '../../src/attestation/registry.js';
 import { attestorConfigSchema } from '../../src/config/schema.js';
 import { AUDIENCE, expectRefused, startHarness, TRUST_DOMAIN, type Harness } from './helpers.js';
-import { ManualClock, tokenParts } from '../support/test_issuer.js';
+import { tokenParts } from '../support/test_issuer.js';
+import { FakeClock } from '../support/fake_clock.js';
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -34,7 +36,7 @@ describe('GitHub Actions tokens', () => {
       issuer: h.issuer.issuer,
       subject: 'repo:Acme-Corp/Payments-API:environment:Production',
       id: `${h.issuer.issuer}#repo:Acme-Corp/Payments-API:environment:Production`,
-      expiresAt: h.clock.seconds() + 300,
+      expiresAt: epochSeconds(h.clock) + 300,
     });
     expect(id.claims).toMatchObject({
       repository: 'Acme-Corp/Payments-API',
@@ -69,13 +71,13 @@ describe('GitHub Actions tokens', () => {
   it('refuses an expired job token', async () => {
     h = await startHarness({ kind: 'github-actions' });
     const token = await h.issuer.mintGithub({ repository: 'acme/app', repositoryId: 1, ownerId: 2, audience: AUDIENCE });
-    h.clock.advance(300 + 61);
+    h.clock.advance((300 + 61) * 1000);
     await expectRefused(h.set.attest(token), 'ERR_TOKEN_EXPIRED');
   });
 
   it('defaults to the github.com issuer and fetches nothing at construction', () => {
     const config = attestorConfigSchema.parse({ kind: 'github-actions' });
-    const set = createAttestorSet([config], { clock: new ManualClock(), audience: AUDIENCE, trustDomain: TRUST_DOMAIN });
+    const set = createAttestorSet([config], { clock: new FakeClock(), audience: AUDIENCE, trustDomain: TRUST_DOMAIN });
     expect(set.attestors[0]!.issuers).toEqual(['https://token.actions.githubusercontent.com']);
     set.close();
   });

@@ -4,7 +4,8 @@ import { attestorConfigSchema } from '../../src/config/schema.js';
 import { StintError, type ErrorCode } from '../../src/errors.js';
 import type { WorkloadIdentity } from '../../src/attestation/attestor.js';
 import { createAttestorSet, type AttestorSet } from '../../src/attestation/registry.js';
-import { ManualClock, TestIssuer, type TestIssuerOptions } from '../support/test_issuer.js';
+import { TestIssuer, type TestIssuerOptions } from '../support/test_issuer.js';
+import { FakeClock } from '../support/fake_clock.js';
 
 /** Stint's audience in these tests. */
 export const AUDIENCE = 'https://stint.example.test';
@@ -19,7 +20,7 @@ export interface FetchEvent {
 
 /** A running issuer plus the AttestorSet that trusts it. */
 export interface Harness {
-  readonly clock: ManualClock;
+  readonly clock: FakeClock;
   readonly issuer: TestIssuer;
   readonly set: AttestorSet;
   readonly fetchEvents: FetchEvent[];
@@ -38,7 +39,7 @@ export interface HarnessOptions {
 
 /** Start a test issuer and an AttestorSet with one attestor trusting it (via discovery). */
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
-  const clock = new ManualClock();
+  const clock = new FakeClock();
   const issuer = await TestIssuer.start({ clock, ...options.issuer });
   const kind = options.kind ?? 'oidc';
   const config = attestorConfigSchema.parse({ kind, issuer: issuer.issuer, ...options.config });

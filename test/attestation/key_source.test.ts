@@ -8,11 +8,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { epochSeconds } from '../../src/clock.js';
 import { createAttestorSet } from '../../src/attestation/registry.js';
 import { attestorConfigSchema } from '../../src/config/schema.js';
 import { ConfigError } from '../../src/errors.js';
 import { AUDIENCE, expectRefused, startHarness, TRUST_DOMAIN, type Harness } from './helpers.js';
-import { ManualClock, TestIssuer } from '../support/test_issuer.js';
+import { TestIssuer } from '../support/test_issuer.js';
+import { FakeClock } from '../support/fake_clock.js';
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -31,7 +33,7 @@ describe('unknown kid', () => {
     await set.attest(await h!.goodToken());
     expect(issuer.fetches).toMatchObject({ discovery: 1, jwks: 1 });
 
-    clock.advance(31);
+    clock.advance(31_000);
     const unknown = (kid: string): Promise<string> => issuer.mint(issuer.claims(AUDIENCE), { header: { kid } });
     await expectRefused(set.attest(await unknown('unknown-0')), 'ERR_TOKEN_KEY_NOT_FOUND');
     expect(issuer.fetches.jwks).toBe(2);
@@ -39,10 +41,10 @@ describe('unknown kid', () => {
     for (let i = 1; i <= 10; i++) await expectRefused(set.attest(await unknown(`unknown-${i}`)), 'ERR_TOKEN_KEY_NOT_FOUND');
     expect(issuer.fetches.jwks, 'no refetch within the cooldown, however many unknown kids').toBe(2);
 
-    clock.advance(29);
+    clock.advance(29_000);
     await expectRefused(set.attest(await unknown('unknown-x')), 'ERR_TOKEN_KEY_NOT_FOUND');
     expect(issuer.fetches.jwks).toBe(2);
-    clock.advance(1);
+    clock.advance(1_000);
     await expectRefused(set.attest(await unknown('unknown-y')), 'ERR_TOKEN_KEY_NOT_FOUND');
     expect(issuer.fetches.jwks).toBe(3);
   });
@@ -50,7 +52,7 @@ describe('unknown kid', () => {
   it('picks up a rotated key on its first use once the cooldown allows', async () => {
     const { set, issuer, clock } = await start();
     await set.attest(await h!.goodToken());
-    clock.advance(31);
+    clock.advance(31_000);
     const next = issuer.rotate();
     const id = await set.attest(await issuer.mint(issuer.claims(AUDIENCE)));
     expect(id.subject).toBe('workload');
@@ -62,20 +64,20 @@ describe('unknown kid', () => {
     const { set, issuer, clock } = await start();
     await set.attest(await h!.goodToken());
     issuer.rotate();
-    const token = await issuer.mint(issuer.claims(AUDIENCE, { exp: clock.seconds() + 3000 }));
+    const token = await issuer.mint(issuer.claims(AUDIENCE, { exp: epochSeconds(clock) + 3000 }));
     await expectRefused(set.attest(token), 'ERR_TOKEN_KEY_NOT_FOUND');
-    clock.advance(30);
+    clock.advance(30_000);
     await expect(set.attest(token)).resolves.toBeDefined();
   });
 
   it('drops a key the issuer unpublished at the next background refresh', async () => {
     const { set, issuer, clock, fetchEvents } = await start();
     const old = issuer.signingKey;
-    const oldToken = await issuer.mint(issuer.claims(AUDIENCE, { exp: clock.seconds() + 3000 }));
+    const oldToken = await issuer.mint(issuer.claims(AUDIENCE, { exp: epochSeconds(clock) + 3000 }));
     await set.attest(oldToken);
     issuer.rotate();
     issuer.unpublish(old.kid);
-    clock.advance(301); // past the refresh age: the next use refreshes in the background
+    clock.advance(301_000); // past the refresh age: the next use refreshes in the background
     await set.attest(await issuer.mint(issuer.claims(AUDIENCE)));
     await vi.waitFor(() => expect(fetchEvents.filter((e) => e.outcome === 'ok')).toHaveLength(2));
     await expectRefused(set.attest(oldToken), 'ERR_TOKEN_KEY_NOT_FOUND');
@@ -136,7 +138,7 @@ describe('issuer outage', () => {
     const before = issuer.requests.length;
     await expectRefused(set.attest(await h!.goodToken()), 'ERR_ISSUER_UNAVAILABLE', { details: { reason: 'http_status' } });
     expect(issuer.requests.length).toBe(before);
-    clock.advance(30);
+    clock.advance(30_000);
     await expect(set.attest(await h!.goodToken())).resolves.toBeDefined();
   });
 
@@ -145,25 +147,25 @@ describe('issuer outage', () => {
     await set.attest(await h!.goodToken());
     issuer.fail('http-500');
 
-    clock.advance(1800);
+    clock.advance(1_800_000);
     await expect(set.attest(await h!.goodToken())).resolves.toBeDefined();
     await vi.waitFor(() => expect(fetchEvents.some((e) => e.outcome === 'error')).toBe(true));
 
-    clock.advance(1799);
+    clock.advance(1_799_000);
     await expect(set.attest(await h!.goodToken())).resolves.toBeDefined();
 
-    clock.advance(2); // 3601 s after the last good fetch
+    clock.advance(2_000); // 3601 s after the last good fetch
     await expectRefused(set.attest(await h!.goodToken()), 'ERR_ISSUER_UNAVAILABLE', { details: { reason: 'http_status' } });
 
     issuer.recover();
-    clock.advance(30);
+    clock.advance(30_000);
     await expect(set.attest(await h!.goodToken())).resolves.toBeDefined();
   });
 
   it('refreshes fresh keys in the background without blocking the request', async () => {
     const { set, issuer, clock, fetchEvents } = await start();
     await set.attest(await h!.goodToken());
-    clock.advance(301);
+    clock.advance(301_000);
     issuer.fail('hang');
     // The request is served from the cached keys while the refresh hangs.
     await expect(set.attest(await h!.goodToken())).resolves.toBeDefined();
@@ -235,7 +237,7 @@ describe('key set contents', () => {
   });
 
   it('uses a direct jwksUrl without discovery', async () => {
-    const clock = new ManualClock();
+    const clock = new FakeClock();
     const issuer = await TestIssuer.start({ clock, jwksPath: '/openid/v1/jwks' });
     const set = createAttestorSet([attestorConfigSchema.parse({ kind: 'oidc', issuer: issuer.issuer, jwksUrl: issuer.jwksUrl })], { clock, audience: AUDIENCE, trustDomain: TRUST_DOMAIN });
     try {
@@ -251,7 +253,7 @@ describe('key set contents', () => {
 describe('static JWKS file', () => {
   it('verifies with keys from a file, with no network, and re-reads it for a new kid', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'stint-jwks-'));
-    const clock = new ManualClock();
+    const clock = new FakeClock();
     const issuer = await TestIssuer.start({ clock });
     const file = join(dir, 'jwks.json');
     writeFileSync(file, JSON.stringify(issuer.jwks()));
@@ -265,7 +267,7 @@ describe('static JWKS file', () => {
       await expect(set.attest(await issuer.mint(issuer.claims(AUDIENCE)))).resolves.toBeDefined();
       issuer.rotate();
       writeFileSync(file, JSON.stringify(issuer.jwks()));
-      clock.advance(30);
+      clock.advance(30_000);
       await expect(set.attest(await issuer.mint(issuer.claims(AUDIENCE)))).resolves.toBeDefined();
       expect(issuer.requests).toEqual([]);
     } finally {
@@ -282,7 +284,7 @@ describe('static JWKS file', () => {
       writeFileSync(bad, '{"keys": "nope"}');
       for (const jwksFile of [join(dir, 'missing.json'), bad]) {
         const config = attestorConfigSchema.parse({ kind: 'oidc', issuer: 'https://issuer.example', jwksFile });
-        expect(() => createAttestorSet([config], { clock: new ManualClock(), audience: AUDIENCE, trustDomain: TRUST_DOMAIN })).toThrow(
+        expect(() => createAttestorSet([config], { clock: new FakeClock(), audience: AUDIENCE, trustDomain: TRUST_DOMAIN })).toThrow(
           expect.objectContaining({ code: 'ERR_CONFIG_INVALID', path: 'attestors.0.jwksFile' }),
         );
       }
@@ -295,7 +297,7 @@ describe('static JWKS file', () => {
 describe('URLs are checked at config time', () => {
   const create = (fields: Record<string, unknown>): void => {
     const config = attestorConfigSchema.parse({ kind: 'oidc', issuer: 'https://issuer.example', ...fields });
-    createAttestorSet([config], { clock: new ManualClock(), audience: AUDIENCE, trustDomain: TRUST_DOMAIN }).close();
+    createAttestorSet([config], { clock: new FakeClock(), audience: AUDIENCE, trustDomain: TRUST_DOMAIN }).close();
   };
 
   it.each([
@@ -345,7 +347,7 @@ describe('readiness and observation', () => {
     issuer.recover();
     expect(set.ready()).toBe(false); // within the cooldown: no fetch
     expect(fetchEvents).toHaveLength(1);
-    clock.advance(30);
+    clock.advance(30_000);
     set.ready();
     await vi.waitFor(() => expect(set.ready()).toBe(true));
   });

@@ -1,5 +1,6 @@
 /** The Kubernetes attestor: projected ServiceAccount tokens, identity, claims, legacy tokens. */
 import { afterEach, describe, expect, it } from 'vitest';
+import { epochSeconds } from '../../src/clock.js';
 import { AUDIENCE, expectRefused, startHarness, TRUST_DOMAIN, type Harness } from './helpers.js';
 
 let h: Harness | undefined;
@@ -34,7 +35,7 @@ describe('projected ServiceAccount tokens', () => {
       issuer: issuer.issuer,
       subject: 'system:serviceaccount:payments:ledger-writer',
       id: `spiffe://${TRUST_DOMAIN}/ns/payments/sa/ledger-writer`,
-      expiresAt: clock.seconds() + 3600,
+      expiresAt: epochSeconds(clock) + 3600,
     });
     expect(id.legacy).toBeUndefined();
     expect(id.claims).toMatchObject({

@@ -1,5 +1,6 @@
 /** The generic OIDC attestor, with GitLab CI id_tokens as the example. */
 import { afterEach, describe, expect, it } from 'vitest';
+import { epochSeconds } from '../../src/clock.js';
 import { AUDIENCE, expectRefused, startHarness, type Harness } from './helpers.js';
 
 let h: Harness | undefined;
@@ -19,7 +20,7 @@ describe('generic OIDC (GitLab CI id_tokens)', () => {
       issuer: h.issuer.issuer,
       subject: 'project_path:Platform/Deployer:ref_type:branch:ref:main',
       id: `${h.issuer.issuer}#Platform/Deployer`,
-      expiresAt: h.clock.seconds() + 3600,
+      expiresAt: epochSeconds(h.clock) + 3600,
     });
     expect(id.claims).toMatchObject({ project_id: '4242', namespace_path: 'Platform', ref_protected: 'true', environment: 'production', runner_id: 1 });
   });

@@ -4,10 +4,11 @@ import { ATTESTOR_KINDS, createAttestorSet, type AttestorSet } from '../../src/a
 import { attestorConfigSchema, type AttestorConfig } from '../../src/config/schema.js';
 import { ConfigError } from '../../src/errors.js';
 import { AUDIENCE, expectRefused, TRUST_DOMAIN } from './helpers.js';
-import { ManualClock, TestIssuer } from '../support/test_issuer.js';
+import { TestIssuer } from '../support/test_issuer.js';
+import { FakeClock } from '../support/fake_clock.js';
 
 const parse = (raw: Record<string, unknown>): AttestorConfig => attestorConfigSchema.parse(raw);
-const deps = () => ({ clock: new ManualClock(), audience: AUDIENCE, trustDomain: TRUST_DOMAIN });
+const deps = () => ({ clock: new FakeClock(), audience: AUDIENCE, trustDomain: TRUST_DOMAIN });
 
 describe('registration', () => {
   it('registers every attestor kind', () => {
@@ -44,10 +45,10 @@ describe('routing', () => {
   let k8s: TestIssuer;
   let gitlab: TestIssuer;
   let set: AttestorSet;
-  let clock: ManualClock;
+  let clock: FakeClock;
 
   const setUp = async (): Promise<void> => {
-    clock = new ManualClock();
+    clock = new FakeClock();
     k8s = await TestIssuer.start({ clock });
     gitlab = await TestIssuer.start({ clock, path: '/gitlab' });
     set = createAttestorSet(
@@ -93,13 +94,13 @@ describe('routing', () => {
     gitlab.fail('http-500');
     await expect(set.warm()).resolves.toBe(false);
     gitlab.recover();
-    clock.advance(30);
+    clock.advance(30_000);
     await expect(set.warm()).resolves.toBe(true);
     expect(set.ready()).toBe(true);
   });
 
   it('reports key fetches per attestor name', async () => {
-    clock = new ManualClock();
+    clock = new FakeClock();
     k8s = await TestIssuer.start({ clock });
     gitlab = await TestIssuer.start({ clock });
     const seen: [string, string][] = [];
@@ -118,7 +119,7 @@ describe('routing', () => {
   });
 
   it("applies each attestor's own algorithm allowlist and size cap after routing", async () => {
-    clock = new ManualClock();
+    clock = new FakeClock();
     k8s = await TestIssuer.start({ clock, alg: 'ES256' });
     gitlab = await TestIssuer.start({ clock, alg: 'ES256' });
     set = createAttestorSet(
@@ -137,7 +138,7 @@ describe('routing', () => {
   });
 
   it('an empty set refuses every token as from an unknown issuer', async () => {
-    clock = new ManualClock();
+    clock = new FakeClock();
     k8s = await TestIssuer.start({ clock });
     gitlab = await TestIssuer.start({ clock });
     set = createAttestorSet([], { clock, audience: AUDIENCE, trustDomain: TRUST_DOMAIN });

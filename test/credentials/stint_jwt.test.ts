@@ -36,7 +36,7 @@ async function setup(algorithm: SigningAlgorithm): Promise<Setup> {
     keyring,
     provider,
     async verify(token, audience) {
-      const jwks = createLocalJWKSet({ keys: keyring.jwks().keys.map((k) => ({ ...k })) });
+      const jwks = createLocalJWKSet(keyring.jwks());
       const result = await jwtVerify(token, jwks, {
         issuer: ISSUER,
         ...(audience !== undefined ? { audience } : {}),

@@ -139,7 +139,7 @@ describe('Keyring: rotation', () => {
         expect(keyring.jwks().keys.length).toBeLessThanOrEqual(3);
 
         // Every token issued so far and not yet expired verifies against the current JWKS.
-        const jwks = createLocalJWKSet({ keys: keyring.jwks().keys.map((k) => ({ ...k })) });
+        const jwks = createLocalJWKSet(keyring.jwks());
         for (const tk of tokens.filter((x) => x.exp > now)) {
           const { protectedHeader } = await jwtVerify(tk.token, jwks, { issuer: ISSUER, currentDate: new Date(f.clock.now()) });
           expect(protectedHeader.kid).toBe(tk.kid);
@@ -176,7 +176,7 @@ describe('Keyring: rotation', () => {
     expect(retired).toMatchObject({ state: 'retired', retiredAt: now + 1, publishUntil: now + 1 + MAX_TTL + VERIFIER_SKEW_SECONDS });
 
     const verifyAt = async (at: number) =>
-      jwtVerify(token, createLocalJWKSet({ keys: keyring.jwks().keys.map((k) => ({ ...k })) }), { issuer: ISSUER, currentDate: new Date(seconds(at)), clockTolerance: VERIFIER_SKEW_SECONDS });
+      jwtVerify(token, createLocalJWKSet(keyring.jwks()), { issuer: ISSUER, currentDate: new Date(seconds(at)), clockTolerance: VERIFIER_SKEW_SECONDS });
 
     // Up to the last second of the window (expiry + verifier skew), the token verifies.
     f.clock.set(seconds(retired.publishUntil! - 1));

@@ -8,11 +8,12 @@
  * `id_tokens`. For attack cases it also signs arbitrary headers (`mintRaw`) and raw JSON text
  * (`signRaw`, e.g. duplicate members), and `tokenParts`/`joinToken` take tokens apart.
  *
- * Time comes from the `clock` option (default: the wall clock); pass the same ManualClock to
- * Stint so minted `iat`/`exp` line up with verification time without sleeping.
+ * Time comes from the `clock` option (default: the wall clock); pass the same FakeClock
+ * (test/support/fake_clock.ts) to Stint so minted `iat`/`exp` line up with verification time
+ * without sleeping.
  *
  * ```ts
- * const clock = new ManualClock();
+ * const clock = new FakeClock();
  * const issuer = await TestIssuer.start({ clock });
  * const token = await issuer.mintKubernetes({ namespace: 'prod', serviceAccount: 'api', audience: 'stint' });
  * issuer.fail('http-500'); // outage
@@ -62,31 +63,6 @@ export function generateTestKey(alg: TestAlg = 'RS256', kid: string = `key-${ran
 export function releaseTestKey(key: TestKey): void {
   if (key.publicJwk.kty === 'RSA' && !rsaPool.some((p) => p.privateKey === key.privateKey)) {
     rsaPool.push({ privateKey: key.privateKey, publicKey: key.publicKey });
-  }
-}
-
-/** A clock tests move by hand; implements Stint's Clock (milliseconds). */
-export class ManualClock implements Clock {
-  #ms: number;
-  /** Start at `startMs` (default 2025-06-15T12:00:00Z). */
-  constructor(startMs: number = Date.UTC(2025, 5, 15, 12, 0, 0)) {
-    this.#ms = startMs;
-  }
-  /** Milliseconds since the epoch. */
-  now(): number {
-    return this.#ms;
-  }
-  /** Seconds since the epoch (floored). */
-  seconds(): number {
-    return Math.floor(this.#ms / 1000);
-  }
-  /** Move forward (or back, when negative) by `seconds`. */
-  advance(seconds: number): void {
-    this.#ms += seconds * 1000;
-  }
-  /** Jump to an absolute time in milliseconds. */
-  set(ms: number): void {
-    this.#ms = ms;
   }
 }
 

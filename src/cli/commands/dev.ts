@@ -22,6 +22,7 @@ export function registerDev(program: Command): void {
         audience: opts.audience,
         ttlSeconds: Number(opts.ttl),
       });
-      process.stdout.write(`${token}\n`);
+      // No trailing newline into a file, so `curl --data-urlencode subject_token@FILE` sends the token exactly.
+      process.stdout.write(process.stdout.isTTY ? `${token}\n` : token);
     });
 }

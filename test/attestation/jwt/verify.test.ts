@@ -3,7 +3,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createKeySource, type KeySource } from '../../../src/attestation/jwt/key_source.js';
 import { verifyJwt, type JwtVerifyPolicy } from '../../../src/attestation/jwt/verify.js';
 import { AUDIENCE, expectRefused } from '../helpers.js';
-import { ManualClock, TestIssuer } from '../../support/test_issuer.js';
+import { TestIssuer } from '../../support/test_issuer.js';
+import { FakeClock } from '../../support/fake_clock.js';
 
 let issuer: TestIssuer;
 let keys: KeySource;
@@ -12,8 +13,8 @@ afterEach(async () => {
   await issuer.close();
 });
 
-const setUp = async (): Promise<{ clock: ManualClock; policy: JwtVerifyPolicy }> => {
-  const clock = new ManualClock();
+const setUp = async (): Promise<{ clock: FakeClock; policy: JwtVerifyPolicy }> => {
+  const clock = new FakeClock();
   issuer = await TestIssuer.start({ clock });
   keys = createKeySource({ attestorName: 'direct', issuer: issuer.issuer, fetchTimeout: 5, refetchCooldown: 30, staleKeysFor: 3600, clock });
   const policy: JwtVerifyPolicy = {
