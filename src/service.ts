@@ -78,7 +78,8 @@ export async function startStint(config: StintConfig, options: StartOptions = {}
 
   // Read everything that can fail on bad input before opening anything.
   const policySource = readFileSync(config.policy.file, 'utf8');
-  const policy = new PolicyHolder(compilePolicy(policySource, { filename: config.policy.file, maxTtlSeconds: config.credentials.maxTtl }), policySource, clock.now());
+  const compiled = compilePolicy(policySource, { filename: config.policy.file, maxTtlSeconds: config.credentials.maxTtl });
+  const policy = new PolicyHolder(compiled, policySource, clock.now());
   const adminTokens = config.admin.tokens.map((t, i) => ({ name: t.name, secret: readSecret(t.secret, `admin.tokens[${i}].secret`) }));
   const attestors = createAttestorSet(config.attestors, {
     clock,
@@ -106,6 +107,12 @@ export async function startStint(config: StintConfig, options: StartOptions = {}
   await keyring.tick();
 
   const providers = createProviderRegistry(builtinProviders({ issuer: config.issuer, keyring, clock, maxTtlSeconds: config.credentials.maxTtl }));
+  const unserved = compiled.credentialKinds.filter((k) => !providers.has(k));
+  if (unserved.length > 0) {
+    await store.close();
+    throw new ConfigError('ERR_POLICY_INVALID', 'rules', `credential kind ${unserved.join(', ')} has no provider (known: ${providers.kinds().join(', ')}) in ${config.policy.file}`);
+  }
+  for (const w of compiled.warnings) logger.warn({ policyWarning: w }, 'policy warning');
 
   let activeGrants = await store.countActiveGrants(Math.floor(clock.now() / 1000));
   metrics.activeGrants.set(activeGrants);

@@ -120,7 +120,7 @@ export class ExchangePipeline {
           outcome: 'deny',
           reason: decision.reason,
           grantIds: [],
-          data: { ...base.data, failed: decision.failed ?? [], message: decision.message },
+          data: { ...base.data, nearestRule: decision.nearestRule ?? decision.rule, failed: decision.failed ?? [], message: decision.message },
         });
         audited = true;
         throw denialError(decision, deps.verifier.explainDenials?.(identity) ?? false);
@@ -254,7 +254,7 @@ const TARGET_REASONS = new Set(['AUDIENCE_NOT_ALLOWED', 'AUDIENCE_REQUIRED', 'TA
 function denialError(decision: Extract<Decision, { outcome: 'deny' }>, explain: boolean): PolicyDeniedError {
   const code = TARGET_REASONS.has(decision.reason) ? 'ERR_TARGET_DENIED' : 'ERR_POLICY_DENIED';
   const message = explain ? decision.message : `denied by policy (${decision.reason})`;
-  return new PolicyDeniedError(code, message, explain ? decision.rule : null, decision.reason, explain ? { failed: decision.failed ?? [] } : {});
+  return new PolicyDeniedError(code, message, explain ? (decision.rule ?? decision.nearestRule ?? null) : null, decision.reason, explain ? { failed: decision.failed ?? [] } : {});
 }
 
 /** Reject malformed requests before any verification work. */

@@ -7,6 +7,7 @@ import { TokenError } from '../../errors.js';
 import { fingerprint } from '../../fingerprint.js';
 import { decodeBase64urlStrict } from './base64url.js';
 import { ASYMMETRIC_ALGORITHMS, KEY_CARRYING_HEADERS, MAX_KID_LENGTH, OTHER_FORBIDDEN_HEADERS } from './header_rules.js';
+import { isPlausibleSignatureLength } from './signature_length.js';
 import { DEFAULT_MAX_DEPTH, parseStrictJson, StrictJsonError } from './strict_json.js';
 
 /** Options of {@link precheckToken}. */
@@ -69,8 +70,10 @@ export function precheckToken(token: unknown, options: PrecheckOptions): Prechec
   const payload = decodeJsonSegment(payloadSegment, 'payload', options, fp);
 
   if (signatureSegment.length === 0) throw malformed('signature_missing', 'subject token has no signature');
-  if (decodeBase64urlStrict(signatureSegment) === null) {
-    throw malformed('signature_encoding', 'signature is not canonical base64url');
+  const signature = decodeBase64urlStrict(signatureSegment);
+  if (signature === null) throw malformed('signature_encoding', 'signature is not canonical base64url');
+  if (!isPlausibleSignatureLength(alg, signature.length)) {
+    throw malformed('signature_length', `signature length does not fit ${alg}`);
   }
   const iss = payload['iss'];
   return {

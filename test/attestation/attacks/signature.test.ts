@@ -1,5 +1,5 @@
 /** Attacks on the signature: foreign keys, truncation, bad encodings, splicing. jose verifies. */
-import { afterEach, beforeEach, describe, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AUDIENCE, expectRefused, expectStillServes, startHarness, type Harness } from '../helpers.js';
 import { b64url, joinToken, tokenParts } from '../../support/test_issuer.js';
 
@@ -30,10 +30,34 @@ describe('signature', () => {
     await expectRefused(h.set.attest(token.slice(0, -1)), 'ERR_TOKEN_MALFORMED', { details: { reason: 'signature_encoding' } });
   });
 
-  it('refuses a well-encoded but truncated signature', async () => {
+  it('refuses a well-encoded but truncated signature (shorter than any RSA-2048 signature)', async () => {
     const { header, payload, signature } = tokenParts(await h.goodToken());
-    const short = b64url(Buffer.from(signature, 'base64url').subarray(0, 128));
-    await expectRefused(h.set.attest(joinToken(header, payload, short)), 'ERR_TOKEN_SIGNATURE_INVALID');
+    for (const bytes of [0, 1, 128, 255]) {
+      const short = b64url(Buffer.from(signature, 'base64url').subarray(0, bytes));
+      const reason = bytes === 0 ? 'signature_missing' : 'signature_length';
+      await expectRefused(h.set.attest(joinToken(header, payload, short)), 'ERR_TOKEN_MALFORMED', { details: { reason } });
+    }
+  });
+
+  it('refuses a signature cut by any number of characters, whatever its encoding happens to be', async () => {
+    const token = await h.goodToken();
+    for (let cut = 1; cut <= 40; cut++) await expectRefused(h.set.attest(token.slice(0, -cut)), 'ERR_TOKEN_MALFORMED');
+  });
+
+  it('refuses an ES256 signature that is not exactly 64 bytes', async () => {
+    const es = h.issuer.addKey('ES256');
+    const h2 = await startHarness({ config: { algorithms: ['ES256'] }, issuer: { alg: 'ES256' } });
+    try {
+      const { header, payload, signature } = tokenParts(await h2.goodToken());
+      const raw = Buffer.from(signature, 'base64url');
+      expect(raw.length).toBe(64);
+      await expectRefused(h2.set.attest(joinToken(header, payload, b64url(raw.subarray(0, 63)))), 'ERR_TOKEN_MALFORMED', { details: { reason: 'signature_length' } });
+      await expectRefused(h2.set.attest(joinToken(header, payload, b64url(Buffer.concat([raw, Buffer.from([0])])))), 'ERR_TOKEN_MALFORMED', { details: { reason: 'signature_length' } });
+      await expect(h2.set.attest(joinToken(header, payload, signature))).resolves.toBeDefined();
+    } finally {
+      h.issuer.unpublish(es.kid);
+      await h2.close();
+    }
   });
 
   it.each([

@@ -6,6 +6,7 @@ import { TokenError } from '../../../src/errors.js';
 
 const b64 = (v: unknown): string => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
 const opts = { maxTokenBytes: 16384, algorithms: ['RS256', 'ES256'] };
+const rsaSig = Buffer.alloc(256, 7).toString('base64url');
 const code = (token: unknown, options = opts): string => {
   try {
     precheckToken(token, options);
@@ -18,7 +19,7 @@ const code = (token: unknown, options = opts): string => {
 
 describe('precheckToken', () => {
   it('returns the decoded header, payload, alg, kid, issuer and a fingerprint', () => {
-    const token = `${b64({ alg: 'RS256', kid: 'k1' })}.${b64({ iss: 'https://i.example', sub: 's' })}.${b64('sig')}`;
+    const token = `${b64({ alg: 'RS256', kid: 'k1' })}.${b64({ iss: 'https://i.example', sub: 's' })}.${rsaSig}`;
     const result = precheckToken(token, opts);
     expect(result).toMatchObject({ alg: 'RS256', kid: 'k1', issuer: 'https://i.example', payload: { sub: 's' } });
     expect(result.fingerprint).toMatch(/^sha256:[0-9a-f]{16}$/);
@@ -55,8 +56,16 @@ describe('precheckToken', () => {
   });
 
   it('reports a non-string iss as absent', () => {
-    const token = `${b64({ alg: 'RS256' })}.${b64({ iss: ['a'] })}.${b64('s')}`;
+    const token = `${b64({ alg: 'RS256' })}.${b64({ iss: ['a'] })}.${rsaSig}`;
     expect(precheckToken(token, opts).issuer).toBeUndefined();
+  });
+
+  it('refuses a signature whose length the algorithm cannot produce', () => {
+    const sig = (n: number): string => Buffer.alloc(n, 1).toString('base64url');
+    expect(code(`${b64({ alg: 'ES256' })}.${b64({})}.${sig(64)}`)).toBe('OK');
+    expect(code(`${b64({ alg: 'ES256' })}.${b64({})}.${sig(65)}`)).toBe('ERR_TOKEN_MALFORMED');
+    expect(code(`${b64({ alg: 'RS256' })}.${b64({})}.${sig(255)}`)).toBe('ERR_TOKEN_MALFORMED');
+    expect(code(`${b64({ alg: 'RS256' })}.${b64({})}.${sig(384)}`)).toBe('OK');
   });
 });
 
