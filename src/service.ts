@@ -145,7 +145,7 @@ export async function startStint(config: StintConfig, options: StartOptions = {}
     for (const state of ['next', 'current', 'retired'] as const) metrics.signingKeys.set({ state }, keys.filter((k) => k.state === state).length);
   };
   const admin = new AdminService({ store, auditor, providers, clock, metrics, onRevoked: () => void refreshGauges().catch(() => undefined) });
-  const publicJwks = (): JSONWebKeySet => ({ keys: [...keyring.jwks().keys] as JSONWebKeySet['keys'] });
+  const publicJwks = (): JSONWebKeySet => keyring.jwks() as unknown as JSONWebKeySet;
   const introspector = new Introspector({ issuer: config.issuer, jwks: publicJwks, store, clock });
 
   const http: HttpServer = createHttpServer({

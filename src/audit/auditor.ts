@@ -2,7 +2,7 @@
  * The audit trail: every decision, issuance, revocation and key event becomes one AuditEvent,
  * written to the store and, as one JSON line, to stdout through pino.
  */
-import { randomUUID } from 'node:crypto';
+import { uuidv7 } from '../ids.js';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { AuditEvent, Grant, Store } from '../store/store.js';
@@ -20,7 +20,8 @@ export class Auditor {
 
   /** Build a complete event from a draft. */
   build(draft: AuditDraft): AuditEvent {
-    return { ...draft, id: randomUUID(), time: draft.time ?? this.clock.now() };
+    const time = draft.time ?? this.clock.now();
+    return { ...draft, id: uuidv7(time), time };
   }
 
   /** Persist an event, then log it. */

@@ -2,7 +2,6 @@
  * The exchange pipeline: attest → decide → issue → record. gRPC and HTTP are thin adapters over
  * `ExchangePipeline.exchange`; nothing else issues credentials.
  */
-import { randomUUID } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { WorkloadIdentity } from '../attestation/attestor.js';
 import type { Auditor } from '../audit/auditor.js';
@@ -10,6 +9,7 @@ import type { Clock } from '../clock.js';
 import type { IssuedCredential } from '../credentials/provider.js';
 import { PolicyDeniedError, StintError, toStintError } from '../errors.js';
 import { fingerprint, sha256Hex } from '../fingerprint.js';
+import { uuidv7 } from '../ids.js';
 import type { CredentialRequest, Decision, GrantedCredential, RequestContext } from '../policy/decision.js';
 import type { Grant } from '../store/store.js';
 import type { StintMetrics } from '../telemetry/metrics.js';
@@ -83,7 +83,7 @@ export class ExchangePipeline {
   async exchange(input: ExchangeInput): Promise<ExchangeResult> {
     const { deps } = this;
     const started = process.hrtime.bigint();
-    const requestId = input.requestId || randomUUID();
+    const requestId = input.requestId || uuidv7(deps.clock.now());
     const subjectFp = typeof input.subjectToken === 'string' && input.subjectToken ? fingerprint(input.subjectToken) : null;
     let identity: WorkloadIdentity | null = null;
     let decision: Decision | null = null;
@@ -131,7 +131,7 @@ export class ExchangePipeline {
         const ttl = Math.min(granted.ttlSeconds, provider.maxTtlSeconds, deps.maxTtlSeconds);
         const final: GrantedCredential = ttl < granted.ttlSeconds ? { ...granted, ttlSeconds: ttl, ttlCapped: true } : granted;
         const draft = {
-          id: randomUUID(),
+          id: uuidv7(deps.clock.now()),
           identity,
           rule: decision.rule,
           granted: final,

@@ -4,7 +4,7 @@
  * grant, read the audit and revoke the grant.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, symlinkSync, writeFileSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, symlinkSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
