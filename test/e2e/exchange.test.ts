@@ -11,6 +11,8 @@ import { protoPath as healthProtoPath } from 'grpc-health-check';
 import { API_AUDIENCE, AUDIENCE, exchangeForm, httpExchange, startE2E, type E2E } from './harness.js';
 import { b64url, tokenParts } from '../support/test_issuer.js';
 import { runStint } from '../support/programs.js';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 
 let env: E2E;
 
@@ -282,6 +284,27 @@ describe('surfaces', () => {
     );
     client.close();
     expect(status.status).toBe('SERVING');
+  });
+
+  it('serves reflection so grpcurl can list the services', async () => {
+    const reflectionProto = join(dirname(createRequire(import.meta.url).resolve('@grpc/reflection')), '../proto/grpc/reflection/v1/reflection.proto');
+    const def = protoLoader.loadSync(reflectionProto, { keepCase: true });
+    const pkg = grpc.loadPackageDefinition(def) as unknown as { grpc: { reflection: { v1: { ServerReflection: grpc.ServiceClientConstructor } } } };
+    for (const [addr, service] of [[env.grpcAddr, 'stint.v1.TokenExchange'], [env.adminAddr, 'stint.v1.Admin']] as const) {
+      const client = new pkg.grpc.reflection.v1.ServerReflection(addr, grpc.credentials.createInsecure());
+      const call = (client as unknown as { ServerReflectionInfo: () => grpc.ClientDuplexStream<unknown, { list_services_response?: { service: { name: string }[] } }> }).ServerReflectionInfo();
+      const names = await new Promise<string[]>((res, rej) => {
+        call.on('data', (m) => {
+          res((m.list_services_response?.service ?? []).map((x: { name: string }) => x.name));
+          call.end();
+        });
+        call.on('error', rej);
+        call.write({ list_services: '*' });
+      });
+      client.close();
+      expect(names).toContain(service);
+      expect(names).toContain('grpc.health.v1.Health');
+    }
   });
 
   it('exports the exchange metrics with bounded labels', async () => {

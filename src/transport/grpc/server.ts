@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
-import { HealthImplementation } from 'grpc-health-check';
+import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
 import type { AdminService } from '../../pipeline/admin.js';
 import type { ExchangePipeline, ExchangeResult } from '../../pipeline/exchange.js';
 import type { PolicySource } from '../../pipeline/contracts.js';
@@ -138,7 +138,8 @@ export function createGrpcServers(deps: GrpcDeps): GrpcServers {
   const proto = grpc.loadPackageDefinition(definition) as unknown as {
     stint: { v1: { TokenExchange: grpc.ServiceClientConstructor; Admin: grpc.ServiceClientConstructor } };
   };
-  const reflection = new ReflectionService(definition);
+  // Reflection describes Stint's services and the health service beside them.
+  const reflection = new ReflectionService(protoLoader.loadSync(['stint/v1/stint.proto', healthProtoPath], { includeDirs: [protoRoot()], keepCase: true }));
   const options: grpc.ServerOptions = { 'grpc.max_receive_message_length': 4 * 1024 * 1024 };
 
   const workload = new grpc.Server(options);
