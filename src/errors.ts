@@ -56,6 +56,9 @@ export const ERROR_TABLE = {
   ERR_CONFIG_INVALID: { grpc: GrpcStatus.FAILED_PRECONDITION, oauth: 'server_error', http: 500, exit: 78 },
   ERR_POLICY_INVALID: { grpc: GrpcStatus.FAILED_PRECONDITION, oauth: 'server_error', http: 500, exit: 78 },
   ERR_UNAVAILABLE: { grpc: GrpcStatus.UNAVAILABLE, oauth: 'temporarily_unavailable', http: 503, exit: 69 },
+  ERR_UPSTREAM_UNAVAILABLE: { grpc: GrpcStatus.UNAVAILABLE, oauth: 'temporarily_unavailable', http: 503, exit: 69 },
+  ERR_UPSTREAM_DENIED: { grpc: GrpcStatus.PERMISSION_DENIED, oauth: 'invalid_target', http: 400, exit: 4 },
+  ERR_UPSTREAM_BAD_RESPONSE: { grpc: GrpcStatus.UNAVAILABLE, oauth: 'temporarily_unavailable', http: 502, exit: 69 },
   ERR_INTERNAL: { grpc: GrpcStatus.INTERNAL, oauth: 'server_error', http: 500, exit: 70 },
 } as const satisfies Record<string, ErrorMapping>;
 
@@ -109,6 +112,28 @@ export class ConfigError extends StintError {
     super(code, `${path ? `${path}: ` : ''}${message}`, { ...details, path });
     this.name = 'ConfigError';
     this.path = path;
+  }
+}
+
+/**
+ * An upstream system (AWS STS, GCP, Vault, Kubernetes, PostgreSQL) failed or refused. `provider`
+ * is the credential kind, `upstreamCode` the upstream's own error code (e.g. `AccessDenied`),
+ * `retryAfterSeconds` a hint for transient failures. Never carries upstream secrets.
+ */
+export class UpstreamError extends StintError {
+  readonly provider: string;
+  readonly upstreamCode: string;
+  constructor(
+    code: 'ERR_UPSTREAM_UNAVAILABLE' | 'ERR_UPSTREAM_DENIED' | 'ERR_UPSTREAM_BAD_RESPONSE',
+    provider: string,
+    upstreamCode: string,
+    message: string,
+    extra: { retryAfterSeconds?: number; cause?: unknown } = {},
+  ) {
+    super(code, message, { provider, upstreamCode, reason: upstreamCode, ...(extra.retryAfterSeconds !== undefined ? { retryAfterSeconds: extra.retryAfterSeconds } : {}) }, { cause: extra.cause });
+    this.name = 'UpstreamError';
+    this.provider = provider;
+    this.upstreamCode = upstreamCode;
   }
 }
 

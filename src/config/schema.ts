@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { parseDuration } from '../duration.js';
+import { UPSTREAM_PROVIDERS } from '../credentials/registry.js';
 
 /** A duration given as `15m`, `1h` or a number of seconds; parsed to seconds. */
 export const durationSchema = z.union([z.string(), z.number()]).transform((v, ctx) => {
@@ -116,6 +117,28 @@ export const configSchema = z.object({
   }).strict().default({ maxTtl: 3600 }),
   policy: z.object({ file: z.string().min(1) }).strict(),
   attestors: z.array(attestorConfigSchema).default([]),
+  /** Upstream credential providers (AWS STS, GCP, Vault, Kubernetes, PostgreSQL); absent = not offered. */
+  providers: z.object({
+    aws: UPSTREAM_PROVIDERS.aws.schema.optional(),
+    gcp: UPSTREAM_PROVIDERS.gcp.schema.optional(),
+    vault: UPSTREAM_PROVIDERS.vault.schema.optional(),
+    kubernetes: UPSTREAM_PROVIDERS.kubernetes.schema.optional(),
+    postgres: UPSTREAM_PROVIDERS.postgres.schema.optional(),
+  }).strict().default({}),
+  /** Expiry, reaping and reconciliation of grants. */
+  reaper: z.object({
+    /** How often expired and revoked grants are cleaned up upstream. */
+    interval: durationSchema.default(30),
+    /** First retry delay after a failed cleanup; doubles up to maxBackoff. */
+    initialBackoff: durationSchema.default(10),
+    maxBackoff: durationSchema.default(600),
+    /** A grant whose cleanup failed this many times shows in `stint grants list --stuck`. */
+    stuckAfterAttempts: z.number().int().positive().default(5),
+    /** How often upstream systems are listed and reconciled against live grants. */
+    reconcileInterval: durationSchema.default(300),
+    /** Upstream objects younger than this are never reconciled away (an issuance may be in flight). */
+    reconcileGrace: durationSchema.default(300),
+  }).strict().default({ interval: 30, initialBackoff: 10, maxBackoff: 600, stuckAfterAttempts: 5, reconcileInterval: 300, reconcileGrace: 300 }),
   admin: z.object({
     tokens: z.array(z.object({ name: z.string().min(1), secret: secretRefSchema }).strict()).default([]),
   }).strict().default({ tokens: [] }),

@@ -1,8 +1,11 @@
 /**
  * The CredentialProvider plugin seam: a provider turns an allowed grant into a credential and
- * knows how to revoke it. A new kind is one file in this folder plus one line in registry.ts.
+ * follows one lifecycle: issue → track (grant in the store) → renew where the upstream allows →
+ * revoke on demand → reap at expiry → reconcile against the target system. A new kind is one file
+ * in this folder plus one line in registry.ts.
  */
 import type { WorkloadIdentity } from '../attestation/attestor.js';
+import type { Clock } from '../clock.js';
 import type { GrantedCredential } from '../policy/decision.js';
 
 /** The grant a provider issues for (already decided, not yet recorded). */
@@ -20,7 +23,7 @@ export interface GrantDraft {
 /** A credential as it leaves Stint. */
 export interface IssuedCredential {
   readonly kind: string;
-  /** The primary secret value (the token, the secret key...). */
+  /** The primary secret value (the token, the secret key, the password...). */
   readonly token: string;
   /** RFC 8693 issued_token_type, e.g. `urn:ietf:params:oauth:token-type:jwt`. */
   readonly tokenType: string;
@@ -28,31 +31,87 @@ export interface IssuedCredential {
   readonly fields: Readonly<Record<string, string>>;
   /** Names of `fields` entries that are secret (for masking). */
   readonly secretFields: readonly string[];
-  /** Epoch seconds. */
+  /** Epoch seconds (may be earlier than the grant's when the upstream grants less). */
   readonly expiresAt: number;
   /** Epoch seconds: when a client should renew. */
   readonly renewAfter: number;
-  /** Upstream handle needed to revoke (lease id, role name...), stored with the grant; never secret. */
+  /** Upstream handle needed to revoke (lease id, role name, binding name...), stored with the grant; never secret. */
   readonly revocationHandle?: string;
 }
 
-/** Result of a revoke call. */
+/** What a provider knows of a recorded grant when revoking, reaping or renewing it. */
+export interface GrantRef {
+  readonly id: string;
+  readonly kind: string;
+  readonly identity: string;
+  readonly target: string | null;
+  readonly audience: string | null;
+  /** Epoch seconds. */
+  readonly expiresAt: number;
+  readonly revocationHandle: string | null;
+}
+
+/** Result of a revoke or reap call. */
 export interface RevokeResult {
   /** True when the upstream credential stops working now; false when it stays valid until expiry. */
   readonly effective: boolean;
+  /** Said plainly to the operator (e.g. "STS keys stay valid until expiry"). */
   readonly note?: string;
 }
 
+/** What a reconciliation pass found upstream. */
+export interface ReconcileReport {
+  /** Objects found under Stint's marking. */
+  readonly found: number;
+  /** Objects removed because no live grant accounts for them (names/handles, never secrets). */
+  readonly removed: readonly string[];
+  /** Objects that could not be removed, with a short reason each. */
+  readonly failed: readonly string[];
+}
+
+/** Is a grant live (active and unexpired, or awaiting cleanup)? Used by reconciliation. */
+export type LiveGrantCheck = (grantId: string) => Promise<boolean>;
+
 /** One credential kind. */
 export interface CredentialProvider {
-  /** The kind named in policy rules and requests, e.g. `stint-jwt`. */
+  /** The kind named in policy rules and requests, e.g. `stint-jwt`, `aws-sts`. */
   readonly kind: string;
   /** Longest TTL this provider can issue, in seconds. */
   readonly maxTtlSeconds: number;
+  /** Shortest TTL the upstream accepts (AWS STS: 900); shorter grants are raised to it. Default 1. */
+  readonly minTtlSeconds?: number;
   /** Whether requests must carry an audience or a target. */
   readonly requires: 'audience' | 'target' | 'none';
-  /** Issue the credential for an allowed grant. */
+  /** True when an expired grant leaves something upstream that the reaper must remove. */
+  readonly reapOnExpiry: boolean;
+  /** Issue the credential for an allowed grant. Throws UpstreamError on upstream failure. */
   issue(grant: GrantDraft): Promise<IssuedCredential>;
-  /** Revoke what `issue` produced. */
-  revoke(grant: { id: string; revocationHandle?: string | null }): Promise<RevokeResult>;
+  /** Revoke what `issue` produced (idempotent: revoking twice, or something already gone, succeeds). */
+  revoke(grant: GrantRef): Promise<RevokeResult>;
+  /** Remove what an expired grant left upstream; defaults to `revoke` when absent. Idempotent. */
+  reap?(grant: GrantRef): Promise<RevokeResult>;
+  /** Extend a grant upstream where allowed; returns the new expiry (epoch seconds). */
+  renew?(grant: GrantRef, ttlSeconds: number): Promise<{ expiresAt: number }>;
+  /** List what exists upstream under Stint's marking and remove what no live grant accounts for. */
+  reconcile?(isLive: LiveGrantCheck, now: number): Promise<ReconcileReport>;
+  /** Release connections. */
+  close?(): Promise<void>;
+}
+
+/** Observer of upstream calls (metrics): provider kind, operation, outcome, seconds, upstream code. */
+export type UpstreamObserver = (kind: string, operation: string, outcome: 'ok' | 'error', seconds: number, upstreamCode?: string) => void;
+
+/** What every provider factory receives besides its own configuration. */
+export interface ProviderDeps {
+  readonly clock: Clock;
+  /** Stint's issuer URL. */
+  readonly issuer: string;
+  /**
+   * Mint a short-lived Stint JWT for the grant's identity and `audience`, to present upstream as a
+   * web identity (AWS AssumeRoleWithWebIdentity, GCP STS, Vault jwt auth). Never leaves Stint
+   * except to that upstream.
+   */
+  webIdentityToken(grant: GrantDraft | GrantRef, audience: string, ttlSeconds?: number): Promise<string>;
+  /** Metrics hook for every upstream call. */
+  readonly onUpstreamCall?: UpstreamObserver;
 }

@@ -4,8 +4,29 @@
  */
 import type { Clock } from '../clock.js';
 import { StintError } from '../errors.js';
-import type { CredentialProvider } from './provider.js';
-import { createStintJwtProvider, type StintJwtSigner } from './stint_jwt.js';
+import type { WorkloadIdentity } from '../attestation/attestor.js';
+import { createAwsStsProviders, awsProviderConfigSchema } from './aws_sts.js';
+import { createGcpProviders, gcpProviderConfigSchema } from './gcp.js';
+import { createKubernetesProviders, kubernetesProviderConfigSchema } from './kubernetes.js';
+import { createPostgresProviders, postgresProviderConfigSchema } from './postgres.js';
+import type { CredentialProvider, GrantDraft, GrantRef, ProviderDeps, UpstreamObserver } from './provider.js';
+import { createStintJwtProvider, STINT_JWT_KIND, type StintJwtSigner } from './stint_jwt.js';
+import { createVaultProviders, vaultProviderConfigSchema } from './vault.js';
+
+/**
+ * Upstream providers by configuration key (`providers.<key>` in the service config): one line
+ * per provider. Each may serve several kinds (kubernetes: tokens and RoleBindings).
+ */
+export const UPSTREAM_PROVIDERS = {
+  aws: { schema: awsProviderConfigSchema, create: createAwsStsProviders },
+  gcp: { schema: gcpProviderConfigSchema, create: createGcpProviders },
+  vault: { schema: vaultProviderConfigSchema, create: createVaultProviders },
+  kubernetes: { schema: kubernetesProviderConfigSchema, create: createKubernetesProviders },
+  postgres: { schema: postgresProviderConfigSchema, create: createPostgresProviders },
+} as const;
+
+/** Configuration of the upstream providers, by key. */
+export type UpstreamProvidersConfig = { [K in keyof typeof UPSTREAM_PROVIDERS]?: Parameters<(typeof UPSTREAM_PROVIDERS)[K]['create']>[0] };
 
 /** Providers by kind. */
 export interface ProviderRegistry {
@@ -25,14 +46,48 @@ export interface BuiltinProviderDeps {
   readonly clock: Clock;
   /** Hard cap on any credential's TTL (configuration `credentials.maxTtl`). */
   readonly maxTtlSeconds: number;
+  /** Configured upstream providers (`providers.*`). */
+  readonly upstream?: UpstreamProvidersConfig;
+  readonly onUpstreamCall?: UpstreamObserver;
 }
+
+/** Lifetime of the Stint JWT a provider presents upstream as its web identity. */
+const WEB_IDENTITY_TTL_SECONDS = 300;
 
 /** The built-in providers: one line per kind. */
 export function builtinProviders(deps: BuiltinProviderDeps): CredentialProvider[] {
-  return [
-    createStintJwtProvider({ issuer: deps.issuer, keyring: deps.keyring, clock: deps.clock, maxTtlSeconds: deps.maxTtlSeconds }),
-    // aws-sts, gcp-access-token, vault, kubernetes, postgresql: one line each.
-  ];
+  const stintJwt = createStintJwtProvider({ issuer: deps.issuer, keyring: deps.keyring, clock: deps.clock, maxTtlSeconds: deps.maxTtlSeconds });
+  const providerDeps: ProviderDeps = {
+    clock: deps.clock,
+    issuer: deps.issuer,
+    onUpstreamCall: deps.onUpstreamCall,
+    webIdentityToken: async (grant, audience, ttlSeconds = WEB_IDENTITY_TTL_SECONDS) => {
+      const now = Math.floor(deps.clock.now() / 1000);
+      const ttl = Math.max(1, Math.min(ttlSeconds, deps.maxTtlSeconds));
+      const identity: WorkloadIdentity = isDraft(grant)
+        ? grant.identity
+        : { attestor: 'oidc', attestorName: 'stint', issuer: deps.issuer, subject: grant.identity, id: grant.identity, claims: {}, expiresAt: 0 };
+      const draft: GrantDraft = {
+        id: grant.id,
+        identity,
+        rule: isDraft(grant) ? grant.rule : 'web-identity',
+        granted: { request: { kind: STINT_JWT_KIND, audience }, kind: STINT_JWT_KIND, audience, scopes: [], ttlSeconds: ttl, ttlCapped: false, passClaims: {}, options: {} },
+        issuedAt: now,
+        expiresAt: now + ttl,
+      };
+      return (await stintJwt.issue(draft)).token;
+    },
+  };
+  const providers: CredentialProvider[] = [stintJwt];
+  for (const [key, entry] of Object.entries(UPSTREAM_PROVIDERS) as [keyof typeof UPSTREAM_PROVIDERS, (typeof UPSTREAM_PROVIDERS)[keyof typeof UPSTREAM_PROVIDERS]][]) {
+    const config = deps.upstream?.[key];
+    if (config) providers.push(...(entry.create as (c: unknown, d: ProviderDeps) => CredentialProvider[])(config, providerDeps));
+  }
+  return providers;
+}
+
+function isDraft(grant: GrantDraft | GrantRef): grant is GrantDraft {
+  return typeof (grant as GrantDraft).identity === 'object';
 }
 
 /** Build a registry; two providers of the same kind are a configuration error. */

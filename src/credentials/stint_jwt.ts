@@ -107,6 +107,7 @@ export function createStintJwtProvider(options: StintJwtProviderOptions): Creden
     kind: STINT_JWT_KIND,
     maxTtlSeconds,
     requires: 'audience',
+    reapOnExpiry: false,
 
     async issue(draft: GrantDraft): Promise<IssuedCredential> {
       const audience = draft.granted.audience;

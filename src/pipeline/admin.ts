@@ -5,6 +5,7 @@ import { StintError } from '../errors.js';
 import type { AuditEvent, AuditFilter, Grant, GrantFilter, Store } from '../store/store.js';
 import type { StintMetrics } from '../telemetry/metrics.js';
 import type { ProviderLookup } from './contracts.js';
+import type { GrantRef } from '../credentials/provider.js';
 
 /** The outcome of a revocation. */
 export interface RevocationResult {
@@ -56,7 +57,7 @@ export class AdminService {
       let note: string | undefined;
       let effective = false;
       try {
-        const r = await this.deps.providers.get(grant.kind).revoke({ id: grant.id, revocationHandle: grant.revocationHandle });
+        const r = await this.deps.providers.get(grant.kind).revoke(grantRef(grant));
         note = r.note;
         effective = r.effective;
       } catch (e) {
@@ -79,6 +80,11 @@ export class AdminService {
     this.deps.onRevoked?.();
     return [...notes];
   }
+}
+
+/** The provider's view of a recorded grant. */
+export function grantRef(g: Grant): GrantRef {
+  return { id: g.id, kind: g.kind, identity: g.identity, target: g.target, audience: g.audience, expiresAt: g.expiresAt, revocationHandle: g.revocationHandle };
 }
 
 function clampLimit(limit: number | undefined): number {

@@ -10,6 +10,7 @@ function fakeProvider(kind: string): CredentialProvider {
     kind,
     maxTtlSeconds: 60,
     requires: 'none',
+    reapOnExpiry: false,
     issue: () => Promise.reject(new Error('not used')),
     revoke: () => Promise.resolve({ effective: true }),
   };

@@ -180,7 +180,7 @@ describe('stint-jwt provider', () => {
   it('declares its kind, limit and requirement, and says revocation is not effective upstream', async () => {
     const { provider } = setups.get('ES256')!;
     expect(provider).toMatchObject({ kind: 'stint-jwt', maxTtlSeconds: MAX_TTL, requires: 'audience' });
-    await expect(provider.revoke({ id: 'g1' })).resolves.toEqual({
+    await expect(provider.revoke({ id: 'g1', kind: 'stint-jwt', identity: 'spiffe://x', target: null, audience: 'a', expiresAt: 0, revocationHandle: null })).resolves.toEqual({
       effective: false,
       note: 'Stint JWTs stay valid until expiry for verifiers that do not call introspection; introspection reports them inactive',
     });
