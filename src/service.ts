@@ -15,6 +15,7 @@ import type { StintConfig } from './config/schema.js';
 import { builtinProviders, createProviderRegistry } from './credentials/registry.js';
 import { Keyring } from './keys/keyring.js';
 import { AdminService } from './pipeline/admin.js';
+import { Reaper } from './lifecycle/reaper.js';
 import { ExchangePipeline } from './pipeline/exchange.js';
 import { Introspector } from './pipeline/introspect.js';
 import { PolicyHolder } from './pipeline/policy_source.js';
@@ -106,7 +107,25 @@ export async function startStint(config: StintConfig, options: StartOptions = {}
   });
   await keyring.tick();
 
-  const providers = createProviderRegistry(builtinProviders({ issuer: config.issuer, keyring, clock, maxTtlSeconds: config.credentials.maxTtl }));
+  let providers;
+  try {
+    providers = createProviderRegistry(
+      builtinProviders({
+        issuer: config.issuer,
+        keyring,
+        clock,
+        maxTtlSeconds: config.credentials.maxTtl,
+        upstream: config.providers,
+        onUpstreamCall: (provider, operation, outcome, seconds, code) => {
+          metrics.upstreamDuration.observe({ provider, operation, outcome }, seconds);
+          if (outcome === 'error') metrics.upstreamErrors.inc({ provider, code: code ?? 'unknown' });
+        },
+      }),
+    );
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
   const unserved = compiled.credentialKinds.filter((k) => !providers.has(k));
   if (unserved.length > 0) {
     await store.close();
@@ -138,13 +157,13 @@ export async function startStint(config: StintConfig, options: StartOptions = {}
   });
   const refreshGauges = async (): Promise<void> => {
     const now = Math.floor(clock.now() / 1000);
-    await store.expireGrants(now);
     activeGrants = await store.countActiveGrants(now);
     metrics.activeGrants.set(activeGrants);
     const keys = await store.listKeys();
     for (const state of ['next', 'current', 'retired'] as const) metrics.signingKeys.set({ state }, keys.filter((k) => k.state === state).length);
   };
-  const admin = new AdminService({ store, auditor, providers, clock, metrics, onRevoked: () => void refreshGauges().catch(() => undefined) });
+  const reaper = new Reaper({ store, providers, auditor, metrics, clock, logger, settings: config.reaper });
+  const admin = new AdminService({ store, auditor, reaper, clock, onRevoked: () => void refreshGauges().catch(() => undefined) });
   const publicJwks = (): JSONWebKeySet => keyring.jwks() as unknown as JSONWebKeySet;
   const introspector = new Introspector({ issuer: config.issuer, jwks: publicJwks, store, clock });
 
@@ -162,7 +181,7 @@ export async function startStint(config: StintConfig, options: StartOptions = {}
       policy: policy.current().ruleNames.length > 0 ? true : 'policy has no rules',
     }),
   });
-  const grpcServers = createGrpcServers({ pipeline, admin, adminAuth: new BearerAuthenticator(adminTokens), policy });
+  const grpcServers = createGrpcServers({ pipeline, admin, adminAuth: new BearerAuthenticator(adminTokens), policy, stuckAfterAttempts: config.reaper.stuckAfterAttempts });
 
   const httpAddr = splitHostPort(config.listen.http);
   const listenError = (key: string, addr: string) => (e: unknown) => {
@@ -190,9 +209,10 @@ export async function startStint(config: StintConfig, options: StartOptions = {}
   await refreshGauges();
   const tick = async (): Promise<void> => {
     await keyring.tick();
+    await reaper.run();
     await refreshGauges();
   };
-  const interval = options.tickIntervalMs ?? 15_000;
+  const interval = options.tickIntervalMs ?? Math.min(15, config.reaper.interval) * 1000;
   const timer = interval > 0 ? setInterval(() => void tick().catch((e) => logger.error({ err: String(e) }, 'periodic work failed')), interval) : null;
   timer?.unref();
 
@@ -231,6 +251,7 @@ export async function startStint(config: StintConfig, options: StartOptions = {}
         }),
       ]);
       attestors.close();
+      for (const p of providers.all()) await p.close?.().catch(() => undefined);
       await store.close();
     },
   };

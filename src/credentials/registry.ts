@@ -36,6 +36,8 @@ export interface ProviderRegistry {
   has(kind: string): boolean;
   /** Registered kinds, in registration order. */
   kinds(): string[];
+  /** Every provider, in registration order. */
+  all(): readonly CredentialProvider[];
 }
 
 /** What the built-in providers are built from. */
@@ -109,6 +111,9 @@ export function createProviderRegistry(providers: readonly CredentialProvider[])
     },
     kinds(): string[] {
       return [...kinds];
+    },
+    all(): readonly CredentialProvider[] {
+      return [...byKind.values()];
     },
   };
 }

@@ -3,9 +3,7 @@ import type { Auditor } from '../audit/auditor.js';
 import type { Clock } from '../clock.js';
 import { StintError } from '../errors.js';
 import type { AuditEvent, AuditFilter, Grant, GrantFilter, Store } from '../store/store.js';
-import type { StintMetrics } from '../telemetry/metrics.js';
-import type { ProviderLookup } from './contracts.js';
-import type { GrantRef } from '../credentials/provider.js';
+import type { Reaper } from '../lifecycle/reaper.js';
 
 /** The outcome of a revocation. */
 export interface RevocationResult {
@@ -16,11 +14,9 @@ export interface RevocationResult {
 
 /** Admin operations; the transports authenticate the admin before calling these. */
 export class AdminService {
-  constructor(
-    private readonly deps: { store: Store; auditor: Auditor; providers: ProviderLookup; clock: Clock; metrics: StintMetrics; onRevoked?: () => void },
-  ) {}
+  constructor(private readonly deps: { store: Store; auditor: Auditor; reaper: Reaper; clock: Clock; onRevoked?: () => void }) {}
 
-  /** Revoke one grant: store first, then the provider; audited. */
+  /** Revoke one grant: store first, then upstream inline; a failed upstream revoke is retried by the reaper. */
   async revokeGrant(id: string, reason: string, actor: string): Promise<RevocationResult> {
     if (!id) throw new StintError('ERR_INVALID_REQUEST', 'grant id is required', { field: 'grant_id' });
     const existing = await this.deps.store.getGrant(id);
@@ -28,7 +24,7 @@ export class AdminService {
     if (existing.state !== 'active') return { grants: [existing], notes: [`grant ${id} was already ${existing.state}`] };
     const now = Math.floor(this.deps.clock.now() / 1000);
     const grant = (await this.deps.store.revokeGrant(id, now, reason || 'revoked by operator'))!;
-    return { grants: [grant], notes: await this.afterRevoke([grant], reason, actor) };
+    return this.afterRevoke([grant], actor);
   }
 
   /** Revoke every active grant of an identity. */
@@ -36,7 +32,25 @@ export class AdminService {
     if (!identity) throw new StintError('ERR_INVALID_REQUEST', 'identity is required', { field: 'identity' });
     const now = Math.floor(this.deps.clock.now() / 1000);
     const grants = await this.deps.store.revokeIdentity(identity, now, reason || 'revoked by operator');
-    return { grants, notes: await this.afterRevoke(grants, reason, actor) };
+    return this.afterRevoke(grants, actor);
+  }
+
+  /** Mark a stuck cleanup as resolved by hand (the operator removed the upstream object). */
+  async resolveGrant(id: string, note: string, actor: string): Promise<Grant> {
+    const grant = await this.deps.store.resolveCleanup(id);
+    if (!grant) throw new StintError('ERR_NOT_FOUND', `no grant ${JSON.stringify(id.slice(0, 64))}`, { grantId: id });
+    if (grant.cleanup !== 'resolved') throw new StintError('ERR_INVALID_REQUEST', `grant ${id} has no pending cleanup (cleanup ${grant.cleanup})`, { grantId: id });
+    await this.deps.auditor.record({
+      type: 'grant.resolved',
+      requestId: null,
+      identity: grant.identity,
+      rule: grant.rule,
+      outcome: 'info',
+      reason: note || 'resolved by operator',
+      grantIds: [grant.id],
+      data: { actor, kind: grant.kind, attempts: grant.cleanupAttempts, lastError: grant.cleanupError },
+    });
+    return grant;
   }
 
   /** List grants, newest first. */
@@ -49,42 +63,18 @@ export class AdminService {
     return this.deps.store.queryAudit({ ...filter, limit: clampLimit(filter.limit) });
   }
 
-  private async afterRevoke(grants: Grant[], reason: string, actor: string): Promise<string[]> {
+  private async afterRevoke(grants: Grant[], actor: string): Promise<RevocationResult> {
     const notes = new Set<string>();
+    const updated: Grant[] = [];
     for (const grant of grants) {
-      const started = process.hrtime.bigint();
-      let result = 'ok';
-      let note: string | undefined;
-      let effective = false;
-      try {
-        const r = await this.deps.providers.get(grant.kind).revoke(grantRef(grant));
-        note = r.note;
-        effective = r.effective;
-      } catch (e) {
-        result = 'error';
-        note = `upstream revocation failed: ${(e as StintError).code ?? 'ERR_INTERNAL'}`;
-      }
-      if (note) notes.add(`${grant.kind}: ${note}`);
-      this.deps.metrics.revocations.inc({ credential_kind: grant.kind, result });
-      await this.deps.auditor.record({
-        type: 'grant.revoked',
-        requestId: null,
-        identity: grant.identity,
-        rule: grant.rule,
-        outcome: result === 'ok' ? 'info' : 'error',
-        reason: reason || 'revoked by operator',
-        grantIds: [grant.id],
-        data: { actor, kind: grant.kind, upstreamEffective: effective, result, seconds: Number(process.hrtime.bigint() - started) / 1e9 },
-      });
+      const r = await this.deps.reaper.cleanup(grant, actor);
+      if (r.note) notes.add(`${grant.kind}: ${r.note}`);
+      if (!r.ok) notes.add(`${grant.kind}: upstream revocation of ${grant.id} failed (${r.error}); the reaper retries it with backoff`);
+      updated.push((await this.deps.store.getGrant(grant.id)) ?? grant);
     }
     this.deps.onRevoked?.();
-    return [...notes];
+    return { grants: updated, notes: [...notes] };
   }
-}
-
-/** The provider's view of a recorded grant. */
-export function grantRef(g: Grant): GrantRef {
-  return { id: g.id, kind: g.kind, identity: g.identity, target: g.target, audience: g.audience, expiresAt: g.expiresAt, revocationHandle: g.revocationHandle };
 }
 
 function clampLimit(limit: number | undefined): number {

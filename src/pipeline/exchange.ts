@@ -126,40 +126,52 @@ export class ExchangePipeline {
         throw denialError(decision, deps.verifier.explainDenials?.(identity) ?? false);
       }
       const issued: IssuedGrant[] = [];
-      for (const granted of decision.credentials) {
-        const provider = deps.providers.get(granted.kind);
-        const ttl = Math.min(granted.ttlSeconds, provider.maxTtlSeconds, deps.maxTtlSeconds);
-        const final: GrantedCredential = ttl < granted.ttlSeconds ? { ...granted, ttlSeconds: ttl, ttlCapped: true } : granted;
-        const draft = {
-          id: uuidv7(deps.clock.now()),
-          identity,
-          rule: decision.rule,
-          granted: final,
-          issuedAt: nowSeconds,
-          expiresAt: nowSeconds + final.ttlSeconds,
-        };
-        const credential = await provider.issue(draft);
-        issued.push({
-          granted: final,
-          credential,
-          grant: {
-            id: draft.id,
-            identity: identity.id,
-            attestor: identity.attestorName,
-            issuer: identity.issuer,
+      try {
+        for (const granted of decision.credentials) {
+          const provider = deps.providers.get(granted.kind);
+          // Provider limits: never above its maximum (capped), never below the upstream's minimum (raised).
+          const capped = Math.min(granted.ttlSeconds, provider.maxTtlSeconds, deps.maxTtlSeconds);
+          const ttl = Math.max(capped, Math.min(provider.minTtlSeconds ?? 1, provider.maxTtlSeconds));
+          const final: GrantedCredential = ttl !== granted.ttlSeconds ? { ...granted, ttlSeconds: ttl, ttlCapped: granted.ttlCapped || ttl < granted.ttlSeconds } : granted;
+          const draft = {
+            id: uuidv7(deps.clock.now()),
+            identity,
             rule: decision.rule,
-            kind: final.kind,
-            audience: final.audience ?? null,
-            target: final.target ?? null,
-            issuedAt: draft.issuedAt,
-            expiresAt: credential.expiresAt,
-            state: 'active',
-            revokedAt: null,
-            revokedReason: null,
-            revocationHandle: credential.revocationHandle ?? null,
-            credentialFingerprint: fingerprint(credential.token),
-          },
-        });
+            granted: final,
+            issuedAt: nowSeconds,
+            expiresAt: nowSeconds + final.ttlSeconds,
+          };
+          const credential = await provider.issue(draft);
+          issued.push({
+            granted: final,
+            credential,
+            grant: {
+              id: draft.id,
+              identity: identity.id,
+              attestor: identity.attestorName,
+              issuer: identity.issuer,
+              rule: decision.rule,
+              kind: final.kind,
+              audience: final.audience ?? null,
+              target: final.target ?? null,
+              issuedAt: draft.issuedAt,
+              expiresAt: credential.expiresAt,
+              state: 'active',
+              revokedAt: null,
+              revokedReason: null,
+              revocationHandle: credential.revocationHandle ?? null,
+              credentialFingerprint: fingerprint(credential.token),
+              cleanup: 'none',
+              cleanupAttempts: 0,
+              cleanupNextAt: null,
+              cleanupError: null,
+            },
+          });
+        }
+      } catch (err) {
+        // All or nothing: what was already created upstream for this exchange is revoked again.
+        await this.revokeIssued(issued);
+        throw err;
       }
       const grants = issued.map((i) => i.grant);
       const event = deps.auditor.build({
@@ -182,8 +194,14 @@ export class ExchangePipeline {
           })),
         },
       });
-      // The grant and its audit event are durable before the credential leaves the process.
-      await deps.auditor.recordIssuance(grants, event);
+      // The grant and its audit event are durable before the credential leaves the process; if they
+      // cannot be recorded, what was created upstream is revoked again at once (reconciliation backs this up).
+      try {
+        await deps.auditor.recordIssuance(grants, event);
+      } catch (err) {
+        await this.revokeIssued(issued);
+        throw err;
+      }
       audited = true;
       deps.onIssued?.(grants);
       for (const i of issued) deps.metrics.issuedTtl.observe({ credential_kind: i.granted.kind }, i.granted.ttlSeconds);
@@ -219,6 +237,16 @@ export class ExchangePipeline {
           .catch(() => undefined);
       }
       throw error;
+    }
+  }
+
+  /** Best-effort revocation of credentials that will not be handed out. */
+  private async revokeIssued(issued: readonly IssuedGrant[]): Promise<void> {
+    for (const { grant: g } of issued) {
+      await this.deps.providers
+        .get(g.kind)
+        .revoke({ id: g.id, kind: g.kind, identity: g.identity, target: g.target, audience: g.audience, expiresAt: g.expiresAt, revocationHandle: g.revocationHandle })
+        .catch(() => undefined);
     }
   }
 

@@ -17,7 +17,7 @@ import Database from 'better-sqlite3';
 import { StintError } from '../errors.js';
 import { startCheckpointer, type Checkpointer } from './sqlite_checkpointer.js';
 import { SQLITE_MIGRATIONS } from './sqlite_schema.js';
-import type { AuditEvent, AuditFilter, AuditType, Grant, GrantFilter, GrantState, Store, StoredKey } from './store.js';
+import type { AuditEvent, AuditFilter, AuditType, CleanupOutcome, CleanupState, Grant, GrantFilter, GrantState, Store, StoredKey } from './store.js';
 
 /** The SQLite implementation of Store. */
 export interface SqliteStore extends Store {
@@ -60,6 +60,10 @@ interface GrantRow {
   revoked_reason: string | null;
   revocation_handle: string | null;
   credential_fingerprint: string;
+  cleanup: CleanupState;
+  cleanup_attempts: number;
+  cleanup_next_at: number | null;
+  cleanup_error: string | null;
 }
 
 interface AuditRow {
@@ -87,8 +91,11 @@ interface KeyRow {
   publish_until: number | null;
 }
 
-const GRANT_COLUMNS =
+const INSERT_GRANT_COLUMNS =
   'id, identity, attestor, issuer, rule, kind, audience, target, issued_at, expires_at, state, revoked_at, revoked_reason, revocation_handle, credential_fingerprint';
+const GRANT_COLUMNS = `${INSERT_GRANT_COLUMNS}, cleanup, cleanup_attempts, cleanup_next_at, cleanup_error`;
+/** Seconds an admin revoke gets to clean up inline before the reaper retries it. */
+const INLINE_REVOKE_GRACE_SECONDS = 60;
 const AUDIT_COLUMNS = 'id, time, type, request_id, identity, rule, outcome, reason, grant_ids, data';
 
 /** Open (creating if needed) the SQLite store at `path`; `:memory:` gives a throwaway store. */
@@ -174,6 +181,10 @@ function grantFromRow(r: GrantRow): Grant {
     revokedReason: r.revoked_reason,
     revocationHandle: r.revocation_handle,
     credentialFingerprint: r.credential_fingerprint,
+    cleanup: r.cleanup,
+    cleanupAttempts: r.cleanup_attempts,
+    cleanupNextAt: r.cleanup_next_at,
+    cleanupError: r.cleanup_error,
   };
 }
 
@@ -223,9 +234,13 @@ class SqliteStoreImpl implements SqliteStore {
   private readonly insertAudit: Database.Statement<unknown[]>;
   private readonly insertAuditGrant: Database.Statement<[string]>;
   private readonly selectGrant: Database.Statement<[string], GrantRow>;
-  private readonly revokeOne: Database.Statement<[number, string, string], GrantRow>;
-  private readonly revokeAll: Database.Statement<[number, string, string], GrantRow>;
-  private readonly expire: Database.Statement<[number], GrantRow>;
+  private readonly revokeOne: Database.Statement<[{ at: number; reason: string; key: string }], GrantRow>;
+  private readonly revokeAll: Database.Statement<[{ at: number; reason: string; key: string }], GrantRow>;
+  private readonly expire: Database.Statement<[{ now: number }], GrantRow>;
+  private readonly due: Database.Statement<[number, number], GrantRow>;
+  private readonly cleanupOk: Database.Statement<[string], GrantRow>;
+  private readonly cleanupFailed: Database.Statement<[number, string, string], GrantRow>;
+  private readonly cleanupResolved: Database.Statement<[string], GrantRow>;
   private readonly countActive: Database.Statement<[number], number>;
   private readonly selectKeys: Database.Statement<[], KeyRow>;
   private readonly upsertKey: Database.Statement<unknown[]>;
@@ -247,19 +262,32 @@ class SqliteStoreImpl implements SqliteStore {
     readonly path: string,
     private readonly checkpointer: Checkpointer | null,
   ) {
-    this.insertGrant = db.prepare(`INSERT INTO grants (${GRANT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    this.insertGrant = db.prepare(`INSERT INTO grants (${INSERT_GRANT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     this.insertAudit = db.prepare(`INSERT INTO audit (${AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     // audit_grants is WITHOUT ROWID, so last_insert_rowid() stays the audit row's seq across links.
     // An event naming a grant the store does not hold gets no link (nothing to find it by).
     this.insertAuditGrant = db.prepare('INSERT OR IGNORE INTO audit_grants (grant_seq, audit_seq) SELECT seq, last_insert_rowid() FROM grants WHERE id = ?');
     this.selectGrant = db.prepare(`SELECT ${GRANT_COLUMNS} FROM grants WHERE id = ?`);
     this.revokeOne = db.prepare(
-      `UPDATE grants SET state = 'revoked', revoked_at = ?, revoked_reason = ? WHERE id = ? AND state = 'active' RETURNING ${GRANT_COLUMNS}`,
+      `UPDATE grants SET state = 'revoked', revoked_at = @at, revoked_reason = @reason, cleanup = 'pending', cleanup_next_at = @at + ${INLINE_REVOKE_GRACE_SECONDS}
+       WHERE id = @key AND state = 'active' RETURNING ${GRANT_COLUMNS}`,
     );
     this.revokeAll = db.prepare(
-      `UPDATE grants SET state = 'revoked', revoked_at = ?, revoked_reason = ? WHERE identity = ? AND state = 'active' RETURNING ${GRANT_COLUMNS}`,
+      `UPDATE grants SET state = 'revoked', revoked_at = @at, revoked_reason = @reason, cleanup = 'pending', cleanup_next_at = @at + ${INLINE_REVOKE_GRACE_SECONDS}
+       WHERE identity = @key AND state = 'active' RETURNING ${GRANT_COLUMNS}`,
     );
-    this.expire = db.prepare(`UPDATE grants SET state = 'expired' WHERE state = 'active' AND expires_at <= ? RETURNING ${GRANT_COLUMNS}`);
+    this.expire = db.prepare(
+      `UPDATE grants SET state = 'expired', cleanup = 'pending', cleanup_next_at = @now WHERE state = 'active' AND expires_at <= @now RETURNING ${GRANT_COLUMNS}`,
+    );
+    this.due = db.prepare(`SELECT ${GRANT_COLUMNS} FROM grants WHERE cleanup = 'pending' AND cleanup_next_at <= ? ORDER BY cleanup_next_at, seq LIMIT ?`);
+    this.cleanupOk = db.prepare(
+      `UPDATE grants SET cleanup = 'done', cleanup_next_at = NULL, cleanup_error = NULL, state = CASE state WHEN 'expired' THEN 'reaped' ELSE state END
+       WHERE id = ? AND cleanup = 'pending' RETURNING ${GRANT_COLUMNS}`,
+    );
+    this.cleanupFailed = db.prepare(
+      `UPDATE grants SET cleanup_attempts = cleanup_attempts + 1, cleanup_next_at = ?, cleanup_error = ? WHERE id = ? AND cleanup = 'pending' RETURNING ${GRANT_COLUMNS}`,
+    );
+    this.cleanupResolved = db.prepare(`UPDATE grants SET cleanup = 'resolved', cleanup_next_at = NULL WHERE id = ? AND cleanup = 'pending' RETURNING ${GRANT_COLUMNS}`);
     this.countActive = db.prepare<[number], number>(`SELECT count(*) FROM grants WHERE state = 'active' AND expires_at > ?`).pluck();
     this.selectKeys = db.prepare('SELECT * FROM keys ORDER BY created_at, kid');
     this.upsertKey = db.prepare(
@@ -309,6 +337,10 @@ class SqliteStoreImpl implements SqliteStore {
         where.push('state = ?');
         params.push(filter.state);
       }
+      if (filter.stuckAfterAttempts !== undefined) {
+        where.push("cleanup = 'pending' AND cleanup_attempts >= ?");
+        params.push(filter.stuckAfterAttempts);
+      }
       params.push(limitOf(filter.limit));
       const sql = `SELECT ${GRANT_COLUMNS} FROM grants${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ?`;
       return (this.statement(sql).all(...params) as GrantRow[]).map(grantFromRow);
@@ -317,17 +349,36 @@ class SqliteStoreImpl implements SqliteStore {
 
   async revokeGrant(id: string, at: number, reason: string): Promise<Grant | null> {
     return this.run(() => {
-      const row = this.revokeOne.get(at, reason, id) ?? this.selectGrant.get(id);
+      const row = this.revokeOne.get({ at, reason, key: id }) ?? this.selectGrant.get(id);
       return row ? grantFromRow(row) : null;
     });
   }
 
   async revokeIdentity(identity: string, at: number, reason: string): Promise<Grant[]> {
-    return this.run(() => this.revokeAll.all(at, reason, identity).map(grantFromRow));
+    return this.run(() => this.revokeAll.all({ at, reason, key: identity }).map(grantFromRow));
   }
 
   async expireGrants(now: number): Promise<Grant[]> {
-    return this.run(() => this.expire.all(now).map(grantFromRow));
+    return this.run(() => this.expire.all({ now }).map(grantFromRow));
+  }
+
+  async dueCleanups(now: number, limit: number): Promise<Grant[]> {
+    return this.run(() => this.due.all(now, limit).map(grantFromRow));
+  }
+
+  async recordCleanup(id: string, outcome: CleanupOutcome): Promise<Grant | null> {
+    return this.run(() => {
+      const row = outcome.ok ? this.cleanupOk.get(id) : this.cleanupFailed.get(outcome.nextAt, outcome.error, id);
+      const current = row ?? this.selectGrant.get(id);
+      return current ? grantFromRow(current) : null;
+    });
+  }
+
+  async resolveCleanup(id: string): Promise<Grant | null> {
+    return this.run(() => {
+      const row = this.cleanupResolved.get(id) ?? this.selectGrant.get(id);
+      return row ? grantFromRow(row) : null;
+    });
   }
 
   async countActiveGrants(now: number): Promise<number> {

@@ -67,4 +67,11 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
     publish_until INTEGER
   );
   `,
+  `
+  ALTER TABLE grants ADD COLUMN cleanup TEXT NOT NULL DEFAULT 'none' CHECK (cleanup IN ('none', 'pending', 'done', 'resolved'));
+  ALTER TABLE grants ADD COLUMN cleanup_attempts INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE grants ADD COLUMN cleanup_next_at INTEGER;
+  ALTER TABLE grants ADD COLUMN cleanup_error TEXT;
+  CREATE INDEX grants_cleanup_due ON grants (cleanup_next_at) WHERE cleanup = 'pending';
+  `,
 ];

@@ -24,7 +24,23 @@ export interface Grant {
   readonly revocationHandle: string | null;
   /** Fingerprint of the issued credential. */
   readonly credentialFingerprint: string;
+  /** Upstream cleanup: none needed yet, pending (revoke or reap to do or retry), done, or resolved by an operator. */
+  readonly cleanup: CleanupState;
+  /** Failed cleanup attempts so far. */
+  readonly cleanupAttempts: number;
+  /** When the next cleanup attempt is due (epoch seconds), while pending. */
+  readonly cleanupNextAt: number | null;
+  /** Stable code of the last cleanup failure (never a secret). */
+  readonly cleanupError: string | null;
 }
+
+/** Upstream cleanup state of a grant. */
+export type CleanupState = 'none' | 'pending' | 'done' | 'resolved';
+
+/** The outcome of one cleanup attempt. */
+export type CleanupOutcome =
+  | { readonly ok: true; readonly at: number }
+  | { readonly ok: false; readonly at: number; readonly error: string; readonly nextAt: number };
 
 /** Audit event types. */
 export type AuditType =
@@ -33,6 +49,10 @@ export type AuditType =
   | 'exchange.error'
   | 'grant.revoked'
   | 'grant.expired'
+  | 'grant.reaped'
+  | 'grant.cleanup_failed'
+  | 'grant.resolved'
+  | 'reconcile.removed'
   | 'key.created'
   | 'key.activated'
   | 'key.retired'
@@ -75,6 +95,8 @@ export interface StoredKey {
 export interface GrantFilter {
   readonly identity?: string;
   readonly state?: GrantState;
+  /** Only grants whose cleanup is pending after at least this many failed attempts ("stuck"). */
+  readonly stuckAfterAttempts?: number;
   readonly limit?: number;
 }
 
@@ -104,8 +126,14 @@ export interface Store {
   revokeGrant(id: string, at: number, reason: string): Promise<Grant | null>;
   /** Revoke every active grant of an identity; returns those revoked. */
   revokeIdentity(identity: string, at: number, reason: string): Promise<Grant[]>;
-  /** Mark active grants past expiry as expired; returns them. */
+  /** Mark active grants past expiry as expired, with cleanup pending and due now; returns them. */
   expireGrants(now: number): Promise<Grant[]>;
+  /** Grants whose cleanup is pending and due at `now`, oldest due first. */
+  dueCleanups(now: number, limit: number): Promise<Grant[]>;
+  /** Record a cleanup attempt: success marks cleanup done (and an expired grant reaped); failure schedules the next. */
+  recordCleanup(id: string, outcome: CleanupOutcome): Promise<Grant | null>;
+  /** An operator resolved a stuck cleanup by hand. */
+  resolveCleanup(id: string): Promise<Grant | null>;
   /** Active grants whose expiresAt is after `now` (epoch seconds). */
   countActiveGrants(now: number): Promise<number>;
   /** Audit events matching the filter, newest first (by time, then latest recorded first). */

@@ -56,8 +56,51 @@ export class StintMetrics {
   });
   readonly revocations = new Counter({
     name: 'stint_revocations_total',
-    help: 'Grant revocations by credential kind and result.',
-    labelNames: ['credential_kind', 'result'] as const,
+    help: 'Upstream revocations of grants by provider (credential kind) and result (ok, error).',
+    labelNames: ['provider', 'result'] as const,
+    registers: [this.registry],
+  });
+  readonly revocationDuration = new Histogram({
+    name: 'stint_revocation_duration_seconds',
+    help: 'Time to revoke a grant upstream.',
+    labelNames: ['provider'] as const,
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  readonly reaps = new Counter({
+    name: 'stint_reaps_total',
+    help: 'Cleanups of expired grants by provider and result (ok, error, noop when nothing is left upstream).',
+    labelNames: ['provider', 'result'] as const,
+    registers: [this.registry],
+  });
+  readonly stuckGrants = new Gauge({
+    name: 'stint_grants_stuck',
+    help: 'Grants whose upstream cleanup keeps failing (see stint grants list --stuck).',
+    registers: [this.registry],
+  });
+  readonly reconcileRemoved = new Counter({
+    name: 'stint_reconcile_removed_total',
+    help: 'Upstream objects removed by reconciliation because no live grant accounts for them.',
+    labelNames: ['provider'] as const,
+    registers: [this.registry],
+  });
+  readonly reconcileErrors = new Counter({
+    name: 'stint_reconcile_errors_total',
+    help: 'Reconciliation passes that failed, by provider.',
+    labelNames: ['provider'] as const,
+    registers: [this.registry],
+  });
+  readonly upstreamDuration = new Histogram({
+    name: 'stint_upstream_request_duration_seconds',
+    help: 'Duration of calls to upstream systems (STS, IAM, Vault, Kubernetes, PostgreSQL).',
+    labelNames: ['provider', 'operation', 'outcome'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  readonly upstreamErrors = new Counter({
+    name: 'stint_upstream_errors_total',
+    help: 'Failed upstream calls by provider and upstream error code.',
+    labelNames: ['provider', 'code'] as const,
     registers: [this.registry],
   });
   readonly subjectTokenCache = new Counter({

@@ -42,6 +42,10 @@ export function makeGrant(overrides: Partial<Grant> = {}): Grant {
     revokedReason: null,
     revocationHandle: null,
     credentialFingerprint: 'sha256:0123456789abcdef',
+    cleanup: 'none',
+    cleanupAttempts: 0,
+    cleanupNextAt: null,
+    cleanupError: null,
     ...overrides,
   };
 }
@@ -151,7 +155,7 @@ export function describeStoreContract(name: string, open: () => Promise<StoreHar
         const g = makeGrant();
         await store.recordIssuance([g], makeEvent());
         const first = await store.revokeGrant(g.id, T0 + 10, 'compromised');
-        expect(first).toEqual({ ...g, state: 'revoked', revokedAt: T0 + 10, revokedReason: 'compromised' });
+        expect(first).toEqual({ ...g, state: 'revoked', revokedAt: T0 + 10, revokedReason: 'compromised', cleanup: 'pending', cleanupNextAt: T0 + 70 });
         const second = await store.revokeGrant(g.id, T0 + 20, 'again');
         expect(second).toEqual(first);
         expect(await store.getGrant(g.id)).toEqual(first);
@@ -165,7 +169,7 @@ export function describeStoreContract(name: string, open: () => Promise<StoreHar
         const g = makeGrant({ expiresAt: T0 + 5 });
         await store.recordIssuance([g], makeEvent());
         await store.expireGrants(T0 + 5);
-        expect(await store.revokeGrant(g.id, T0 + 6, 'late')).toEqual({ ...g, state: 'expired' });
+        expect(await store.revokeGrant(g.id, T0 + 6, 'late')).toEqual({ ...g, state: 'expired', cleanup: 'pending', cleanupNextAt: T0 + 5 });
       });
 
       it('revokes every active grant of one identity and nothing else', async () => {
@@ -185,6 +189,44 @@ export function describeStoreContract(name: string, open: () => Promise<StoreHar
         expect(await store.getGrant(b1.id)).toEqual(b1);
         expect(await store.revokeIdentity(alice, T0 + 40, 'again')).toEqual([]);
         expect(await store.revokeIdentity('spiffe://stint.local/ns/x/sa/nobody', T0, 'x')).toEqual([]);
+      });
+    });
+
+    describe('cleanup (reaping and retried revocation)', () => {
+      it('marks expired grants pending cleanup, due now, and reaped once cleaned up', async () => {
+        const g = makeGrant({ expiresAt: T0 + 10 });
+        await store.recordIssuance([g], makeEvent());
+        await store.expireGrants(T0 + 10);
+        expect(ids(await store.dueCleanups(T0 + 10, 10))).toEqual([g.id]);
+        const done = await store.recordCleanup(g.id, { ok: true, at: T0 + 11 });
+        expect(done).toMatchObject({ state: 'reaped', cleanup: 'done', cleanupNextAt: null });
+        expect(await store.dueCleanups(T0 + 1000, 10)).toEqual([]);
+      });
+
+      it('schedules a failed cleanup for later, counts attempts and lists it as stuck past the threshold', async () => {
+        const g = makeGrant({ expiresAt: T0 + 10 });
+        await store.recordIssuance([g], makeEvent());
+        await store.expireGrants(T0 + 10);
+        await store.recordCleanup(g.id, { ok: false, at: T0 + 10, error: 'ERR_UPSTREAM_UNAVAILABLE', nextAt: T0 + 20 });
+        expect(await store.dueCleanups(T0 + 19, 10)).toEqual([]);
+        expect(ids(await store.dueCleanups(T0 + 20, 10))).toEqual([g.id]);
+        const again = await store.recordCleanup(g.id, { ok: false, at: T0 + 20, error: 'ERR_UPSTREAM_DENIED', nextAt: T0 + 40 });
+        expect(again).toMatchObject({ cleanup: 'pending', cleanupAttempts: 2, cleanupError: 'ERR_UPSTREAM_DENIED', state: 'expired' });
+        expect(ids(await store.listGrants({ stuckAfterAttempts: 2 }))).toEqual([g.id]);
+        expect(await store.listGrants({ stuckAfterAttempts: 3 })).toEqual([]);
+        const resolved = await store.resolveCleanup(g.id);
+        expect(resolved).toMatchObject({ cleanup: 'resolved' });
+        expect(await store.listGrants({ stuckAfterAttempts: 1 })).toEqual([]);
+        expect(await store.dueCleanups(T0 + 1000, 10)).toEqual([]);
+      });
+
+      it('keeps a revoked grant revoked when its cleanup completes', async () => {
+        const g = makeGrant();
+        await store.recordIssuance([g], makeEvent());
+        await store.revokeGrant(g.id, T0, 'x');
+        expect(await store.dueCleanups(T0 + 59, 10)).toEqual([]);
+        expect(ids(await store.dueCleanups(T0 + 60, 10))).toEqual([g.id]);
+        expect(await store.recordCleanup(g.id, { ok: true, at: T0 + 1 })).toMatchObject({ state: 'revoked', cleanup: 'done' });
       });
     });
 
@@ -379,7 +421,7 @@ export function describeStoreContract(name: string, open: () => Promise<StoreHar
         await store.revokeGrant(g.id, T0 + 1, 'r');
         await store.close();
         store = await h.reopen!();
-        expect(await store.getGrant(g.id)).toEqual({ ...g, state: 'revoked', revokedAt: T0 + 1, revokedReason: 'r' });
+        expect(await store.getGrant(g.id)).toEqual({ ...g, state: 'revoked', revokedAt: T0 + 1, revokedReason: 'r', cleanup: 'pending', cleanupNextAt: T0 + 61 });
         expect(await store.queryAudit()).toEqual([ev]);
         expect(await store.queryAudit({ grantId: g.id })).toEqual([ev]);
         expect(await store.listKeys()).toEqual([k]);

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { callAdmin, type AdminOptions } from '../admin_client.js';
 
-interface GrantMsg { id: string; identity: string; rule: string; kind: string; audience: string; target: string; state: string; issued_at: string; expires_at: string; revoked_at: string }
+interface GrantMsg { id: string; identity: string; rule: string; kind: string; audience: string; target: string; state: string; issued_at: string; expires_at: string; revoked_at: string; cleanup: string; cleanup_attempts: number; cleanup_error: string; cleanup_next_at: string }
 interface AuditMsg { id: string; time: string; type: string; identity: string; rule: string; outcome: string; reason: string; grant_ids: string[]; request_id: string; data_json: string }
 
 function adminOptions(cmd: Command): Command {
@@ -24,13 +24,26 @@ export function registerAdmin(program: Command): void {
   adminOptions(grants.command('list').description('list grants, newest first'))
     .option('--identity <id>', 'only this identity')
     .option('--state <state>', 'active | revoked | expired | reaped')
+    .option('--stuck', 'only grants whose upstream cleanup keeps failing')
     .option('--limit <n>', 'at most this many', '100')
-    .action(async (opts: AdminOptions & { identity?: string; state?: string; limit: string; json?: boolean }) => {
-      const res = await callAdmin<{ grants: GrantMsg[] }>(opts, 'ListGrants', { identity: opts.identity ?? '', state: opts.state ?? '', limit: Number(opts.limit) });
+    .action(async (opts: AdminOptions & { identity?: string; state?: string; stuck?: boolean; limit: string; json?: boolean }) => {
+      const res = await callAdmin<{ grants: GrantMsg[] }>(opts, 'ListGrants', { identity: opts.identity ?? '', state: opts.state ?? '', stuck: opts.stuck === true, limit: Number(opts.limit) });
       if (opts.json) return void process.stdout.write(`${JSON.stringify(res.grants, null, 2)}\n`);
-      const rows = [['GRANT', 'STATE', 'KIND', 'AUDIENCE/TARGET', 'RULE', 'EXPIRES', 'IDENTITY']];
-      for (const g of res.grants) rows.push([g.id, g.state, g.kind, g.audience || g.target, g.rule, g.expires_at, g.identity]);
+      const rows = opts.stuck
+        ? [['GRANT', 'STATE', 'KIND', 'TARGET', 'ATTEMPTS', 'LAST ERROR', 'NEXT TRY', 'IDENTITY']]
+        : [['GRANT', 'STATE', 'KIND', 'AUDIENCE/TARGET', 'RULE', 'EXPIRES', 'IDENTITY']];
+      for (const g of res.grants) {
+        rows.push(opts.stuck ? [g.id, g.state, g.kind, g.target, String(g.cleanup_attempts), g.cleanup_error, g.cleanup_next_at, g.identity] : [g.id, g.state, g.kind, g.audience || g.target, g.rule, g.expires_at, g.identity]);
+      }
       process.stdout.write(`${table(rows)}\n`);
+    });
+
+  adminOptions(grants.command('resolve').description('mark a stuck upstream cleanup as resolved by hand').argument('<grant-id>'))
+    .option('--note <text>', 'what was done, for the audit trail', 'resolved by operator')
+    .action(async (grantId: string, opts: AdminOptions & { note: string; json?: boolean }) => {
+      const res = await callAdmin<{ grants: GrantMsg[] }>(opts, 'ResolveGrant', { grant_id: grantId, note: opts.note });
+      if (opts.json) return void process.stdout.write(`${JSON.stringify(res.grants, null, 2)}\n`);
+      for (const g of res.grants) process.stdout.write(`${g.id} cleanup ${g.cleanup} (${g.kind}, ${g.identity})\n`);
     });
 
   adminOptions(program.command('revoke').description('revoke a grant, or every grant of an identity').argument('[grant-id]'))

@@ -49,6 +49,8 @@ export interface GrpcDeps {
   readonly pipeline: ExchangePipeline;
   readonly admin: AdminService;
   readonly adminAuth: BearerAuthenticator;
+  /** Failed cleanup attempts after which a grant counts as stuck. */
+  readonly stuckAfterAttempts: number;
   readonly policy: PolicySource & { info(): { digest: string; rules: readonly string[]; source: string; loadedAt: number } };
 }
 
@@ -93,6 +95,10 @@ function grantMessage(g: Grant): unknown {
     revoked_at: iso(g.revokedAt),
     revoked_reason: g.revokedReason ?? '',
     credential_fingerprint: g.credentialFingerprint,
+    cleanup: g.cleanup,
+    cleanup_attempts: g.cleanupAttempts,
+    cleanup_error: g.cleanupError ?? '',
+    cleanup_next_at: iso(g.cleanupNextAt),
   };
 }
 
@@ -199,6 +205,7 @@ export function createGrpcServers(deps: GrpcDeps): GrpcServers {
         identity: str(req.identity) || undefined,
         state: (state || undefined) as GrantState | undefined,
         limit: typeof req.limit === 'number' ? req.limit : undefined,
+        stuckAfterAttempts: req.stuck === true ? deps.stuckAfterAttempts : undefined,
       });
       return { grants: grants.map(grantMessage) };
     }),
@@ -211,6 +218,10 @@ export function createGrpcServers(deps: GrpcDeps): GrpcServers {
         limit: typeof req.limit === 'number' ? req.limit : undefined,
       });
       return { events: events.map(auditMessage) };
+    }),
+    ResolveGrant: authed(async (req, actor) => {
+      const g = await deps.admin.resolveGrant(str(req.grant_id), str(req.note), actor);
+      return { grants: [grantMessage(g)], notes: [] };
     }),
     GetPolicy: authed(async () => {
       const info = deps.policy.info();

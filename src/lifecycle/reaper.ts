@@ -1,0 +1,202 @@
+/**
+ * The reaper: nothing is left standing. On every run it marks grants past expiry as expired,
+ * cleans up upstream what expired or revoked grants left behind (retrying failures with capped
+ * exponential backoff and jitter, never giving up), and on its own interval reconciles each
+ * provider's upstream objects against live grants. State lives in the store, so a restart
+ * resumes exactly where the last run stopped. Every cleanup writes an audit event and a metric.
+ */
+import type { Auditor } from '../audit/auditor.js';
+import type { Clock } from '../clock.js';
+import type { CredentialProvider, GrantRef } from '../credentials/provider.js';
+import { toStintError } from '../errors.js';
+import type { Grant, Store } from '../store/store.js';
+import type { Logger } from '../telemetry/logger.js';
+import type { StintMetrics } from '../telemetry/metrics.js';
+
+/** Reaper settings (configuration `reaper`), in seconds. */
+export interface ReaperSettings {
+  readonly initialBackoff: number;
+  readonly maxBackoff: number;
+  readonly stuckAfterAttempts: number;
+  readonly reconcileInterval: number;
+}
+
+/** Providers by kind, as the reaper needs them. */
+export interface ReaperProviders {
+  get(kind: string): CredentialProvider;
+  has(kind: string): boolean;
+  all(): readonly CredentialProvider[];
+}
+
+/** The result of one cleanup attempt. */
+export interface CleanupResult {
+  readonly ok: boolean;
+  /** Whether the upstream credential stopped working (false: valid until expiry). */
+  readonly effective: boolean;
+  readonly note?: string;
+  readonly error?: string;
+}
+
+/** Most grants cleaned up in one run (the rest wait for the next run). */
+const BATCH = 200;
+const MAX_PER_RUN = 2000;
+
+/** The provider's view of a recorded grant. */
+export function grantRef(g: Grant): GrantRef {
+  return { id: g.id, kind: g.kind, identity: g.identity, target: g.target, audience: g.audience, expiresAt: g.expiresAt, revocationHandle: g.revocationHandle };
+}
+
+/** Expiry, reaping, retried revocation and reconciliation. */
+export class Reaper {
+  private running: Promise<void> | null = null;
+  private lastReconcile = Number.NEGATIVE_INFINITY;
+
+  constructor(
+    private readonly deps: {
+      store: Store;
+      providers: ReaperProviders;
+      auditor: Auditor;
+      metrics: StintMetrics;
+      clock: Clock;
+      logger: Logger;
+      settings: ReaperSettings;
+      random?: () => number;
+    },
+  ) {}
+
+  /** One pass: expire, clean up what is due, reconcile when its interval has passed. Never overlaps itself. */
+  run(): Promise<void> {
+    this.running ??= this.pass().finally(() => {
+      this.running = null;
+    });
+    return this.running;
+  }
+
+  /** Revoke or reap one grant upstream now and record the outcome (used inline by Admin revoke). */
+  async cleanup(grant: Grant, actor: string): Promise<CleanupResult> {
+    const { deps } = this;
+    const now = this.now();
+    const started = process.hrtime.bigint();
+    const reaping = grant.state === 'expired';
+    const provider = deps.providers.has(grant.kind) ? deps.providers.get(grant.kind) : null;
+    let result: CleanupResult;
+    try {
+      if (!provider) throw Object.assign(new Error('provider not configured'), { code: 'ERR_CONFIG_INVALID' });
+      if (reaping && !provider.reapOnExpiry) {
+        result = { ok: true, effective: true };
+      } else {
+        const r = reaping && provider.reap ? await provider.reap(grantRef(grant)) : await provider.revoke(grantRef(grant));
+        result = { ok: true, effective: r.effective, note: r.note };
+      }
+    } catch (err) {
+      const code = err instanceof Error && 'code' in err && typeof err.code === 'string' && err.code.startsWith('ERR_') ? err.code : toStintError(err).code;
+      result = { ok: false, effective: false, error: code };
+    }
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const attempt = grant.cleanupAttempts + 1;
+    if (result.ok) {
+      await deps.store.recordCleanup(grant.id, { ok: true, at: now });
+    } else {
+      const nextAt = now + this.backoff(grant.cleanupAttempts);
+      await deps.store.recordCleanup(grant.id, { ok: false, at: now, error: result.error!, nextAt });
+      if (attempt >= deps.settings.stuckAfterAttempts) {
+        deps.logger.warn({ grantId: grant.id, kind: grant.kind, attempts: attempt, error: result.error }, 'grant cleanup is stuck');
+      }
+    }
+    const resultLabel = result.ok ? 'ok' : 'error';
+    if (reaping) {
+      deps.metrics.reaps.inc({ provider: grant.kind, result: provider?.reapOnExpiry === false && result.ok ? 'noop' : resultLabel });
+    } else {
+      deps.metrics.revocations.inc({ provider: grant.kind, result: resultLabel });
+      deps.metrics.revocationDuration.observe({ provider: grant.kind }, seconds);
+    }
+    // Reaping a credential that leaves nothing upstream is a state change, not an event worth a row.
+    if (!(reaping && result.ok && provider?.reapOnExpiry === false)) {
+      await deps.auditor.record({
+        type: result.ok ? (reaping ? 'grant.reaped' : 'grant.revoked') : 'grant.cleanup_failed',
+        requestId: null,
+        identity: grant.identity,
+        rule: grant.rule,
+        outcome: result.ok ? 'info' : 'error',
+        reason: result.ok ? (reaping ? 'expired' : (grant.revokedReason ?? 'revoked')) : result.error!,
+        grantIds: [grant.id],
+        data: {
+          actor,
+          kind: grant.kind,
+          operation: reaping ? 'reap' : 'revoke',
+          attempt,
+          result: resultLabel,
+          upstreamEffective: result.effective,
+          ...(result.note ? { note: result.note } : {}),
+          seconds,
+        },
+      });
+    }
+    return result;
+  }
+
+  private async pass(): Promise<void> {
+    const { deps } = this;
+    const now = this.now();
+    await deps.store.expireGrants(now);
+    let done = 0;
+    while (done < MAX_PER_RUN) {
+      const due = await deps.store.dueCleanups(this.now(), BATCH);
+      if (due.length === 0) break;
+      for (const grant of due) await this.cleanup(grant, 'reaper');
+      done += due.length;
+      if (due.length < BATCH) break;
+    }
+    const stuck = await deps.store.listGrants({ stuckAfterAttempts: deps.settings.stuckAfterAttempts, limit: 10_000 });
+    deps.metrics.stuckGrants.set(stuck.length);
+    if (now - this.lastReconcile >= deps.settings.reconcileInterval) {
+      this.lastReconcile = now;
+      await this.reconcile(now);
+    }
+  }
+
+  /** Ask every provider that can list upstream objects to remove those no live grant accounts for. */
+  private async reconcile(now: number): Promise<void> {
+    const { deps } = this;
+    const isLive = async (grantId: string): Promise<boolean> => {
+      const g = await deps.store.getGrant(grantId);
+      if (!g) return false;
+      return (g.state === 'active' && g.expiresAt > this.now()) || g.cleanup === 'pending';
+    };
+    for (const provider of deps.providers.all()) {
+      if (!provider.reconcile) continue;
+      try {
+        const report = await provider.reconcile(isLive, now);
+        deps.metrics.reconcileRemoved.inc({ provider: provider.kind }, report.removed.length);
+        if (report.removed.length > 0 || report.failed.length > 0) {
+          await deps.auditor.record({
+            type: 'reconcile.removed',
+            requestId: null,
+            identity: null,
+            rule: null,
+            outcome: report.failed.length > 0 ? 'error' : 'info',
+            reason: 'no live grant',
+            grantIds: [],
+            data: { kind: provider.kind, found: report.found, removed: report.removed, failed: report.failed },
+          });
+        }
+      } catch (err) {
+        const code = toStintError(err).code;
+        deps.metrics.reconcileErrors.inc({ provider: provider.kind });
+        deps.logger.warn({ kind: provider.kind, error: code }, 'reconciliation failed');
+      }
+    }
+  }
+
+  /** Capped exponential backoff with ±20 % jitter, in seconds. */
+  private backoff(failedSoFar: number): number {
+    const { initialBackoff, maxBackoff } = this.deps.settings;
+    const base = Math.min(maxBackoff, initialBackoff * 2 ** Math.min(failedSoFar, 30));
+    const jitter = 0.8 + 0.4 * (this.deps.random ?? Math.random)();
+    return Math.max(1, Math.round(base * jitter));
+  }
+
+  private now(): number {
+    return Math.floor(this.deps.clock.now() / 1000);
+  }
+}
