@@ -72,6 +72,9 @@ export interface ReconcileReport {
 /** Is a grant live (active and unexpired, or awaiting cleanup)? Used by reconciliation. */
 export type LiveGrantCheck = (grantId: string) => Promise<boolean>;
 
+/** Revocation handles of this provider's live grants, for upstreams whose objects cannot carry a grant id (Vault leases). */
+export type LiveHandles = () => Promise<ReadonlySet<string>>;
+
 /** One credential kind. */
 export interface CredentialProvider {
   /** The kind named in policy rules and requests, e.g. `stint-jwt`, `aws-sts`. */
@@ -93,7 +96,7 @@ export interface CredentialProvider {
   /** Extend a grant upstream where allowed; returns the new expiry (epoch seconds). */
   renew?(grant: GrantRef, ttlSeconds: number): Promise<{ expiresAt: number }>;
   /** List what exists upstream under Stint's marking and remove what no live grant accounts for. */
-  reconcile?(isLive: LiveGrantCheck, now: number): Promise<ReconcileReport>;
+  reconcile?(isLive: LiveGrantCheck, now: number, liveHandles: LiveHandles): Promise<ReconcileReport>;
   /** Release connections. */
   close?(): Promise<void>;
 }

@@ -166,7 +166,7 @@ export class Reaper {
     for (const provider of deps.providers.all()) {
       if (!provider.reconcile) continue;
       try {
-        const report = await provider.reconcile(isLive, now);
+        const report = await provider.reconcile(isLive, now, async () => new Set(await deps.store.liveRevocationHandles(provider.kind, this.now())));
         deps.metrics.reconcileRemoved.inc({ provider: provider.kind }, report.removed.length);
         if (report.removed.length > 0 || report.failed.length > 0) {
           await deps.auditor.record({

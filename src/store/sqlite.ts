@@ -241,6 +241,7 @@ class SqliteStoreImpl implements SqliteStore {
   private readonly cleanupOk: Database.Statement<[string], GrantRow>;
   private readonly cleanupFailed: Database.Statement<[number, string, string], GrantRow>;
   private readonly cleanupResolved: Database.Statement<[string], GrantRow>;
+  private readonly liveHandles: Database.Statement<[string, number, string], string>;
   private readonly countActive: Database.Statement<[number], number>;
   private readonly selectKeys: Database.Statement<[], KeyRow>;
   private readonly upsertKey: Database.Statement<unknown[]>;
@@ -287,6 +288,12 @@ class SqliteStoreImpl implements SqliteStore {
     this.cleanupFailed = db.prepare(
       `UPDATE grants SET cleanup_attempts = cleanup_attempts + 1, cleanup_next_at = ?, cleanup_error = ? WHERE id = ? AND cleanup = 'pending' RETURNING ${GRANT_COLUMNS}`,
     );
+    this.liveHandles = db
+      .prepare<[string, number, string], string>(
+        `SELECT revocation_handle FROM grants WHERE kind = ? AND state = 'active' AND expires_at > ? AND revocation_handle IS NOT NULL
+         UNION SELECT revocation_handle FROM grants WHERE kind = ? AND cleanup = 'pending' AND revocation_handle IS NOT NULL`,
+      )
+      .pluck();
     this.cleanupResolved = db.prepare(`UPDATE grants SET cleanup = 'resolved', cleanup_next_at = NULL WHERE id = ? AND cleanup = 'pending' RETURNING ${GRANT_COLUMNS}`);
     this.countActive = db.prepare<[number], number>(`SELECT count(*) FROM grants WHERE state = 'active' AND expires_at > ?`).pluck();
     this.selectKeys = db.prepare('SELECT * FROM keys ORDER BY created_at, kid');
@@ -372,6 +379,10 @@ class SqliteStoreImpl implements SqliteStore {
       const current = row ?? this.selectGrant.get(id);
       return current ? grantFromRow(current) : null;
     });
+  }
+
+  async liveRevocationHandles(kind: string, now: number): Promise<string[]> {
+    return this.run(() => this.liveHandles.all(kind, now, kind));
   }
 
   async resolveCleanup(id: string): Promise<Grant | null> {

@@ -132,6 +132,8 @@ export interface Store {
   dueCleanups(now: number, limit: number): Promise<Grant[]>;
   /** Record a cleanup attempt: success marks cleanup done (and an expired grant reaped); failure schedules the next. */
   recordCleanup(id: string, outcome: CleanupOutcome): Promise<Grant | null>;
+  /** Revocation handles of live grants of a kind (active and unexpired at `now`, or cleanup pending). */
+  liveRevocationHandles(kind: string, now: number): Promise<string[]>;
   /** An operator resolved a stuck cleanup by hand. */
   resolveCleanup(id: string): Promise<Grant | null>;
   /** Active grants whose expiresAt is after `now` (epoch seconds). */

@@ -220,6 +220,17 @@ export function describeStoreContract(name: string, open: () => Promise<StoreHar
         expect(await store.dueCleanups(T0 + 1000, 10)).toEqual([]);
       });
 
+      it('lists the revocation handles of live grants of a kind: active and unexpired, or cleanup pending', async () => {
+        const live = makeGrant({ kind: 'vault', revocationHandle: 'lease/live' });
+        const expiredPending = makeGrant({ kind: 'vault', revocationHandle: 'lease/pending', expiresAt: T0 + 5 });
+        const otherKind = makeGrant({ kind: 'postgres', revocationHandle: 'main/role' });
+        await store.recordIssuance([live, expiredPending, otherKind], makeEvent());
+        await store.expireGrants(T0 + 5);
+        expect((await store.liveRevocationHandles('vault', T0 + 5)).sort()).toEqual(['lease/live', 'lease/pending']);
+        await store.recordCleanup(expiredPending.id, { ok: true, at: T0 + 6 });
+        expect(await store.liveRevocationHandles('vault', T0 + 6)).toEqual(['lease/live']);
+      });
+
       it('keeps a revoked grant revoked when its cleanup completes', async () => {
         const g = makeGrant();
         await store.recordIssuance([g], makeEvent());
