@@ -18,6 +18,7 @@ import { AdminService } from './pipeline/admin.js';
 import { Reaper } from './lifecycle/reaper.js';
 import { ExchangePipeline } from './pipeline/exchange.js';
 import { Introspector } from './pipeline/introspect.js';
+import { SelfRevocation } from './pipeline/self_revoke.js';
 import { PolicyHolder } from './pipeline/policy_source.js';
 import { compilePolicy } from './policy/compile.js';
 import { openSqliteStore } from './store/sqlite.js';
@@ -172,6 +173,7 @@ export async function startStint(config: StintConfig, options: StartOptions = {}
     pipeline,
     introspector,
     introspectionAuth: new BearerAuthenticator(adminTokens),
+    selfRevocation: new SelfRevocation({ attest: (token) => attestors.attest(token), store, admin }),
     jwks: publicJwks,
     signingAlgorithms: () => [config.signing.algorithm],
     metrics: metrics.registry,

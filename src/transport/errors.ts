@@ -11,6 +11,13 @@ function publicDetails(error: StintError): Record<string, string> {
   } else if (typeof error.details.reason === 'string') {
     out.reason = error.details.reason;
   }
+  if (Array.isArray(error.details.failed) && error.details.failed.length > 0) {
+    // Explained denials (per-issuer setting): the conditions of the nearest rule that failed.
+    out.failed = (error.details.failed as { field?: unknown; expected?: unknown; actual?: unknown }[])
+      .slice(0, 5)
+      .map((f) => `${String(f.field)} ${String(f.expected)} (got ${String(f.actual)})`)
+      .join('; ');
+  }
   if (typeof error.details.claim === 'string') out.claim = error.details.claim;
   if (typeof error.details.field === 'string') out.field = error.details.field;
   if (typeof error.details.retryAfterSeconds === 'number') out.retry_after = String(error.details.retryAfterSeconds);

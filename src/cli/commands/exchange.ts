@@ -19,6 +19,13 @@ interface ExchangeOptions {
   reason?: string;
   output: 'token' | 'json';
   timeout: string;
+  githubActions?: boolean;
+  oidcAudience: string;
+  exportEnv?: string;
+  outputFile?: string;
+  awsRegion?: string;
+  caBundle?: string;
+  retries: string;
 }
 
 /** POST /token and return the parsed body; errors become StintErrors with the server's code. */
@@ -63,7 +70,39 @@ export function registerExchange(program: Command): void {
     .option('--reason <text>', 'reason, for the audit trail')
     .option('--output <format>', 'token | json', 'token')
     .option('--timeout <ms>', 'request timeout in milliseconds', '10000')
+    .option('--github-actions', 'GitHub Actions mode: get the job OIDC token, mask, export to GITHUB_ENV/GITHUB_OUTPUT (like the action)')
+    .option('--oidc-audience <aud>', 'with --github-actions: audience of the job OIDC token (Stint\'s audience)', 'stint')
+    .option('--export-env <name>', 'with --github-actions: also export the secret as this variable')
+    .option('--output-file <file>', 'with --github-actions: also write the secret to this file (0600)')
+    .option('--aws-region <region>', 'with --github-actions and aws-sts: region to export')
+    .option('--ca-bundle <file>', 'with --github-actions: PEM CA bundle for Stint\'s certificate')
+    .option('--retries <n>', 'with --github-actions: retries for transient errors', '3')
     .action(async (opts: ExchangeOptions) => {
+      if (opts.githubActions) {
+        const { runExchangeStep, StepFailed } = await import('../../action/step.js');
+        try {
+          await runExchangeStep({
+            stintUrl: opts.url,
+            audience: opts.oidcAudience,
+            kind: opts.kind,
+            target: opts.target,
+            credentialAudience: opts.audience,
+            durationSeconds: opts.ttl ? Number(opts.ttl) : undefined,
+            caBundleFile: opts.caBundle,
+            retries: Number(opts.retries),
+            retryDelayMs: 1000,
+            awsRegion: opts.awsRegion,
+            exportEnv: opts.exportEnv,
+            outputFile: opts.outputFile,
+            revokeOnEnd: false,
+            timeoutMs: Number(opts.timeout),
+          });
+        } catch (e) {
+          if (e instanceof StepFailed) process.exit(1);
+          throw e;
+        }
+        return;
+      }
       let subjectToken: string | undefined;
       if (opts.subjectTokenFile) subjectToken = readFileSync(opts.subjectTokenFile, 'utf8').trim();
       else if (opts.subjectTokenEnv) subjectToken = process.env[opts.subjectTokenEnv]?.trim();

@@ -9,6 +9,7 @@ import type { Registry } from 'prom-client';
 import { StintError } from '../../errors.js';
 import type { ExchangePipeline } from '../../pipeline/exchange.js';
 import type { Introspector } from '../../pipeline/introspect.js';
+import type { SelfRevocation } from '../../pipeline/self_revoke.js';
 import type { CredentialRequest } from '../../policy/decision.js';
 import type { BearerAuthenticator } from '../admin_auth.js';
 import { toOAuthError } from '../errors.js';
@@ -24,6 +25,7 @@ export interface HttpDeps {
   readonly pipeline: ExchangePipeline;
   readonly introspector: Introspector;
   readonly introspectionAuth: BearerAuthenticator;
+  readonly selfRevocation: SelfRevocation;
   readonly jwks: () => JSONWebKeySet;
   readonly signingAlgorithms: () => string[];
   readonly metrics: Registry;
@@ -39,6 +41,7 @@ export function discoveryDocument(deps: Pick<HttpDeps, 'issuer' | 'signingAlgori
     jwks_uri: `${base}/.well-known/jwks.json`,
     token_endpoint: `${base}/token`,
     introspection_endpoint: `${base}/introspect`,
+    revocation_endpoint: `${base}/revoke`,
     grant_types_supported: [TOKEN_EXCHANGE_GRANT],
     response_types_supported: ['id_token'],
     subject_types_supported: ['public'],
@@ -78,6 +81,8 @@ async function handle(deps: HttpDeps, req: IncomingMessage, res: ServerResponse)
       return method === 'POST' ? tokenExchange(deps, req, res) : methodNotAllowed(res, 'POST');
     case '/introspect':
       return method === 'POST' ? introspect(deps, req, res) : methodNotAllowed(res, 'POST');
+    case '/revoke':
+      return method === 'POST' ? selfRevoke(deps, req, res) : methodNotAllowed(res, 'POST');
     case '/metrics': {
       if (!onlyGet(method, res)) return;
       const body = await deps.metrics.metrics();
@@ -151,7 +156,7 @@ async function tokenExchange(deps: HttpDeps, req: IncomingMessage, res: ServerRe
       ttl_seconds: issued.granted.ttlSeconds,
       ttl_capped: issued.granted.ttlCapped,
       rule: result.rule,
-      ...(Object.keys(cred.fields).length ? { fields: cred.fields } : {}),
+      ...(Object.keys(cred.fields).length ? { fields: cred.fields, secret_fields: cred.secretFields } : {}),
     },
     { 'cache-control': 'no-store', pragma: 'no-cache', 'x-request-id': result.requestId },
   );
@@ -164,6 +169,13 @@ async function introspect(deps: HttpDeps, req: IncomingMessage, res: ServerRespo
   const token = form.get('token');
   if (!token) throw new StintError('ERR_INVALID_REQUEST', 'token is required', { field: 'token' });
   sendJson(res, 200, await deps.introspector.introspect(token), { 'cache-control': 'no-store' });
+}
+
+/** POST /revoke: a workload revokes its own grant, proving its identity with a fresh subject token. */
+async function selfRevoke(deps: HttpDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const form = await readForm(req);
+  const result = await deps.selfRevocation.revoke(form.get('subject_token') ?? '', form.get('grant_id') ?? '', form.get('reason') ?? '');
+  sendJson(res, 200, { revoked: result.grants.map((g) => ({ grant_id: g.id, state: g.state })), notes: result.notes }, { 'cache-control': 'no-store' });
 }
 
 async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
