@@ -112,9 +112,9 @@ export interface ProviderDeps {
   /**
    * Mint a short-lived Stint JWT for the grant's identity and `audience`, to present upstream as a
    * web identity (AWS AssumeRoleWithWebIdentity, GCP STS, Vault jwt auth). Never leaves Stint
-   * except to that upstream.
+   * except to that upstream. `claims` are added (they never override iss, sub, aud, times or jti).
    */
-  webIdentityToken(grant: GrantDraft | GrantRef, audience: string, ttlSeconds?: number): Promise<string>;
+  webIdentityToken(grant: GrantDraft | GrantRef, audience: string, ttlSeconds?: number, claims?: Readonly<Record<string, unknown>>): Promise<string>;
   /** Metrics hook for every upstream call. */
   readonly onUpstreamCall?: UpstreamObserver;
 }

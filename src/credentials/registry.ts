@@ -63,7 +63,7 @@ export function builtinProviders(deps: BuiltinProviderDeps): CredentialProvider[
     clock: deps.clock,
     issuer: deps.issuer,
     onUpstreamCall: deps.onUpstreamCall,
-    webIdentityToken: async (grant, audience, ttlSeconds = WEB_IDENTITY_TTL_SECONDS) => {
+    webIdentityToken: async (grant, audience, ttlSeconds = WEB_IDENTITY_TTL_SECONDS, claims = {}) => {
       const now = Math.floor(deps.clock.now() / 1000);
       const ttl = Math.max(1, Math.min(ttlSeconds, deps.maxTtlSeconds));
       const identity: WorkloadIdentity = isDraft(grant)
@@ -73,7 +73,7 @@ export function builtinProviders(deps: BuiltinProviderDeps): CredentialProvider[
         id: grant.id,
         identity,
         rule: isDraft(grant) ? grant.rule : 'web-identity',
-        granted: { request: { kind: STINT_JWT_KIND, audience }, kind: STINT_JWT_KIND, audience, scopes: [], ttlSeconds: ttl, ttlCapped: false, passClaims: {}, options: {} },
+        granted: { request: { kind: STINT_JWT_KIND, audience }, kind: STINT_JWT_KIND, audience, scopes: [], ttlSeconds: ttl, ttlCapped: false, passClaims: claims, options: {} },
         issuedAt: now,
         expiresAt: now + ttl,
       };
