@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { FakeGithubOidc } from '../support/fake_github_oidc.js';
 import { freePort } from '../support/ports.js';
 import { ROOT, STINT_BIN } from '../support/programs.js';
@@ -21,7 +22,7 @@ let gh: FakeGithubOidc;
 let dir: string;
 
 beforeAll(async () => {
-  env = await startE2E();
+  env = await startE2E({ aws: true });
   gh = await FakeGithubOidc.start(env.github);
   dir = mkdtempSync(join(tmpdir(), 'stint-gha-'));
 }, 60_000);
@@ -98,6 +99,39 @@ function expectMaskedBeforeUse(stdout: string, secret: string): void {
 }
 
 describe('the GitHub Action', () => {
+  it('trades the job OIDC token for AWS credentials through Stint and exports them like configure-aws-credentials', async () => {
+    gh.job = { repository: 'acme/deployer', repositoryId: 123456, ownerId: 654321, ref: 'refs/heads/main', environment: 'production' };
+    const res = await runAction('index.js', {
+      'stint-url': env.httpUrl,
+      audience: AUDIENCE,
+      'credential-kind': 'aws-sts',
+      'role-to-assume': env.awsDeployRole!,
+      'aws-region': 'eu-west-1',
+      'duration-seconds': '900',
+    });
+    expect(res.code, res.stdout).toBe(0);
+    const exported = fileCommands(res.env);
+    expect(exported.AWS_REGION).toBe('eu-west-1');
+    expect(exported.AWS_DEFAULT_REGION).toBe('eu-west-1');
+    for (const name of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN']) {
+      expect(exported[name]).toBeTruthy();
+      expectMaskedBeforeUse(res.stdout, exported[name]!);
+    }
+    const outputs = fileCommands(res.output);
+    expect(outputs['aws-access-key-id']).toBe(exported.AWS_ACCESS_KEY_ID);
+    expect(outputs.rule).toBe('deploy-aws-from-main');
+    expect(outputs['grant-id']).toMatch(/^[0-9a-f-]{36}$/);
+    // The credentials work with a real AWS SDK client against the same STS.
+    const client = new STSClient({
+      region: 'eu-west-1',
+      endpoint: env.sts!.url,
+      credentials: { accessKeyId: exported.AWS_ACCESS_KEY_ID!, secretAccessKey: exported.AWS_SECRET_ACCESS_KEY!, sessionToken: exported.AWS_SESSION_TOKEN! },
+    });
+    const who = await client.send(new GetCallerIdentityCommand({}));
+    expect(who.Arn).toContain('github-deploy');
+  });
+
+
   it('exchanges the job OIDC token for a Stint JWT, masks it first, exports it and its grant, and revokes it in the post step', async () => {
     gh.job = { repository: 'acme/deployer', repositoryId: 123456, ownerId: 654321, ref: 'refs/heads/main', environment: 'production' };
     const res = await runAction('index.js', { ...baseInputs(), 'revoke-on-end': 'true', 'duration-seconds': '600' });

@@ -10,14 +10,34 @@ import { TestIssuer } from '../support/test_issuer.js';
 import { freePort } from '../support/ports.js';
 import { startProgram, type RunningProgram } from '../support/programs.js';
 import { StintGrpcClient } from '../support/grpc_client.js';
+import { FakeSts } from '../support/fake_sts.js';
 
 /** Stint's audience in these tests. */
 export const AUDIENCE = 'stint-e2e';
 /** The audience workloads ask Stint JWTs for. */
 export const API_AUDIENCE = 'https://api.example.com';
 
-/** The policy the end-to-end service enforces. */
-export function e2ePolicy(k8sIssuer: string, githubIssuer: string): string {
+/** The policy the end-to-end service enforces (plus an aws-sts rule when a deploy role is given). */
+export function e2ePolicy(k8sIssuer: string, githubIssuer: string, awsDeployRole?: string): string {
+  const aws = awsDeployRole
+    ? `
+  - name: deploy-aws-from-main
+    match:
+      attestor: github-actions
+      issuer: ${githubIssuer}
+      claims:
+        repository_id: "123456"
+        repository_owner_id: "654321"
+        ref: refs/heads/main
+        environment: production
+    allow:
+      - kind: aws-sts
+        targets: [${awsDeployRole}]
+        ttl: { default: 15m, max: 1h }
+        options:
+          sessionTags: { Repository: repository }
+`
+    : '';
   return `version: 1
 defaults:
   ttlOverMax: cap
@@ -59,7 +79,7 @@ rules:
         audiences: [${API_AUDIENCE}]
         ttl: { default: 15m, max: 1h }
         passClaims: [repository, ref, environment]
-`;
+${aws}`;
 }
 
 /** A running end-to-end environment. */
@@ -70,6 +90,9 @@ export interface E2E {
   readonly down: TestIssuer;
   readonly dir: string;
   readonly configFile: string;
+  /** The local STS (with `aws: true`) and the role its policy rule allows. */
+  readonly sts: FakeSts | null;
+  readonly awsDeployRole: string | null;
   readonly adminToken: string;
   readonly adminTokenFile: string;
   readonly httpUrl: string;
@@ -83,17 +106,21 @@ export interface E2E {
 }
 
 /** Start issuers and the real `stint serve --config` program. */
-export async function startE2E(): Promise<E2E> {
+export async function startE2E(options: { aws?: boolean } = {}): Promise<E2E> {
   const k8s = await TestIssuer.start();
   const github = await TestIssuer.start({ path: '/github' });
   const down = await TestIssuer.start({ path: '/down' });
   down.fail('http-500');
   const dir = mkdtempSync(join(tmpdir(), 'stint-e2e-'));
   const [http, grpc, admin] = [await freePort(), await freePort(), await freePort()];
+  // AWS trusts Stint as an OIDC provider: the local STS verifies Stint JWTs through Stint's discovery.
+  const sts = options.aws ? await FakeSts.start({ trustedIssuer: `http://127.0.0.1:${http}` }) : null;
+  const awsDeployRole = sts ? sts.roleArn('github-deploy') : null;
+  if (sts && awsDeployRole) sts.addRole({ arn: awsDeployRole, maxSessionDuration: 3600 });
   const adminToken = randomBytes(24).toString('base64url');
   const adminTokenFile = join(dir, 'admin.token');
   writeFileSync(adminTokenFile, `${adminToken}\n`, { mode: 0o600 });
-  writeFileSync(join(dir, 'policy.yaml'), e2ePolicy(k8s.issuer, github.issuer));
+  writeFileSync(join(dir, 'policy.yaml'), e2ePolicy(k8s.issuer, github.issuer, awsDeployRole ?? undefined));
   const configFile = join(dir, 'stint.yaml');
   writeFileSync(
     configFile,
@@ -120,7 +147,7 @@ admin:
   tokens:
     - name: e2e-operator
       secret: { file: ./admin.token }
-`,
+${sts ? `providers:\n  aws: { region: eu-west-1, endpoint: "${sts.url}", maxAttempts: 1, timeout: 3s }\n` : ''}`,
   );
   const start = async (): Promise<RunningProgram> => {
     const p = startProgram(['serve', '--config', configFile]);
@@ -133,6 +160,8 @@ admin:
     down,
     dir,
     configFile,
+    sts,
+    awsDeployRole,
     adminToken,
     adminTokenFile,
     httpUrl: `http://127.0.0.1:${http}`,
@@ -149,7 +178,7 @@ admin:
     async close() {
       env.grpc.close();
       await env.service.stop();
-      await Promise.all([k8s.close(), github.close(), down.close()]);
+      await Promise.all([k8s.close(), github.close(), down.close(), sts?.close()]);
       rmSync(dir, { recursive: true, force: true });
     },
   };
