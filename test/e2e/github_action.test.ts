@@ -165,6 +165,8 @@ describe('the GitHub Action', () => {
     expect(res.stdout).toMatch(/::error::Stint exchange failed: ERR_POLICY_DENIED/);
     expect(res.stdout).toMatch(/repository_id 999999/);
     expect(res.stdout).toMatch(/on ref refs\/heads\/feature/);
+    // The issuer explains denials: the hint names the nearest rule and what it pins.
+    expect(res.stdout).toMatch(/nearest rule deploy-(aws-)?from-main requires [^\n]*repository_id[^\n]*123456/);
     const unmasked = res.stdout.split('\n').filter((l) => !l.startsWith('::add-mask::'));
     expect(unmasked.join('\n')).not.toMatch(/eyJ[\w-]{10,}/);
     expect(fileCommands(res.env)).toEqual({});

@@ -139,6 +139,7 @@ attestors:
     explainDenials: true
   - kind: github-actions
     issuer: ${github.issuer}
+    explainDenials: true
   - kind: oidc
     name: flaky
     issuer: ${down.issuer}
