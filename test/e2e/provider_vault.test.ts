@@ -163,6 +163,7 @@ describe('issuance over HTTP', () => {
       renew_after: new Date((now() + 400) * 1000).toISOString(),
     });
     expect(Object.keys(body.fields).sort()).toEqual(['lease_duration', 'lease_id', 'password', 'renewable', 'username']);
+    expect([...(body.secret_fields as string[])].sort()).toEqual(['password', 'username']);
     expect(body.fields).toMatchObject({ lease_id: lease!.id, lease_duration: '3600', renewable: 'true', username: expect.stringMatching(/^v-jwt-readonly-/) });
     // Vault verified the JWT against Stint's JWKS; it names the workload and the grant.
     expect(vault.logins).toEqual([expect.objectContaining({ role: 'stint', sub: IDENTITY, jti: body.grant_id, aud: ['vault'] })]);
@@ -238,6 +239,8 @@ describe('revocation, reaping and reconciliation', () => {
     expect(revoked.value.grants).toEqual([expect.objectContaining({ id: grantId, state: 'revoked' })]);
     expect(revoked.value.notes).toEqual([]);
     expect(vault.lease(leaseId)).toMatchObject({ state: 'revoked', endedBy: 'revoke' });
+    // Revoked under Stint's own management identity, not the workload's.
+    expect(vault.logins).toContainEqual(expect.objectContaining({ role: 'stint', sub: 'urn:stint:provider:vault', aud: ['vault'] }));
 
     const events = await audit({ grant_id: grantId });
     expect(events.map((e) => e.type).sort()).toEqual(['exchange.allowed', 'grant.revoked']);
