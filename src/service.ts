@@ -2,7 +2,6 @@
  * Wires one Stint service instance: store, keyring, policy, attestors, providers, the pipeline
  * and its transports. `startStint` is what `stint serve` runs and what end-to-end tests start.
  */
-import { readFileSync } from 'node:fs';
 import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { JSONWebKeySet } from 'jose';
@@ -18,9 +17,9 @@ import { AdminService } from './pipeline/admin.js';
 import { Reaper } from './lifecycle/reaper.js';
 import { ExchangePipeline } from './pipeline/exchange.js';
 import { Introspector } from './pipeline/introspect.js';
-import { SelfRevocation } from './pipeline/self_revoke.js';
-import { PolicyHolder } from './pipeline/policy_source.js';
-import { compilePolicy } from './policy/compile.js';
+import { WorkloadGrants } from './pipeline/workload_grants.js';
+import { PolicyHolder, PolicyReloader } from './pipeline/policy_source.js';
+import { loadPolicyFiles } from './policy/load.js';
 import { openSqliteStore } from './store/sqlite.js';
 import type { Store } from './store/store.js';
 import { createLogger, type Logger } from './telemetry/logger.js';
@@ -71,6 +70,13 @@ function shutdownGrpc(server: { tryShutdown(cb: () => void): void; forceShutdown
   });
 }
 
+/** The /readyz check of the policy: stale while the file on disk failed to load. */
+function policyReadiness(policy: PolicyHolder): true | string {
+  const stale = policy.staleness();
+  if (stale) return `stale: the policy file failed to load at ${new Date(stale.since).toISOString()} (${stale.error.slice(0, 300)}); serving ${policy.info().digest.slice(0, 12)}`;
+  return policy.current().ruleNames.length > 0 ? true : 'policy has no rules';
+}
+
 /** Start a Stint service from a validated configuration. */
 export async function startStint(config: StintConfig, options: StartOptions = {}): Promise<RunningStint> {
   const clock = options.clock ?? systemClock;
@@ -79,9 +85,10 @@ export async function startStint(config: StintConfig, options: StartOptions = {}
   const audience = config.audience ?? config.issuer;
 
   // Read everything that can fail on bad input before opening anything.
-  const policySource = readFileSync(config.policy.file, 'utf8');
-  const compiled = compilePolicy(policySource, { filename: config.policy.file, maxTtlSeconds: config.credentials.maxTtl });
-  const policy = new PolicyHolder(compiled, policySource, clock.now());
+  const policyFiles = { file: config.policy.file, ...(config.policy.shadowFile ? { shadowFile: config.policy.shadowFile } : {}), maxTtlSeconds: config.credentials.maxTtl };
+  const loadedPolicy = loadPolicyFiles(policyFiles);
+  const compiled = loadedPolicy.enforced;
+  const policy = new PolicyHolder(compiled, loadedPolicy.source, clock.now(), loadedPolicy.shadow);
   const adminTokens = config.admin.tokens.map((t, i) => ({ name: t.name, secret: readSecret(t.secret, `admin.tokens[${i}].secret`) }));
   const attestors = createAttestorSet(config.attestors, {
     clock,
@@ -127,7 +134,7 @@ export async function startStint(config: StintConfig, options: StartOptions = {}
     await store.close();
     throw e;
   }
-  const unserved = compiled.credentialKinds.filter((k) => !providers.has(k));
+  const unserved = [...new Set([...compiled.credentialKinds, ...(loadedPolicy.shadow?.credentialKinds ?? [])])].filter((k) => !providers.has(k));
   if (unserved.length > 0) {
     await store.close();
     throw new ConfigError('ERR_POLICY_INVALID', 'rules', `credential kind ${unserved.join(', ')} has no provider (known: ${providers.kinds().join(', ')}) in ${config.policy.file}`);
@@ -173,17 +180,27 @@ export async function startStint(config: StintConfig, options: StartOptions = {}
     pipeline,
     introspector,
     introspectionAuth: new BearerAuthenticator(adminTokens),
-    selfRevocation: new SelfRevocation({ attest: (token) => attestors.attest(token), store, admin }),
+    workloadGrants: new WorkloadGrants({ attest: (token) => attestors.attest(token), store, admin, policy, providers, auditor, metrics, clock, maxTtlSeconds: config.credentials.maxTtl }),
     jwks: publicJwks,
     signingAlgorithms: () => [config.signing.algorithm],
     metrics: metrics.registry,
     readiness: async () => ({
       keys: keyring.ready() ? true : 'no signing key',
       store: (await store.countActiveGrants(0).then(() => true, () => false)) ? true : 'store unavailable',
-      policy: policy.current().ruleNames.length > 0 ? true : 'policy has no rules',
+      policy: policyReadiness(policy),
     }),
   });
-  const grpcServers = createGrpcServers({ pipeline, admin, adminAuth: new BearerAuthenticator(adminTokens), policy, stuckAfterAttempts: config.reaper.stuckAfterAttempts });
+  const reloader = new PolicyReloader({
+    holder: policy,
+    load: () => loadPolicyFiles({ ...policyFiles, knownKinds: (k) => providers.has(k) }),
+    files: loadedPolicy.files,
+    auditor,
+    metrics,
+    logger,
+    clock,
+    watch: config.policy.watch ?? true,
+  });
+  const grpcServers = createGrpcServers({ pipeline, admin, adminAuth: new BearerAuthenticator(adminTokens), policy, reloadPolicy: () => reloader.reload('admin'), stuckAfterAttempts: config.reaper.stuckAfterAttempts });
 
   const httpAddr = splitHostPort(config.listen.http);
   const listenError = (key: string, addr: string) => (e: unknown) => {
@@ -226,8 +243,9 @@ export async function startStint(config: StintConfig, options: StartOptions = {}
     outcome: 'info',
     reason: null,
     grantIds: [],
-    data: { digest: policy.info().digest, rules: policy.info().rules.length, file: config.policy.file },
+    data: { digest: policy.info().digest, shadowDigest: policy.info().shadowDigest ?? null, rules: policy.info().rules.length, file: config.policy.file, files: loadedPolicy.files },
   });
+  reloader.start();
   logger.info({ http: httpPort, grpc: grpcPort, admin: adminPort, issuer: config.issuer }, 'stint listening');
 
   let closed = false;
@@ -244,6 +262,7 @@ export async function startStint(config: StintConfig, options: StartOptions = {}
       if (closed) return;
       closed = true;
       if (timer) clearInterval(timer);
+      await reloader.close();
       await Promise.all([
         shutdownGrpc(grpcServers.workload),
         shutdownGrpc(grpcServers.admin),

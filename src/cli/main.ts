@@ -5,6 +5,7 @@ import { toStintError, StintError } from '../errors.js';
 import { registerAdmin } from './commands/admin.js';
 import { registerDev } from './commands/dev.js';
 import { registerExchange } from './commands/exchange.js';
+import { registerPolicy } from './commands/policy.js';
 import { registerServe } from './commands/serve.js';
 
 const program = new Command('stint')
@@ -16,6 +17,7 @@ registerServe(program);
 registerDev(program);
 registerExchange(program);
 registerAdmin(program);
+registerPolicy(program);
 
 try {
   await program.parseAsync(process.argv);

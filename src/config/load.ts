@@ -50,7 +50,7 @@ export function resolvePaths(config: StintConfig, base: string): StintConfig {
   return {
     ...config,
     store: { ...config.store, path: config.store.path === ':memory:' ? ':memory:' : abs(config.store.path) },
-    policy: { ...config.policy, file: abs(config.policy.file) },
+    policy: { ...config.policy, file: abs(config.policy.file), ...(config.policy.shadowFile ? { shadowFile: abs(config.policy.shadowFile) } : {}) },
     attestors: config.attestors.map((a) => (a.jwksFile ? { ...a, jwksFile: abs(a.jwksFile) } : a)),
     admin: {
       ...config.admin,

@@ -115,7 +115,14 @@ export const configSchema = z.object({
     /** Hard cap on any issued credential TTL, whatever a rule says. */
     maxTtl: durationSchema.default(3600),
   }).strict().default({ maxTtl: 3600 }),
-  policy: z.object({ file: z.string().min(1) }).strict(),
+  policy: z.object({
+    /** The enforced policy file. */
+    file: z.string().min(1),
+    /** A candidate policy evaluated beside the enforced one on live traffic, never enforced. */
+    shadowFile: z.string().min(1).optional(),
+    /** Reload on file change (default true); SIGHUP always reloads. */
+    watch: z.boolean().optional(),
+  }).strict(),
   attestors: z.array(attestorConfigSchema).default([]),
   /** Upstream credential providers (AWS STS, GCP, Vault, Kubernetes, PostgreSQL); absent = not offered. */
   providers: z.object({

@@ -19,7 +19,15 @@ export interface ProviderLookup {
   kinds(): string[];
 }
 
+/** One consistent view of the policies: the enforced one and, when configured, the shadow candidate. */
+export interface PolicySnapshot {
+  readonly enforced: PolicyEngine;
+  readonly shadow?: PolicyEngine;
+}
+
 /** Holds the current policy snapshot; each request reads it once. */
 export interface PolicySource {
   current(): PolicyEngine;
+  /** Enforced and shadow policy together (a reload swaps both at once). */
+  snapshot?(): PolicySnapshot;
 }

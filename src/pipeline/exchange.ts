@@ -10,7 +10,8 @@ import type { IssuedCredential } from '../credentials/provider.js';
 import { PolicyDeniedError, StintError, toStintError } from '../errors.js';
 import { fingerprint, sha256Hex } from '../fingerprint.js';
 import { uuidv7 } from '../ids.js';
-import type { CredentialRequest, Decision, GrantedCredential, RequestContext } from '../policy/decision.js';
+import type { CredentialRequest, Decision, GrantedCredential, PolicyEngine, RequestContext } from '../policy/decision.js';
+import { disagreement, summarize } from '../policy/shadow.js';
 import type { Grant } from '../store/store.js';
 import type { StintMetrics } from '../telemetry/metrics.js';
 import type { IdentityVerifier, PolicySource, ProviderLookup } from './contracts.js';
@@ -92,9 +93,11 @@ export class ExchangePipeline {
     try {
       validateInput(input, deps.providers);
       identity = await this.attest(input.subjectToken);
-      const policy = deps.policy.current();
+      // One snapshot per request: a reload in between changes neither policy of this decision.
+      const snapshot = deps.policy.snapshot?.() ?? { enforced: deps.policy.current() };
+      const policy = snapshot.enforced;
       const nowSeconds = Math.floor(deps.clock.now() / 1000);
-      decision = policy.decide(identity, input.credentials, nowSeconds);
+      decision = policy.decide(identity, input.credentials, nowSeconds, input.context);
       deps.metrics.policyDecisions.inc({ outcome: decision.outcome, reason: decision.reason });
       const base = {
         requestId,
@@ -110,8 +113,12 @@ export class ExchangePipeline {
           request: input.credentials,
           context: input.context ?? {},
           policyDigest: policy.digest,
+          legacy: identity.legacy === true,
+          decidedAt: nowSeconds,
+          decision: summarize(decision),
         },
       };
+      if (snapshot.shadow) await this.shadow(snapshot.shadow, policy, decision, identity, input, nowSeconds, requestId, base.data);
       if (decision.outcome === 'deny') {
         await deps.auditor.record({
           ...base,
@@ -240,6 +247,52 @@ export class ExchangePipeline {
     }
   }
 
+  /**
+   * Evaluate the shadow policy beside the enforced decision; a disagreement is audited and
+   * counted. Never changes the outcome: any failure here is swallowed.
+   */
+  private async shadow(
+    shadowPolicy: PolicyEngine,
+    enforcedPolicy: PolicyEngine,
+    enforced: Decision,
+    identity: WorkloadIdentity,
+    input: ExchangeInput,
+    nowSeconds: number,
+    requestId: string,
+    data: Record<string, unknown>,
+  ): Promise<void> {
+    const { deps } = this;
+    try {
+      // Without explanations first (no nearest-rule scan): they are only needed for a disagreement.
+      let candidate = shadowPolicy.decide(identity, input.credentials, nowSeconds, input.context, { explain: false });
+      const enforcedSummary = summarize(enforced);
+      const shadowSummary = summarize(candidate);
+      const kind = disagreement(enforcedSummary, shadowSummary);
+      deps.metrics.policyShadowDecisions.inc({ agreement: kind === null ? 'agree' : 'disagree' });
+      if (kind === null) return;
+      if (candidate.outcome === 'deny') candidate = shadowPolicy.decide(identity, input.credentials, nowSeconds, input.context);
+      deps.metrics.policyShadowDisagreements.inc({ kind });
+      const explain = (d: Decision): Record<string, unknown> => (d.outcome === 'deny' ? { message: d.message, nearestRule: d.nearestRule ?? d.rule, failed: d.failed ?? [] } : {});
+      await deps.auditor.record({
+        type: 'policy.shadow_disagreement',
+        requestId,
+        identity: identity.id,
+        rule: candidate.rule,
+        outcome: 'info',
+        reason: kind,
+        grantIds: [],
+        data: {
+          ...data,
+          kind,
+          enforced: { ...enforcedSummary, ...explain(enforced), digest: enforcedPolicy.digest },
+          shadow: { ...shadowSummary, ...explain(candidate), digest: shadowPolicy.digest },
+        },
+      });
+    } catch {
+      deps.metrics.policyShadowDecisions.inc({ agreement: 'error' });
+    }
+  }
+
   /** Best-effort revocation of credentials that will not be handed out. */
   private async revokeIssued(issued: readonly IssuedGrant[]): Promise<void> {
     for (const { grant: g } of issued) {
@@ -276,7 +329,7 @@ export class ExchangePipeline {
   }
 }
 
-const TARGET_REASONS = new Set(['AUDIENCE_NOT_ALLOWED', 'AUDIENCE_REQUIRED', 'TARGET_NOT_ALLOWED', 'TARGET_REQUIRED', 'SCOPE_NOT_ALLOWED', 'TTL_ABOVE_MAX']);
+const TARGET_REASONS: ReadonlySet<string> = new Set(['AUDIENCE_NOT_ALLOWED', 'AUDIENCE_REQUIRED', 'TARGET_NOT_ALLOWED', 'TARGET_REQUIRED', 'SCOPE_NOT_ALLOWED', 'TTL_ABOVE_MAX']);
 
 /** The caller-facing error of a denial: reason code always, nearest rule only when explaining. */
 function denialError(decision: Extract<Decision, { outcome: 'deny' }>, explain: boolean): PolicyDeniedError {

@@ -5,7 +5,7 @@
 import type { WorkloadIdentity } from '../attestation/attestor.js';
 import { ConfigError } from '../errors.js';
 import { sha256Hex } from '../fingerprint.js';
-import type { CredentialRequest, Decision, PolicyEngine } from './decision.js';
+import type { CredentialRequest, Decision, DecideOptions, PolicyEngine, RequestContext } from './decision.js';
 import { evaluate, indexRules, type RuleIndex } from './evaluate.js';
 import type { MatcherSpec, PatternSpec } from './matcher.js';
 import { compileRule } from './rule.js';
@@ -46,6 +46,10 @@ export interface PolicyRuleInfo {
     readonly claims: Readonly<Record<string, MatcherSpec>>;
   };
   readonly allowLegacyTokens: boolean;
+  /** The CEL condition, if any. */
+  readonly condition?: string;
+  /** `shadow` rules are only part of the candidate policy (see CompiledPolicy.candidate). */
+  readonly mode: 'enforce' | 'shadow';
   /** Effective behaviour above the maximum TTL (rule override or policy default). */
   readonly ttlOverMax: 'cap' | 'deny';
   readonly allow: readonly PolicyAllowInfo[];
@@ -67,24 +71,30 @@ export class CompiledPolicy implements PolicyEngine {
   readonly filename: string | undefined;
   /** The global TTL cap it was compiled with, in seconds. */
   readonly maxTtlSeconds: number;
+  /**
+   * When the file marks rules `mode: shadow`: the candidate policy made of every rule (enforced
+   * and shadow, in file order), evaluated beside this one on live traffic and never enforced.
+   */
+  readonly candidate: CompiledPolicy | undefined;
   readonly #index: RuleIndex;
 
   /** Use compilePolicy or loadPolicyFile. */
-  constructor(init: { index: RuleIndex; digest: string; rules: readonly PolicyRuleInfo[]; warnings: readonly PolicyProblem[]; filename: string | undefined; maxTtlSeconds: number }) {
+  constructor(init: { index: RuleIndex; digest: string; rules: readonly PolicyRuleInfo[]; warnings: readonly PolicyProblem[]; filename: string | undefined; maxTtlSeconds: number; candidate?: CompiledPolicy }) {
     this.#index = init.index;
+    this.candidate = init.candidate;
     this.digest = init.digest;
     this.rules = init.rules;
-    this.ruleNames = Object.freeze(init.rules.map((r) => r.name));
+    this.ruleNames = Object.freeze(init.rules.filter((r) => r.mode === 'enforce').map((r) => r.name));
     this.credentialKinds = Object.freeze([...new Set(init.rules.flatMap((r) => r.allow.map((a) => a.kind)))]);
     this.warnings = init.warnings;
     this.filename = init.filename;
     this.maxTtlSeconds = init.maxTtlSeconds;
   }
 
-  /** Decide one exchange: pure, never throws; `now` (epoch seconds) is unused by policy v1. */
-  decide(identity: WorkloadIdentity, requests: readonly CredentialRequest[], _now: number): Decision {
+  /** Decide one exchange: pure, never throws; `now` (epoch seconds) and `context` feed CEL conditions. */
+  decide(identity: WorkloadIdentity, requests: readonly CredentialRequest[], now: number, context?: RequestContext, options?: DecideOptions): Decision {
     try {
-      return evaluate(this.#index, identity, requests);
+      return evaluate(this.#index, identity, requests, now, context, options?.explain !== false);
     } catch {
       // Unreachable for well-formed input; a malformed identity must still yield a reasoned denial.
       return { outcome: 'deny', rule: null, reason: 'NO_RULE_MATCHED', message: 'no rule matched (malformed identity or request)' };
@@ -105,14 +115,20 @@ export function compilePolicy(source: string, opts: CompileOptions): CompiledPol
   const spec = deepFreeze(result.data);
   const warnings = ttlWarnings(spec, parsed.source, maxTtl);
   const compiled = spec.rules.map((rule, i) => compileRule(rule, i, spec.defaults.ttlOverMax, maxTtl));
-  const rules = spec.rules.map((rule, i) => ruleInfo(spec, i, parsed.source as PolicySource, maxTtl, rule));
+  const rules = deepFreeze(spec.rules.map((rule, i) => ruleInfo(spec, i, parsed.source as PolicySource, maxTtl, rule)));
+  const digest = sha256Hex(source);
+  const hasShadow = spec.rules.some((r) => r.mode === 'shadow');
+  const candidate = hasShadow
+    ? new CompiledPolicy({ index: indexRules(compiled), digest: `${digest}+shadow`, rules: rules.map((r) => ({ ...r, mode: 'enforce' as const })), warnings: Object.freeze(warnings), filename: opts.filename, maxTtlSeconds: maxTtl })
+    : undefined;
   return new CompiledPolicy({
-    index: indexRules(compiled),
-    digest: sha256Hex(source),
-    rules: deepFreeze(rules),
+    index: indexRules(compiled.filter((_, i) => spec.rules[i]?.mode !== 'shadow')),
+    digest,
+    rules,
     warnings: Object.freeze(warnings),
     filename: opts.filename,
     maxTtlSeconds: maxTtl,
+    ...(candidate ? { candidate } : {}),
   });
 }
 
@@ -124,6 +140,8 @@ function ruleInfo(spec: PolicySpec, index: number, source: PolicySource, maxTtl:
     line: source.locate(['rules', index]).line,
     match: rule.match,
     allowLegacyTokens: rule.allowLegacyTokens,
+    ...(rule.condition !== undefined ? { condition: rule.condition } : {}),
+    mode: rule.mode,
     ttlOverMax: rule.ttlOverMax ?? spec.defaults.ttlOverMax,
     allow: rule.allow.map((a) => {
       const max = Math.min(a.ttl.max, maxTtl);

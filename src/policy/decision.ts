@@ -13,6 +13,7 @@ export type DecisionReason =
   | 'SCOPE_NOT_ALLOWED'
   | 'TTL_ABOVE_MAX'
   | 'LEGACY_TOKEN_NOT_ALLOWED'
+  | 'CONDITION_NOT_MET'
   | 'NO_CREDENTIALS_REQUESTED';
 
 /** One credential a workload asks for. */
@@ -74,10 +75,19 @@ export type Decision =
       readonly nearestRule?: string;
     };
 
+/** Options of one decision. */
+export interface DecideOptions {
+  /**
+   * false: a NO_RULE_MATCHED denial skips the nearest-rule scan (no `nearestRule`, no `failed`).
+   * Shadow evaluation uses it, and decides again with explanations only when it disagrees.
+   */
+  readonly explain?: boolean;
+}
+
 /** What a policy engine exposes to the pipeline. */
 export interface PolicyEngine {
   /** Decide one exchange. Pure: no I/O, no clock except via `now`. */
-  decide(identity: WorkloadIdentity, requests: readonly CredentialRequest[], now: number): Decision;
+  decide(identity: WorkloadIdentity, requests: readonly CredentialRequest[], now: number, context?: RequestContext, options?: DecideOptions): Decision;
   /** Rule names in order, for /readyz and the Admin API. */
   readonly ruleNames: readonly string[];
   /** SHA-256 of the policy source, for audit. */

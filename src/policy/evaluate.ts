@@ -5,7 +5,8 @@
 import type { ClaimValue, WorkloadIdentity } from '../attestation/attestor.js';
 import { comparableString, describeValue } from './claims.js';
 import { matches } from './matcher.js';
-import type { CredentialRequest, Decision, DecisionReason, FailedCondition, GrantedCredential } from './decision.js';
+import { conditionHoldsFor, conditionScope, type ConditionScope } from './condition.js';
+import type { CredentialRequest, Decision, DecisionReason, FailedCondition, GrantedCredential, RequestContext } from './decision.js';
 import { conditionHolds, readCondition, type CompiledAllow, type CompiledCondition, type CompiledRule } from './rule.js';
 
 /** A denial reason found while checking one rule. */
@@ -13,12 +14,14 @@ interface Denial {
   readonly rule: string;
   readonly reason: Exclude<DecisionReason, 'RULE_MATCHED' | 'NO_RULE_MATCHED' | 'NO_CREDENTIALS_REQUESTED'>;
   readonly message: string;
+  readonly failed?: readonly FailedCondition[];
 }
 
 /** How far a request got through an allow entry's checks: the furthest failure is reported. */
 const RANK: Readonly<Record<Denial['reason'], number>> = {
   KIND_NOT_ALLOWED: 0,
   LEGACY_TOKEN_NOT_ALLOWED: 0,
+  CONDITION_NOT_MET: 0,
   AUDIENCE_REQUIRED: 1,
   AUDIENCE_NOT_ALLOWED: 1,
   TARGET_REQUIRED: 2,
@@ -42,6 +45,17 @@ export interface RuleBucket {
     /** A condition on the split field, to read the identity's value with. */
     readonly reader: CompiledCondition;
     readonly byValue: ReadonlyMap<string, readonly CompiledRule[]>;
+    readonly rest: readonly CompiledRule[];
+  };
+  /**
+   * When no field is pinned exactly often enough but one is matched by globs with a literal
+   * prefix (`ns-12-*`): the rules by that prefix, the distinct prefix lengths, and the rest.
+   */
+  readonly prefixSplit?: {
+    readonly field: string;
+    readonly reader: CompiledCondition;
+    readonly byPrefix: ReadonlyMap<string, readonly CompiledRule[]>;
+    readonly lengths: readonly number[];
     readonly rest: readonly CompiledRule[];
   };
 }
@@ -89,7 +103,7 @@ function bucketOf(rules: readonly CompiledRule[]): RuleBucket {
       field = f;
     }
   }
-  if (field === undefined) return { rules };
+  if (field === undefined) return prefixBucketOf(rules);
   const byValue = new Map<string, CompiledRule[]>();
   const rest: CompiledRule[] = [];
   let reader: CompiledCondition | undefined;
@@ -105,6 +119,53 @@ function bucketOf(rules: readonly CompiledRule[]): RuleBucket {
   return { rules, split: { field, reader: reader as CompiledCondition, byValue, rest } };
 }
 
+function prefixBucketOf(rules: readonly CompiledRule[]): RuleBucket {
+  const counts = new Map<string, number>();
+  for (const rule of rules) for (const c of rule.body) if (c.prefix !== undefined) counts.set(c.field, (counts.get(c.field) ?? 0) + 1);
+  let field: string | undefined;
+  let best = MIN_SPLIT - 1;
+  for (const [f, n] of counts) {
+    if (n > best) {
+      best = n;
+      field = f;
+    }
+  }
+  if (field === undefined) return { rules };
+  const byPrefix = new Map<string, CompiledRule[]>();
+  const rest: CompiledRule[] = [];
+  const lengths = new Set<number>();
+  let reader: CompiledCondition | undefined;
+  for (const rule of rules) {
+    // The longest prefix among the rule's conditions on the field: all of them must hold.
+    let c: CompiledCondition | undefined;
+    for (const x of rule.body) if (x.field === field && x.prefix !== undefined && (!c || x.prefix.length > (c.prefix as string).length)) c = x;
+    if (!c?.prefix) {
+      rest.push(rule);
+      continue;
+    }
+    reader ??= c;
+    lengths.add(c.prefix.length);
+    push(byPrefix, c.prefix, rule);
+  }
+  return { rules, prefixSplit: { field, reader: reader as CompiledCondition, byPrefix, lengths: [...lengths].sort((x, y) => x - y), rest } };
+}
+
+/** The rules whose literal prefix the value starts with, in policy order. */
+function byPrefixOf(split: NonNullable<RuleBucket['prefixSplit']>, value: string | undefined): readonly CompiledRule[] {
+  if (value === undefined) return EMPTY;
+  let found: readonly CompiledRule[] | undefined;
+  let more: CompiledRule[] | undefined;
+  for (const n of split.lengths) {
+    if (n > value.length) break;
+    const list = split.byPrefix.get(value.slice(0, n));
+    if (!list) continue;
+    if (!found) found = list;
+    else (more ??= [...found]).push(...list);
+  }
+  if (more) return more.sort((x, y) => x.index - y.index);
+  return found ?? EMPTY;
+}
+
 function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
   const list = map.get(key);
   if (list) list.push(value);
@@ -112,14 +173,14 @@ function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
 }
 
 /** Decide one exchange. Never throws for any identity or request shape. */
-export function evaluate(index: RuleIndex, identity: WorkloadIdentity, requests: readonly CredentialRequest[]): Decision {
+export function evaluate(index: RuleIndex, identity: WorkloadIdentity, requests: readonly CredentialRequest[], now = 0, context?: RequestContext, explain = true): Decision {
   if (!Array.isArray(requests) || requests.length === 0) {
     return { outcome: 'deny', rule: null, reason: 'NO_CREDENTIALS_REQUESTED', message: 'no credentials were requested' };
   }
   const bucket = typeof identity.attestor === 'string' && typeof identity.issuer === 'string'
     ? index.byAttestorIssuer.get(identity.attestor)?.get(identity.issuer)
     : undefined;
-  if (!bucket) return noRuleMatched(candidatesOf(index, identity), identity);
+  if (!bucket) return explain ? noRuleMatched(candidatesOf(index, identity), identity) : UNEXPLAINED;
   // Candidates in policy order: a merge of the rules pinning the identity's value and the rest.
   let a: readonly CompiledRule[] = bucket.rules;
   let b: readonly CompiledRule[] = EMPTY;
@@ -127,8 +188,12 @@ export function evaluate(index: RuleIndex, identity: WorkloadIdentity, requests:
     const key = comparableString(readCondition(bucket.split.reader, identity));
     a = (key === undefined ? undefined : bucket.split.byValue.get(key)) ?? EMPTY;
     b = bucket.split.rest;
+  } else if (bucket.prefixSplit) {
+    a = byPrefixOf(bucket.prefixSplit, comparableString(readCondition(bucket.prefixSplit.reader, identity)));
+    b = bucket.prefixSplit.rest;
   }
   let nearest: Denial | undefined;
+  let scope: ConditionScope | undefined;
   let i = 0;
   let j = 0;
   for (;;) {
@@ -147,13 +212,29 @@ export function evaluate(index: RuleIndex, identity: WorkloadIdentity, requests:
       nearest ??= { rule: rule.name, reason: 'LEGACY_TOKEN_NOT_ALLOWED', message: `rule "${rule.name}" matches but does not accept legacy Kubernetes tokens (allowLegacyTokens is false)` };
       continue;
     }
+    if (rule.condition) {
+      scope ??= conditionScope(identity, context, now);
+      const failedOn = requests.find((r) => !conditionHoldsFor(rule.condition as NonNullable<CompiledRule['condition']>, scope as ConditionScope, r));
+      if (failedOn !== undefined) {
+        nearest ??= {
+          rule: rule.name,
+          reason: 'CONDITION_NOT_MET',
+          message: `rule "${rule.name}" matches but its condition is false for ${quote(failedOn.kind)}`,
+          failed: [{ field: 'condition', expected: rule.condition.source, actual: 'false' }],
+        };
+        continue;
+      }
+    }
     const result = authorize(rule, identity, requests);
     if (Array.isArray(result)) return { outcome: 'allow', rule: rule.name, reason: 'RULE_MATCHED', credentials: result };
     nearest ??= result as Denial;
   }
-  if (nearest) return { outcome: 'deny', rule: nearest.rule, reason: nearest.reason, message: nearest.message };
+  if (nearest) return { outcome: 'deny', rule: nearest.rule, reason: nearest.reason, message: nearest.message, ...(nearest.failed ? { failed: nearest.failed } : {}) };
+  if (!explain) return UNEXPLAINED;
   return noRuleMatched(a.length + b.length > 0 ? merged(a, b, NEAREST_SCAN_LIMIT) : bucket.rules, identity);
 }
+
+const UNEXPLAINED: Decision = Object.freeze({ outcome: 'deny', rule: null, reason: 'NO_RULE_MATCHED', message: 'no rule matched' });
 
 /** Rules to look for the nearest one in when no bucket exists: same attestor kind, else all. */
 function candidatesOf(index: RuleIndex, identity: WorkloadIdentity): readonly CompiledRule[] {

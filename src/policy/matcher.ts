@@ -30,13 +30,15 @@ export interface CompiledMatcher {
   readonly cost: number;
   /** When set, the matcher can only match a value whose comparable string is one of these. */
   readonly values: readonly string[] | undefined;
+  /** When set (non-empty), the matcher can only match a value starting with this literal prefix. */
+  readonly prefix: string | undefined;
 }
 
 const EMPTY_SET: ReadonlySet<string> = new Set();
 
 /** Compile a validated matcher. */
 export function compileMatcher(spec: MatcherSpec): CompiledMatcher {
-  const base = { op: 0 as CompiledMatcher['op'], str: '', bool: false, set: EMPTY_SET, glob: NO_GLOB, re: NO_RE, describe: '', cost: 0, values: undefined as readonly string[] | undefined };
+  const base = { op: 0 as CompiledMatcher['op'], str: '', bool: false, set: EMPTY_SET, glob: NO_GLOB, re: NO_RE, describe: '', cost: 0, values: undefined as readonly string[] | undefined, prefix: undefined as string | undefined };
   if ('exact' in spec) {
     if (typeof spec.exact === 'boolean') return { ...base, op: 1, bool: spec.exact, describe: String(spec.exact) };
     return { ...base, op: 0, str: spec.exact, describe: JSON.stringify(spec.exact), values: [spec.exact] };
@@ -44,9 +46,25 @@ export function compileMatcher(spec: MatcherSpec): CompiledMatcher {
   if ('oneOf' in spec) return { ...base, op: 2, set: new Set(spec.oneOf), describe: `one of ${JSON.stringify(spec.oneOf)}`, values: spec.oneOf };
   if ('glob' in spec) {
     const glob = planGlob(spec.glob);
-    return { ...base, op: 3, glob, describe: `glob ${JSON.stringify(spec.glob)}`, cost: 1, values: glob.op === 'equal' ? [glob.str] : undefined };
+    return { ...base, op: 3, glob, describe: `glob ${JSON.stringify(spec.glob)}`, cost: 1, values: glob.op === 'equal' ? [glob.str] : undefined, prefix: globPrefix(spec.glob) };
   }
   return { ...base, op: 4, re: compileRegex(spec.regex), describe: `regex ${JSON.stringify(spec.regex)}`, cost: 2 };
+}
+
+/** The literal text before a glob's first wildcard (`\` escapes unescaped), or undefined when empty. */
+export function globPrefix(glob: string): string | undefined {
+  let out = '';
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i] as string;
+    if (c === '*' || c === '?') break;
+    if (c === '\\') {
+      i++;
+      out += glob[i] ?? '';
+    } else {
+      out += c;
+    }
+  }
+  return out.length > 0 ? out : undefined;
 }
 
 /**

@@ -28,7 +28,8 @@ export function compileRegex(source: string): RegExp {
   return new RegExp(`^(?:${source})$`, 'u');
 }
 
-function endsWithUnescapedDollar(source: string): boolean {
+/** True when the pattern ends with a `$` that is not escaped. */
+export function endsWithUnescapedDollar(source: string): boolean {
   if (!source.endsWith('$')) return false;
   let backslashes = 0;
   for (let i = source.length - 2; i >= 0 && source[i] === '\\'; i--) backslashes++;

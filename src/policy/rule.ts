@@ -4,6 +4,7 @@
  */
 import type { WorkloadIdentity } from '../attestation/attestor.js';
 import { pointerSegments, propertyKey, readClaim, readPointer } from './claims.js';
+import { compileCondition, isConditionProblem, type CompiledExpression } from './condition.js';
 import { compileMatcher, compilePatternList, matches, type CompiledMatcher, type MatcherSpec } from './matcher.js';
 import type { AllowSpec, RuleSpec } from './schema.js';
 import { formatPath } from './source.js';
@@ -28,6 +29,8 @@ export interface CompiledCondition {
    * comparableString) is one of these: the rule index uses it to skip rules without testing.
    */
   readonly values: readonly string[] | undefined;
+  /** When set, the condition can only hold if the value's comparable string starts with this. */
+  readonly prefix: string | undefined;
   /** Relative cost of the test; a rule tests its cheap conditions first. */
   readonly cost: number;
 }
@@ -79,6 +82,8 @@ export interface CompiledRule {
   /** Conditions beyond attestor and issuer (which the index already guarantees), cheapest first. */
   readonly body: readonly CompiledCondition[];
   readonly allowLegacyTokens: boolean;
+  /** The CEL condition, compiled; undefined when the rule has none. */
+  readonly condition: CompiledExpression | undefined;
   readonly allowByKind: ReadonlyMap<string, readonly CompiledAllow[]>;
   /** Allowed kinds, for messages. */
   readonly kinds: string;
@@ -113,6 +118,7 @@ export function compileRule(spec: RuleSpec, index: number, defaultOverMax: 'cap'
     scoring: [...head, ...body].sort((x, y) => x.cost - y.cost),
     body: [...body].sort((x, y) => x.cost - y.cost),
     allowLegacyTokens: spec.allowLegacyTokens,
+    condition: compiledCondition(spec),
     allowByKind,
     kinds: [...allowByKind.keys()].join(', '),
   };
@@ -135,5 +141,13 @@ function compileAllow(entry: AllowSpec, ttlOverMax: 'cap' | 'deny', maxTtlSecond
 
 function condition(field: string, source: ConditionSource, spec: MatcherSpec, name = '', pointer: readonly string[] = []): CompiledCondition {
   const matcher = compileMatcher(spec);
-  return { field, expected: matcher.describe, source, name, pointer, matcher, values: matcher.values, cost: matcher.cost };
+  return { field, expected: matcher.describe, source, name, pointer, matcher, values: matcher.values, prefix: matcher.prefix, cost: matcher.cost };
+}
+
+function compiledCondition(spec: RuleSpec): CompiledExpression | undefined {
+  if (spec.condition === undefined) return undefined;
+  const c = compileCondition(spec.condition);
+  // The schema refused expressions that do not compile; this only guards direct callers.
+  if (isConditionProblem(c)) throw new Error(`rule "${spec.name}": condition does not compile: ${c.message}`);
+  return c;
 }

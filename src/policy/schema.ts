@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { parseDuration } from '../duration.js';
 import { claimRefProblem } from './claims.js';
+import { compileCondition, isConditionProblem } from './condition.js';
 import { globProblem } from './glob.js';
 import type { MatcherSpec, PatternSpec } from './matcher.js';
 import { regexProblem } from './regex.js';
@@ -204,7 +205,17 @@ export const ruleSchema = z.strictObject({
   match: matchSchema,
   allowLegacyTokens: z.boolean().default(false),
   ttlOverMax: ttlOverMaxSchema.optional(),
+  /** A CEL expression over claims, identity, request, context and time (see condition.ts). */
+  condition: z.string().min(1, 'condition must be a non-empty CEL expression').optional(),
+  /** `shadow`: evaluated beside the enforced rules on live traffic, never enforced. */
+  mode: z.enum(['enforce', 'shadow']).default('enforce'),
   allow: z.array(allowSchema).min(1, 'a rule needs at least one allow entry'),
+}).superRefine((rule, ctx) => {
+  if (rule.condition === undefined) return;
+  const compiled = compileCondition(rule.condition);
+  if (isConditionProblem(compiled)) {
+    issue(ctx, ['condition'], `rule "${rule.name}": condition does not compile at character ${compiled.offset + 1}: ${compiled.message}`);
+  }
 });
 
 /** The whole policy file. */

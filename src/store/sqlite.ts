@@ -242,6 +242,7 @@ class SqliteStoreImpl implements SqliteStore {
   private readonly cleanupFailed: Database.Statement<[number, string, string], GrantRow>;
   private readonly cleanupResolved: Database.Statement<[string], GrantRow>;
   private readonly liveHandles: Database.Statement<[string, number, string], string>;
+  private readonly extend: Database.Statement<[number, string], GrantRow>;
   private readonly countActive: Database.Statement<[number], number>;
   private readonly selectKeys: Database.Statement<[], KeyRow>;
   private readonly upsertKey: Database.Statement<unknown[]>;
@@ -294,6 +295,7 @@ class SqliteStoreImpl implements SqliteStore {
          UNION SELECT revocation_handle FROM grants WHERE kind = ? AND cleanup = 'pending' AND revocation_handle IS NOT NULL`,
       )
       .pluck();
+    this.extend = db.prepare(`UPDATE grants SET expires_at = ? WHERE id = ? AND state = 'active' RETURNING ${GRANT_COLUMNS}`);
     this.cleanupResolved = db.prepare(`UPDATE grants SET cleanup = 'resolved', cleanup_next_at = NULL WHERE id = ? AND cleanup = 'pending' RETURNING ${GRANT_COLUMNS}`);
     this.countActive = db.prepare<[number], number>(`SELECT count(*) FROM grants WHERE state = 'active' AND expires_at > ?`).pluck();
     this.selectKeys = db.prepare('SELECT * FROM keys ORDER BY created_at, kid');
@@ -378,6 +380,13 @@ class SqliteStoreImpl implements SqliteStore {
       const row = outcome.ok ? this.cleanupOk.get(id) : this.cleanupFailed.get(outcome.nextAt, outcome.error, id);
       const current = row ?? this.selectGrant.get(id);
       return current ? grantFromRow(current) : null;
+    });
+  }
+
+  async extendGrant(id: string, expiresAt: number): Promise<Grant | null> {
+    return this.run(() => {
+      const row = this.extend.get(expiresAt, id);
+      return row ? grantFromRow(row) : null;
     });
   }
 

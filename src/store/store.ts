@@ -50,6 +50,7 @@ export type AuditType =
   | 'grant.revoked'
   | 'grant.expired'
   | 'grant.reaped'
+  | 'grant.renewed'
   | 'grant.cleanup_failed'
   | 'grant.resolved'
   | 'reconcile.removed'
@@ -57,7 +58,9 @@ export type AuditType =
   | 'key.activated'
   | 'key.retired'
   | 'key.deleted'
-  | 'policy.loaded';
+  | 'policy.loaded'
+  | 'policy.reload_failed'
+  | 'policy.shadow_disagreement';
 
 /** One audit event. Never carries a token or secret: fingerprints only. */
 export interface AuditEvent {
@@ -132,6 +135,8 @@ export interface Store {
   dueCleanups(now: number, limit: number): Promise<Grant[]>;
   /** Record a cleanup attempt: success marks cleanup done (and an expired grant reaped); failure schedules the next. */
   recordCleanup(id: string, outcome: CleanupOutcome): Promise<Grant | null>;
+  /** Move an active grant's expiry (renewal); returns the updated grant, or null when unknown or not active. */
+  extendGrant(id: string, expiresAt: number): Promise<Grant | null>;
   /** Revocation handles of live grants of a kind (active and unexpired at `now`, or cleanup pending). */
   liveRevocationHandles(kind: string, now: number): Promise<string[]>;
   /** An operator resolved a stuck cleanup by hand. */

@@ -115,6 +115,29 @@ export class StintMetrics {
     labelNames: ['state'] as const,
     registers: [this.registry],
   });
+  readonly policyShadowDisagreements = new Counter({
+    name: 'stint_policy_shadow_disagreements_total',
+    help: 'Live requests where the shadow policy disagreed with the enforced one, by kind (newly_allowed, newly_denied, rule, ttl, target).',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+  readonly policyShadowDecisions = new Counter({
+    name: 'stint_policy_shadow_decisions_total',
+    help: 'Shadow policy evaluations by agreement with the enforced decision (agree, disagree, error).',
+    labelNames: ['agreement'] as const,
+    registers: [this.registry],
+  });
+  readonly policyReloads = new Counter({
+    name: 'stint_policy_reloads_total',
+    help: 'Policy reloads (file change or SIGHUP) by result (ok, error, unchanged).',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+  readonly policyStale = new Gauge({
+    name: 'stint_policy_stale',
+    help: '1 while the policy file on disk failed to load and the last good policy keeps serving.',
+    registers: [this.registry],
+  });
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'stint_process_' });

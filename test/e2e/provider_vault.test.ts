@@ -308,6 +308,31 @@ describe('revocation, reaping and reconciliation', () => {
   });
 });
 
+describe('renewal in place (POST /renew)', () => {
+  it('extends the lease in Vault and the grant, within the rule maximum, for the workload that holds it only', async () => {
+    const token = await subject('api-renew');
+    const res = await httpExchange(url, vaultForm(token, { ttl_seconds: '600' }));
+    expect(res.status).toBe(200);
+    const grantId = String(res.body.grant_id);
+    const leaseId = (res.body.fields as Record<string, string>).lease_id!;
+    clock.advance(300_000);
+
+    // Another workload cannot renew (or even see) this grant.
+    const stranger = await fetch(`${url}/renew`, { method: 'POST', body: new URLSearchParams({ grant_id: grantId, subject_token: await subject('api-other'), ttl_seconds: '1200' }) });
+    expect(stranger.status).toBe(404);
+
+    const renewed = await fetch(`${url}/renew`, { method: 'POST', body: new URLSearchParams({ grant_id: grantId, subject_token: await subject('api-renew'), ttl_seconds: '7200' }) });
+    const body = (await renewed.json()) as { expires_at: string };
+    expect(renewed.status).toBe(200);
+    // Asked for 2 h, the rule allows 30 min from now.
+    expect(Date.parse(body.expires_at) / 1000).toBe(now() + 1800);
+    // Vault renews a lease to `increment` from now.
+    expect(vault.lease(leaseId)!.expireTime).toBe((now() + 1800) * 1000);
+    const events = await audit({ grant_id: grantId });
+    expect(events.find((e) => e.type === 'grant.renewed')).toMatchObject({ data: { kind: KIND, ttlSeconds: 1800 } });
+  });
+});
+
 describe('audit trail', () => {
   it('records each issuance with the path and a fingerprint, never the secret or the Vault token', async () => {
     const res = await httpExchange(url, vaultForm(await subject(), { reason: 'schema migration' }));

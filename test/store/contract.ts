@@ -231,6 +231,15 @@ export function describeStoreContract(name: string, open: () => Promise<StoreHar
         expect(await store.liveRevocationHandles('vault', T0 + 6)).toEqual(['lease/live']);
       });
 
+      it('extends an active grant on renewal, and nothing else', async () => {
+        const g = makeGrant({ expiresAt: T0 + 100 });
+        await store.recordIssuance([g], makeEvent());
+        expect(await store.extendGrant(g.id, T0 + 500)).toMatchObject({ id: g.id, expiresAt: T0 + 500, state: 'active' });
+        await store.revokeGrant(g.id, T0 + 1, 'x');
+        expect(await store.extendGrant(g.id, T0 + 900)).toBeNull();
+        expect(await store.extendGrant('unknown', T0 + 900)).toBeNull();
+      });
+
       it('keeps a revoked grant revoked when its cleanup completes', async () => {
         const g = makeGrant();
         await store.recordIssuance([g], makeEvent());

@@ -18,6 +18,10 @@ import { StintError } from '../../errors.js';
 import { parseDuration } from '../../duration.js';
 import type { BearerAuthenticator } from '../admin_auth.js';
 import { toGrpcError } from '../errors.js';
+import type { PolicyEngine } from '../../policy/decision.js';
+import { explain, explainRecorded } from '../../policy/explain.js';
+import { shadowReport } from '../../policy/report.js';
+import { recordedDecision } from '../../policy/simulate.js';
 
 /** Locate proto/ from both src/ (tests) and dist/src/ (built). */
 export function protoRoot(): string {
@@ -51,7 +55,9 @@ export interface GrpcDeps {
   readonly adminAuth: BearerAuthenticator;
   /** Failed cleanup attempts after which a grant counts as stuck. */
   readonly stuckAfterAttempts: number;
-  readonly policy: PolicySource & { info(): { digest: string; rules: readonly string[]; source: string; loadedAt: number } };
+  readonly policy: PolicySource & { info(): { digest: string; rules: readonly string[]; source: string; loadedAt: number; shadowDigest?: string } };
+  /** Reload the policy files now (Admin ReloadPolicy). */
+  readonly reloadPolicy?: () => Promise<{ result: string; error?: string }>;
 }
 
 /** The two gRPC servers of the service, with their health services. */
@@ -136,6 +142,22 @@ function parseSince(since: string, now: number): number | undefined {
   const t = Date.parse(since);
   if (Number.isNaN(t)) throw new StintError('ERR_INVALID_REQUEST', 'since must be RFC 3339 or a duration like 24h', { field: 'since' });
   return t;
+}
+
+/** The decision event of a request id, audit event id or grant id (newest matching). */
+async function findDecisionEvent(admin: AdminService, requestId: string, eventId: string, grantId: string): Promise<AuditEvent> {
+  if (!requestId && !eventId && !grantId) throw new StintError('ERR_INVALID_REQUEST', 'give a request_id, event_id or grant_id', { field: 'request_id' });
+  const isDecision = (e: AuditEvent): boolean => e.type === 'exchange.allowed' || e.type === 'exchange.denied';
+  if (grantId) {
+    const found = (await admin.queryAudit({ grantId, limit: 100 })).find(isDecision);
+    if (found) return found;
+  } else {
+    for (const type of ['exchange.denied', 'exchange.allowed'] as const) {
+      const found = (await admin.queryAudit({ type, limit: 1000 })).find((e) => (requestId ? e.requestId === requestId : e.id === eventId));
+      if (found) return found;
+    }
+  }
+  throw new StintError('ERR_NOT_FOUND', `no decision recorded for ${requestId ? `request ${requestId}` : eventId ? `event ${eventId}` : `grant ${grantId}`}`);
 }
 
 /** Create both gRPC servers (not yet bound). */
@@ -226,6 +248,25 @@ export function createGrpcServers(deps: GrpcDeps): GrpcServers {
     GetPolicy: authed(async () => {
       const info = deps.policy.info();
       return { digest: info.digest, rules: info.rules, source: info.source, loaded_at: new Date(info.loadedAt).toISOString() };
+    }),
+    ShadowReport: authed(async (req) => {
+      const limit = typeof req.limit === 'number' && req.limit > 0 ? req.limit : 1000;
+      const events = await deps.admin.queryAudit({ since: parseSince(str(req.since) || '24h', Date.now()), type: 'policy.shadow_disagreement', limit });
+      const info = deps.policy.info();
+      return { report_json: JSON.stringify(shadowReport(events)), events: events.length, enforced_digest: info.digest, shadow_digest: info.shadowDigest ?? '' };
+    }),
+    ExplainDecision: authed(async (req) => {
+      const event = await findDecisionEvent(deps.admin, str(req.request_id), str(req.event_id), str(req.grant_id));
+      const record = recordedDecision(event);
+      if (!record) throw new StintError('ERR_NOT_FOUND', 'no exchange.allowed or exchange.denied event matches');
+      const engine: PolicyEngine = deps.policy.current();
+      const current = explain(engine.decide(record.identity, record.requests, record.now, record.context));
+      return { event: auditMessage(event), recorded_json: JSON.stringify(explainRecorded(record, event.data)), current_json: JSON.stringify({ ...current, digest: engine.digest }) };
+    }),
+    ReloadPolicy: authed(async () => {
+      if (!deps.reloadPolicy) throw new StintError('ERR_INVALID_REQUEST', 'policy reload is not available');
+      const r = await deps.reloadPolicy();
+      return { result: r.result, error: r.error ?? '', digest: deps.policy.info().digest };
     }),
   });
 

@@ -9,7 +9,7 @@ import type { Registry } from 'prom-client';
 import { StintError } from '../../errors.js';
 import type { ExchangePipeline } from '../../pipeline/exchange.js';
 import type { Introspector } from '../../pipeline/introspect.js';
-import type { SelfRevocation } from '../../pipeline/self_revoke.js';
+import type { WorkloadGrants } from '../../pipeline/workload_grants.js';
 import type { CredentialRequest } from '../../policy/decision.js';
 import type { BearerAuthenticator } from '../admin_auth.js';
 import { toOAuthError } from '../errors.js';
@@ -25,7 +25,7 @@ export interface HttpDeps {
   readonly pipeline: ExchangePipeline;
   readonly introspector: Introspector;
   readonly introspectionAuth: BearerAuthenticator;
-  readonly selfRevocation: SelfRevocation;
+  readonly workloadGrants: WorkloadGrants;
   readonly jwks: () => JSONWebKeySet;
   readonly signingAlgorithms: () => string[];
   readonly metrics: Registry;
@@ -83,6 +83,8 @@ async function handle(deps: HttpDeps, req: IncomingMessage, res: ServerResponse)
       return method === 'POST' ? introspect(deps, req, res) : methodNotAllowed(res, 'POST');
     case '/revoke':
       return method === 'POST' ? selfRevoke(deps, req, res) : methodNotAllowed(res, 'POST');
+    case '/renew':
+      return method === 'POST' ? selfRenew(deps, req, res) : methodNotAllowed(res, 'POST');
     case '/metrics': {
       if (!onlyGet(method, res)) return;
       const body = await deps.metrics.metrics();
@@ -174,8 +176,17 @@ async function introspect(deps: HttpDeps, req: IncomingMessage, res: ServerRespo
 /** POST /revoke: a workload revokes its own grant, proving its identity with a fresh subject token. */
 async function selfRevoke(deps: HttpDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const form = await readForm(req);
-  const result = await deps.selfRevocation.revoke(form.get('subject_token') ?? '', form.get('grant_id') ?? '', form.get('reason') ?? '');
+  const result = await deps.workloadGrants.revoke(form.get('subject_token') ?? '', form.get('grant_id') ?? '', form.get('reason') ?? '');
   sendJson(res, 200, { revoked: result.grants.map((g) => ({ grant_id: g.id, state: g.state })), notes: result.notes }, { 'cache-control': 'no-store' });
+}
+
+/** POST /renew: a workload extends its own grant in place where the upstream allows (Vault lease, PostgreSQL role). */
+async function selfRenew(deps: HttpDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const form = await readForm(req);
+  const ttlText = form.get('ttl_seconds') ?? undefined;
+  if (ttlText !== undefined && !/^\d{1,8}$/.test(ttlText)) throw new StintError('ERR_INVALID_REQUEST', 'ttl_seconds must be a whole number', { field: 'ttl_seconds' });
+  const grant = await deps.workloadGrants.renew(form.get('subject_token') ?? '', form.get('grant_id') ?? '', ttlText === undefined ? undefined : Number(ttlText));
+  sendJson(res, 200, { grant_id: grant.id, expires_at: new Date(grant.expiresAt * 1000).toISOString() }, { 'cache-control': 'no-store' });
 }
 
 async function readForm(req: IncomingMessage): Promise<URLSearchParams> {

@@ -1,0 +1,164 @@
+/**
+ * The sidecar's client of Stint's RFC 8693 endpoint (POST /token) and of self-revocation
+ * (POST /revoke), over node:http / node:https directly: TLS with a CA bundle, mTLS when
+ * configured, one keep-alive connection.
+ */
+import { readFileSync } from 'node:fs';
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import type { Agent as HttpsAgent } from 'node:https';
+import { ConfigError, ERROR_TABLE, StintError, type ErrorCode } from '../src/errors.js';
+import type { HeldCredential } from './credential.js';
+
+const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
+const MAX_RESPONSE_BYTES = 256 * 1024;
+
+/** How to reach Stint. */
+export interface StintEndpoint {
+  readonly url: string;
+  readonly caFile?: string;
+  readonly clientCertFile?: string;
+  readonly clientKeyFile?: string;
+  /** Milliseconds. */
+  readonly timeout: number;
+}
+
+/** One credential request. */
+export interface CredentialRequest {
+  readonly name: string;
+  readonly kind: string;
+  readonly audience?: string;
+  readonly target?: string;
+  /** Milliseconds (sent as whole seconds). */
+  readonly ttl?: number;
+  readonly scopes?: readonly string[];
+}
+
+/** A client of one Stint service. */
+export class StintClient {
+  readonly #base: URL;
+  readonly #agent: HttpAgent | HttpsAgent;
+  readonly #timeout: number;
+  readonly #send: typeof httpRequest;
+
+  private constructor(base: URL, agent: HttpAgent | HttpsAgent, send: typeof httpRequest, timeout: number) {
+    this.#base = base;
+    this.#agent = agent;
+    this.#send = send;
+    this.#timeout = timeout;
+  }
+
+  /** A client of `endpoint`; node:https (and TLS) is loaded only for an https URL. */
+  static async create(endpoint: StintEndpoint): Promise<StintClient> {
+    const base = new URL(endpoint.url);
+    if (base.protocol !== 'https:') return new StintClient(base, new HttpAgent({ keepAlive: true, maxSockets: 4 }), httpRequest, endpoint.timeout);
+    const https = await import('node:https');
+    // The files are read at start; a rotated CA bundle or client certificate takes a restart.
+    const read = (file: string, key: string): Buffer => {
+      try {
+        return readFileSync(file);
+      } catch (e) {
+        throw new ConfigError('ERR_CONFIG_INVALID', `stint.${key}`, `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+      }
+    };
+    const agent = new https.Agent({
+      keepAlive: true,
+      maxSockets: 4,
+      ...(endpoint.caFile ? { ca: read(endpoint.caFile, 'caFile') } : {}),
+      ...(endpoint.clientCertFile && endpoint.clientKeyFile ? { cert: read(endpoint.clientCertFile, 'clientCertFile'), key: read(endpoint.clientKeyFile, 'clientKeyFile') } : {}),
+    });
+    return new StintClient(base, agent, https.request as unknown as typeof httpRequest, endpoint.timeout);
+  }
+
+  /** Exchange the subject token for one credential. */
+  async exchange(subjectToken: string, subjectTokenType: string, req: CredentialRequest): Promise<HeldCredential> {
+    const form = new URLSearchParams({ grant_type: TOKEN_EXCHANGE_GRANT, subject_token: subjectToken, subject_token_type: subjectTokenType, credential_kind: req.kind });
+    if (req.audience) form.set('audience', req.audience);
+    if (req.target) form.set('resource', req.target);
+    if (req.ttl !== undefined) form.set('ttl_seconds', String(Math.max(1, Math.round(req.ttl / 1000))));
+    if (req.scopes?.length) form.set('scope', req.scopes.join(' '));
+    const sentAt = Date.now();
+    const { status, body } = await this.#post('/token', form);
+    if (status !== 200) throw errorOf(status, body);
+    const token = body.access_token;
+    const expiresAt = Date.parse(String(body.expires_at));
+    if (typeof token !== 'string' || !token || !Number.isFinite(expiresAt)) {
+      throw new StintError('ERR_UNAVAILABLE', 'Stint answered without access_token or expires_at', { reason: 'bad_response' });
+    }
+    const renewParsed = Date.parse(String(body.renew_after));
+    const fields: Record<string, string> = {};
+    if (body.fields && typeof body.fields === 'object') {
+      for (const [k, v] of Object.entries(body.fields as Record<string, unknown>)) if (typeof v === 'string') fields[k] = v;
+    }
+    return {
+      name: req.name,
+      kind: typeof body.credential_kind === 'string' ? body.credential_kind : req.kind,
+      token,
+      grantId: typeof body.grant_id === 'string' ? body.grant_id : '',
+      fields,
+      issuedAt: sentAt,
+      expiresAt,
+      renewAfter: Number.isFinite(renewParsed) ? renewParsed : sentAt + ((expiresAt - sentAt) * 2) / 3,
+    };
+  }
+
+  /** Revoke one of this workload's grants (POST /revoke); ERR_NOT_FOUND with reason revoke_unsupported when the service has no such endpoint. */
+  async revoke(subjectToken: string, grantId: string, reason: string): Promise<void> {
+    const { status, body } = await this.#post('/revoke', new URLSearchParams({ subject_token: subjectToken, grant_id: grantId, reason }));
+    if (status === 200) return;
+    if ((status === 404 || status === 405) && body.stint_code === undefined) {
+      throw new StintError('ERR_NOT_FOUND', 'revoking grants on shutdown is not supported by this Stint version (no POST /revoke)', { reason: 'revoke_unsupported' });
+    }
+    throw errorOf(status, body);
+  }
+
+  /** Close kept-alive connections. */
+  close(): void {
+    this.#agent.destroy();
+  }
+
+  #post(path: string, form: URLSearchParams): Promise<{ status: number; body: Record<string, unknown> }> {
+    const payload = Buffer.from(form.toString());
+    const url = new URL(path, this.#base);
+    const send = this.#send;
+    return new Promise((resolvePost, reject) => {
+      const req = send(
+        url,
+        {
+          method: 'POST',
+          agent: this.#agent,
+          timeout: this.#timeout,
+          headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': payload.length, accept: 'application/json' },
+        },
+        (res: IncomingMessage) => {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          res.on('data', (c: Buffer) => {
+            size += c.length;
+            if (size > MAX_RESPONSE_BYTES) req.destroy(new Error('response too large'));
+            else chunks.push(c);
+          });
+          res.on('end', () => {
+            let body: Record<string, unknown> = {};
+            try {
+              body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>;
+            } catch {
+              if (res.statusCode === 200) return reject(new StintError('ERR_UNAVAILABLE', `unexpected response from Stint (HTTP ${res.statusCode})`, { reason: 'bad_response' }));
+            }
+            resolvePost({ status: res.statusCode ?? 0, body });
+          });
+          res.on('error', reject);
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error(`no answer within ${this.#timeout} ms`)));
+      req.on('error', (e: NodeJS.ErrnoException) => reject(new StintError('ERR_UNAVAILABLE', `cannot reach Stint at ${this.#base.origin}: ${e.code ?? e.message}`, { reason: 'unreachable' })));
+      req.end(payload);
+    });
+  }
+}
+
+/** Turn an RFC 6749 error body into a StintError with the server's code. */
+function errorOf(status: number, body: Record<string, unknown>): StintError {
+  const code: ErrorCode = typeof body.stint_code === 'string' && body.stint_code in ERROR_TABLE ? (body.stint_code as ErrorCode) : status >= 500 || status === 0 ? 'ERR_UNAVAILABLE' : 'ERR_INVALID_REQUEST';
+  const reason = typeof body.reason === 'string' ? body.reason : typeof body.error === 'string' ? body.error : `http_${status}`;
+  return new StintError(code, `Stint refused (HTTP ${status} ${String(body.error ?? '')}): ${String(body.error_description ?? 'no description').slice(0, 300)}`, { reason, status });
+}

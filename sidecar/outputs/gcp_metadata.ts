@@ -1,0 +1,96 @@
+/**
+ * `type: gcp-metadata`: the parts of the GCE metadata server that google-auth-library and the
+ * gcloud SDKs use, on loopback, named by `GCE_METADATA_HOST`: the detection probes (`/` and
+ * `/computeMetadata/v1/instance`), project id, universe domain, the default service account's
+ * email and scopes, and its access token. Like the real server, every request must carry
+ * `Metadata-Flavor: Google` and must not carry `X-Forwarded-For`; every answer carries
+ * `Metadata-Flavor: Google`.
+ */
+import type { Server, ServerResponse } from 'node:http';
+import type { HeldCredential } from '../credential.js';
+import { close, listen, sendJson, sendText } from './listen.js';
+import type { Output, OutputDeps } from './output.js';
+
+/** Configuration of a gcp-metadata output. */
+export interface GcpMetadataOutputConfig {
+  readonly listen: string;
+  readonly projectId: string;
+  readonly numericProjectId?: string;
+  readonly serviceAccountEmail: string;
+  readonly scopes: readonly string[];
+}
+
+const FLAVOR = { 'metadata-flavor': 'Google', server: 'Metadata Server for VM' };
+const V1 = '/computeMetadata/v1';
+
+/** Create the endpoint. */
+export function createGcpMetadataOutput(c: GcpMetadataOutputConfig, deps: OutputDeps): Output {
+  let token: string | null = null;
+  let expiresAt = 0;
+  let server: Server | null = null;
+  const accounts = new Set(['default', c.serviceAccountEmail]);
+
+  const text = (res: ServerResponse, body: string): void => sendText(res, 200, body, { ...FLAVOR, 'content-type': 'application/text' });
+  const notFound = (res: ServerResponse): void => sendText(res, 404, 'Not Found\n', FLAVOR);
+
+  const account = (res: ServerResponse, rest: string, recursive: boolean): void => {
+    const info = { aliases: ['default'], email: c.serviceAccountEmail, scopes: c.scopes };
+    switch (rest) {
+      case '':
+        return recursive ? sendJson(res, 200, info, FLAVOR) : text(res, 'aliases\nemail\nidentity\nscopes\ntoken\n');
+      case 'email':
+        return text(res, c.serviceAccountEmail);
+      case 'aliases':
+        return text(res, 'default\n');
+      case 'scopes':
+        return text(res, `${c.scopes.join('\n')}\n`);
+      case 'token': {
+        const now = deps.now();
+        if (!token || expiresAt <= now) return sendText(res, 503, 'no unexpired access token yet\n', FLAVOR);
+        return sendJson(res, 200, { access_token: token, expires_in: Math.max(0, Math.floor((expiresAt - now) / 1000)), token_type: 'Bearer' }, FLAVOR);
+      }
+      default:
+        return notFound(res);
+    }
+  };
+
+  return {
+    type: 'gcp-metadata',
+    where: `http://${c.listen}`,
+    async start() {
+      server = await listen(c.listen, (req, res) => {
+        const [pathPart, query = ''] = (req.url ?? '/').split('?', 2) as [string, string?];
+        if (req.method !== 'GET' && req.method !== 'HEAD') return sendText(res, 405, 'Method Not Allowed\n', FLAVOR);
+        if (req.headers['x-forwarded-for']) return sendText(res, 403, 'Forbidden: X-Forwarded-For\n', FLAVOR);
+        if (pathPart === '/' || pathPart === '') return text(res, 'computeMetadata/\n');
+        if (req.headers['metadata-flavor'] !== 'Google') return sendText(res, 403, 'Missing Metadata-Flavor:Google header.\n', FLAVOR);
+        const recursive = /(^|&)recursive=true(&|$)/.test(query);
+        const path = pathPart.replace(/\/+$/, '');
+        if (path === '/computeMetadata' ) return text(res, 'v1/\n');
+        if (path === V1) return text(res, 'instance/\nproject/\nuniverse/\n');
+        if (path === `${V1}/instance`) return text(res, 'service-accounts/\n');
+        if (path === `${V1}/instance/service-accounts`) return text(res, `${[...accounts].map((a) => `${a}/`).join('\n')}\n`);
+        if (path === `${V1}/project/project-id`) return text(res, c.projectId);
+        if (path === `${V1}/project/numeric-project-id` && c.numericProjectId) return text(res, c.numericProjectId);
+        if (path === `${V1}/project`) return text(res, `project-id\n${c.numericProjectId ? 'numeric-project-id\n' : ''}`);
+        if (path === `${V1}/universe/universe-domain`) return text(res, 'googleapis.com');
+        const m = /^\/computeMetadata\/v1\/instance\/service-accounts\/([^/]+)(?:\/(.*))?$/.exec(path);
+        if (m && accounts.has(decodeURIComponent(m[1]!))) return account(res, m[2] ?? '', recursive);
+        notFound(res);
+      });
+    },
+    async publish(cred: HeldCredential) {
+      token = cred.token;
+      expiresAt = cred.expiresAt;
+    },
+    async withdraw() {
+      token = null;
+      expiresAt = 0;
+    },
+    async stop() {
+      await close(server);
+      server = null;
+    },
+    env: () => ({ GCE_METADATA_HOST: c.listen }),
+  };
+}

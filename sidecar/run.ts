@@ -1,0 +1,192 @@
+/** The three modes of `stint-sidecar`: sidecar (long-running), init (fetch once and exit), exec (run a child). */
+import type { Server } from 'node:http';
+import { StintError, isRetryable } from '../src/errors.js';
+import type { SidecarConfig } from './config/schema.js';
+import { StintClient } from './exchange_client.js';
+import { CredentialKeeper } from './keeper.js';
+import type { Logger } from './log.js';
+import { SidecarMetrics } from './metrics.js';
+import { createOutput } from './outputs/index.js';
+import type { Output } from './outputs/output.js';
+import { startOpsServer } from './ops_server.js';
+import { backoffDelay, type RenewalPolicy } from './schedule.js';
+import { close } from './outputs/listen.js';
+import { readSubjectToken } from './subject_token.js';
+
+/** A mode of the program. */
+export type Mode = 'sidecar' | 'init' | 'exec';
+
+interface Runtime {
+  readonly keepers: CredentialKeeper[];
+  readonly outputs: Output[];
+  readonly client: StintClient;
+  readonly metrics: SidecarMetrics;
+  ops: Server | null;
+}
+
+const now = (): number => Date.now();
+
+async function setUp(config: SidecarConfig, log: Logger): Promise<Runtime> {
+  const client = await StintClient.create(config.stint);
+  const metrics = new SidecarMetrics();
+  const policy: RenewalPolicy = config.renewal;
+  const keepers: CredentialKeeper[] = [];
+  const outputs: Output[] = [];
+  for (const c of config.credentials) {
+    const own: Output[] = [];
+    for (const oc of c.outputs) {
+      const o = await createOutput(oc, { log, now });
+      await o.start?.();
+      own.push(o);
+      outputs.push(o);
+    }
+    keepers.push(
+      new CredentialKeeper({ name: c.name, kind: c.kind, audience: c.audience, target: c.target, ttl: c.ttl, scopes: c.scopes }, c.required, own, {
+        client,
+        subjectToken: config.subjectToken,
+        policy,
+        log,
+        metrics,
+        now,
+        random: Math.random,
+      }),
+    );
+  }
+  return { keepers, outputs, client, metrics, ops: null };
+}
+
+/** Obtain every credential once, retrying transient failures until the init timeout; throws the first permanent failure. */
+async function obtainAll(rt: Runtime, config: SidecarConfig, log: Logger): Promise<void> {
+  const deadline = now() + config.init.timeout;
+  await Promise.all(
+    rt.keepers.map(async (k) => {
+      for (let failures = 0; ; ) {
+        if (await k.attempt()) return;
+        const err = k.lastError!;
+        failures++;
+        const wait = backoffDelay(failures, config.renewal, Math.random);
+        if (!isRetryable(err.code) || now() + wait > deadline) {
+          throw new StintError(err.code, `credential ${k.request.name}: ${err.message}`, { ...err.details, credential: k.request.name });
+        }
+        log.log('info', 'retrying', { credential: k.request.name, in_ms: Math.round(wait) });
+        await new Promise((r) => setTimeout(r, wait));
+      }
+    }),
+  );
+}
+
+async function tearDown(rt: Runtime, config: SidecarConfig, log: Logger, revoke: boolean): Promise<void> {
+  for (const k of rt.keepers) k.stop();
+  await Promise.all(rt.keepers.map((k) => k.settle()));
+  if (revoke) await revokeGrants(rt, config, log);
+  await Promise.all(rt.outputs.map((o) => o.stop?.()));
+  await close(rt.ops);
+  rt.client.close();
+}
+
+/** Revoke the grants currently served (shutdown.revokeGrants). */
+async function revokeGrants(rt: Runtime, config: SidecarConfig, log: Logger): Promise<void> {
+  const held = rt.keepers.map((k) => k.current).filter((c) => c !== null && c.grantId);
+  if (held.length === 0) return;
+  let subject: string;
+  try {
+    subject = await readSubjectToken(config.subjectToken);
+  } catch (e) {
+    log.log('error', 'grants not revoked: no subject token', { error: (e as Error).message });
+    return;
+  }
+  for (const cred of held) {
+    try {
+      await rt.client.revoke(subject, cred!.grantId, 'stint-sidecar shutdown');
+      log.log('info', 'grant revoked', { credential: cred!.name, grant_id: cred!.grantId });
+    } catch (e) {
+      const err = e as StintError;
+      log.log('error', 'grant not revoked', { credential: cred!.name, grant_id: cred!.grantId, code: err.code, error: err.message });
+      if (err.details?.reason === 'revoke_unsupported') return;
+    }
+  }
+}
+
+/** Wait for SIGTERM or SIGINT. */
+function terminated(): Promise<NodeJS.Signals> {
+  return new Promise((r) => {
+    process.once('SIGTERM', () => r('SIGTERM'));
+    process.once('SIGINT', () => r('SIGINT'));
+  });
+}
+
+/** init mode: fetch once, write every output, exit 0; or a non-zero status with a clear message. */
+export async function runInit(config: SidecarConfig, log: Logger): Promise<number> {
+  const rt = await setUp(config, log);
+  for (const o of rt.outputs) if (o.type === 'aws-container' || o.type === 'gcp-metadata') log.log('warn', `a ${o.type} output serves nothing in init mode (the process exits)`, { where: o.where });
+  try {
+    await obtainAll(rt, config, log);
+    log.log('info', 'init complete: every credential written', { credentials: rt.keepers.map((k) => k.request.name) });
+    return 0;
+  } finally {
+    await tearDown(rt, config, log, false);
+  }
+}
+
+/** sidecar mode: keep every credential fresh until SIGTERM. */
+export async function runSidecar(config: SidecarConfig, log: Logger): Promise<number> {
+  const stop = terminated();
+  const rt = await setUp(config, log);
+  if (config.ops.listen !== false) rt.ops = await startOpsServer(config.ops.listen, rt.keepers, rt.metrics, now);
+  for (const k of rt.keepers) k.start();
+  log.log('info', 'stint-sidecar running', { mode: 'sidecar', credentials: rt.keepers.map((k) => k.request.name), ops: config.ops.listen, outputs: rt.outputs.map((o) => `${o.type}:${o.where}`) });
+  const sig = await stop;
+  log.log('info', 'stopping', { signal: sig });
+  await tearDown(rt, config, log, config.shutdown.revokeGrants);
+  log.log('info', 'stopped');
+  return 0;
+}
+
+/** exec mode: obtain every credential, run the command with them in its environment, follow rotations, exit with its status. */
+export async function runExec(config: SidecarConfig, log: Logger, command: readonly string[]): Promise<number> {
+  const { Supervisor, FORWARDED_SIGNALS } = await import('./exec/child.js');
+  const rt = await setUp(config, log);
+  if (config.ops.listen !== false) rt.ops = await startOpsServer(config.ops.listen, rt.keepers, rt.metrics, now);
+  let supervisor: InstanceType<typeof Supervisor> | null = null;
+  const forward = (sig: NodeJS.Signals): void => supervisor?.signal(sig);
+  for (const sig of FORWARDED_SIGNALS) process.on(sig, forward);
+  try {
+    await obtainAll(rt, config, log);
+  } catch (e) {
+    for (const sig of FORWARDED_SIGNALS) process.off(sig, forward);
+    await tearDown(rt, config, log, false);
+    throw e;
+  }
+  const env = (): NodeJS.ProcessEnv => {
+    const vars: NodeJS.ProcessEnv = { ...process.env };
+    for (const o of rt.outputs) Object.assign(vars, o.env?.());
+    return vars;
+  };
+  supervisor = new Supervisor(command, env, log, config.exec.gracePeriod);
+  const sup = supervisor;
+  // Rotations close together (several credentials) cause one restart or one signal.
+  let pending: NodeJS.Timeout | null = null;
+  const rotated = (): void => {
+    if (config.exec.onRotation === 'none' || pending) return;
+    pending = setTimeout(() => {
+      pending = null;
+      if (config.exec.onRotation === 'restart') void sup.restart();
+      else {
+        log.log('info', 'signalling the command: credentials rotated', { signal: config.exec.signal });
+        sup.signal(config.exec.signal);
+      }
+    }, 50);
+  };
+  for (const k of rt.keepers) {
+    k.onChange((change) => {
+      if (change !== 'expired') rotated();
+    });
+    k.start();
+  }
+  sup.start();
+  const status = await sup.finished;
+  if (pending) clearTimeout(pending);
+  for (const sig of FORWARDED_SIGNALS) process.off(sig, forward);
+  await tearDown(rt, config, log, config.shutdown.revokeGrants);
+  return status;
+}

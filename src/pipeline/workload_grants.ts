@@ -1,0 +1,85 @@
+/**
+ * What a workload may do with its own grants, proving it is still the same identity with a fresh
+ * subject token: revoke one (a CI job's post step, a sidecar on shutdown) or renew one in place where
+ * the upstream allows (a Vault lease, a PostgreSQL role's VALID UNTIL). A grant of another identity is
+ * reported exactly like an unknown one. Renewal is decided by the current policy, like an exchange.
+ */
+import type { WorkloadIdentity } from '../attestation/attestor.js';
+import type { Auditor } from '../audit/auditor.js';
+import type { Clock } from '../clock.js';
+import { PolicyDeniedError, StintError } from '../errors.js';
+import type { Grant, Store } from '../store/store.js';
+import type { StintMetrics } from '../telemetry/metrics.js';
+import type { AdminService, RevocationResult } from './admin.js';
+import type { PolicySource, ProviderLookup } from './contracts.js';
+import { grantRef } from '../lifecycle/reaper.js';
+
+/** Dependencies of workload grant operations. */
+export interface WorkloadGrantsDeps {
+  readonly attest: (subjectToken: string) => Promise<WorkloadIdentity>;
+  readonly store: Store;
+  readonly admin: AdminService;
+  readonly policy: PolicySource;
+  readonly providers: ProviderLookup;
+  readonly auditor: Auditor;
+  readonly metrics: StintMetrics;
+  readonly clock: Clock;
+  /** Hard cap on any credential TTL, in seconds. */
+  readonly maxTtlSeconds: number;
+}
+
+/** Revocation and renewal of a workload's own grants. */
+export class WorkloadGrants {
+  constructor(private readonly deps: WorkloadGrantsDeps) {}
+
+  /** Verify the subject token, check the grant is the caller's own, revoke it. */
+  async revoke(subjectToken: string, grantId: string, reason: string): Promise<RevocationResult> {
+    const { identity } = await this.ownGrant(subjectToken, grantId);
+    return this.deps.admin.revokeGrant(grantId, reason || 'revoked by its workload', identity.id);
+  }
+
+  /** Extend the caller's own active grant upstream, for at most what the policy allows now. */
+  async renew(subjectToken: string, grantId: string, ttlSeconds: number | undefined): Promise<Grant> {
+    const { deps } = this;
+    const { identity, grant } = await this.ownGrant(subjectToken, grantId);
+    const now = Math.floor(deps.clock.now() / 1000);
+    if (grant.state !== 'active' || grant.expiresAt <= now) {
+      throw new StintError('ERR_INVALID_REQUEST', `grant ${grant.id} is ${grant.state === 'active' ? 'expired' : grant.state}: exchange again`, { field: 'grant_id' });
+    }
+    const provider = deps.providers.get(grant.kind);
+    if (!provider.renew) throw new StintError('ERR_INVALID_REQUEST', `${grant.kind} credentials cannot be renewed in place: exchange again`, { field: 'grant_id' });
+    const decision = deps.policy.current().decide(
+      identity,
+      [{ kind: grant.kind, audience: grant.audience ?? undefined, target: grant.target ?? undefined, ttlSeconds }],
+      now,
+    );
+    deps.metrics.policyDecisions.inc({ outcome: decision.outcome, reason: decision.reason });
+    if (decision.outcome === 'deny') {
+      throw new PolicyDeniedError('ERR_POLICY_DENIED', `renewal denied by policy (${decision.reason})`, null, decision.reason);
+    }
+    const granted = decision.credentials[0]!;
+    const ttl = Math.max(1, Math.min(granted.ttlSeconds, provider.maxTtlSeconds, deps.maxTtlSeconds));
+    const { expiresAt } = await provider.renew(grantRef(grant), ttl);
+    const updated = (await deps.store.extendGrant(grant.id, Math.max(grant.expiresAt, expiresAt))) ?? grant;
+    await deps.auditor.record({
+      type: 'grant.renewed',
+      requestId: null,
+      identity: identity.id,
+      rule: decision.rule,
+      outcome: 'info',
+      reason: 'renewed by its workload',
+      grantIds: [grant.id],
+      data: { kind: grant.kind, previousExpiresAt: grant.expiresAt, expiresAt: updated.expiresAt, ttlSeconds: ttl },
+    });
+    return updated;
+  }
+
+  private async ownGrant(subjectToken: string, grantId: string): Promise<{ identity: WorkloadIdentity; grant: Grant }> {
+    if (!subjectToken) throw new StintError('ERR_INVALID_REQUEST', 'subject_token is required', { field: 'subject_token' });
+    if (!grantId) throw new StintError('ERR_INVALID_REQUEST', 'grant_id is required', { field: 'grant_id' });
+    const identity = await this.deps.attest(subjectToken);
+    const grant = await this.deps.store.getGrant(grantId);
+    if (!grant || grant.identity !== identity.id) throw new StintError('ERR_NOT_FOUND', 'no such grant for this identity', { field: 'grant_id' });
+    return { identity, grant };
+  }
+}

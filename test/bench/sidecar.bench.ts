@@ -1,0 +1,165 @@
+/**
+ * `npm run bench` (second part): the footprint of `stint-sidecar`, which runs in every pod.
+ * Against the real `stint` service on loopback, it reports, beside a bare `node` process measured
+ * in the same run:
+ * - time from start to the first credential written (file output), best and median of 5 starts;
+ * - resident memory (VmRSS) after start, with a file output only and with every output kind;
+ * - resident memory over 10,000 renewals (renewing back to back), sampled every 2,500;
+ * with the ratios the goals use (at most 1.4 times the bare process, and no growth).
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { freePort, get, metricValue, startSidecar, startStint, tempDir, API_AUDIENCE, type RunningSidecar } from '../sidecar/harness.js';
+import { baseConfig, writeSidecarConfig } from '../sidecar/config.js';
+
+const RENEWALS = 10_000;
+const STARTS = 5;
+
+function rssMiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1] ?? NaN);
+  return kb / 1024;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function bareNodeRss(nodeOptions = ''): Promise<number> {
+  const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1 << 30)'], { stdio: 'ignore', env: { ...process.env, NODE_OPTIONS: nodeOptions } });
+  await sleep(1500);
+  const rss = rssMiB(child.pid!);
+  child.kill();
+  return rss;
+}
+
+async function waitForFile(path: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!existsSync(path)) {
+    if (Date.now() > deadline) throw new Error(`${path} never written`);
+    await sleep(2);
+  }
+}
+
+const fmt = (n: number, d = 1): string => n.toFixed(d);
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+async function main(): Promise<void> {
+  const stint = await startStint();
+  // The chart mounts the sidecar's output folder as tmpfs; /dev/shm is tmpfs here.
+  const tmp = existsSync('/dev/shm') ? tempDir('stint-sidecar-bench-', '/dev/shm') : tempDir('stint-sidecar-bench-');
+  const subject = tmp.path('subject.jwt');
+  await stint.writeSubjectToken(subject, { ttlSeconds: 7200 });
+  const rows: string[] = [];
+  try {
+    const bare = await bareNodeRss();
+    rows.push(`bare node process                          RSS ${fmt(bare)} MiB`);
+
+    // Start to first credential written, file output only, ordinary renewal settings.
+    const startTimes: number[] = [];
+    const setupTimes: number[] = [];
+    const exchangeTimes: number[] = [];
+    let startRss = 0;
+    for (let i = 0; i < STARTS; i++) {
+      const out = tmp.path(`start-${i}.jwt`);
+      const config = writeSidecarConfig(tmp.path(`start-${i}.yaml`), baseConfig(stint.url, subject, await freePort(), [{ name: 'api', audience: API_AUDIENCE, ttl: '10m', outputs: [{ type: 'file', path: out }] }]));
+      const t0 = performance.now();
+      const wall0 = Date.now();
+      const s = startSidecar(['--config', config]);
+      await waitForFile(out);
+      startTimes.push(performance.now() - t0);
+      await s.waitFor(/credential issued/);
+      const running = s.logs().find((l) => l.msg === 'stint-sidecar running');
+      const issued = s.logs().find((l) => l.msg === 'credential issued');
+      if (running && issued) {
+        setupTimes.push(Date.parse(String(running.time)) - wall0);
+        exchangeTimes.push(Date.parse(String(issued.time)) - Date.parse(String(running.time)));
+      }
+      if (i === STARTS - 1) {
+        await sleep(1500);
+        startRss = rssMiB(s.child.pid!);
+      }
+      await s.stop();
+    }
+    rows.push(`start → first credential written          best ${fmt(Math.min(...startTimes), 0)} ms, median ${fmt(median(startTimes), 0)} ms (${STARTS} starts)`);
+    rows.push(`  of which start → configured and running  median ${fmt(median(setupTimes), 0)} ms (node start, configuration check in a child process)`);
+    rows.push(`  of which the first exchange + write      median ${fmt(median(exchangeTimes), 0)} ms`);
+    rows.push(`sidecar after start, file output          RSS ${fmt(startRss)} MiB = ${fmt(startRss / bare, 2)} × bare`);
+
+    // Every output kind loaded.
+    {
+      const ops = await freePort();
+      const config = writeSidecarConfig(
+        tmp.path('all.yaml'),
+        baseConfig(stint.url, subject, ops, [
+          {
+            name: 'api',
+            audience: API_AUDIENCE,
+            ttl: '10m',
+            outputs: [
+              { type: 'file', path: tmp.path('all.jwt') },
+              { type: 'file', path: tmp.path('all.json'), format: 'json' },
+              { type: 'env-file', path: tmp.path('all.env'), variables: { TOKEN: 'token' } },
+              { type: 'aws-container', listen: `127.0.0.1:${await freePort()}`, tokenFile: tmp.path('aws.token'), values: { AccessKeyId: 'grant_id', SecretAccessKey: 'token', Token: 'token' } },
+              { type: 'gcp-metadata', listen: `127.0.0.1:${await freePort()}`, projectId: 'bench-project' },
+            ],
+          },
+        ]),
+      );
+      const s = startSidecar(['--config', config]);
+      await waitForFile(tmp.path('all.jwt'));
+      await sleep(1500);
+      const rss = rssMiB(s.child.pid!);
+      rows.push(`sidecar after start, every output kind    RSS ${fmt(rss)} MiB = ${fmt(rss / bare, 2)} × bare`);
+      await s.stop();
+    }
+
+    // 10,000 renewals back to back: as `node dist/sidecar/main.js`, then with a 1 MiB V8 semi-space.
+    rows.push(...(await renewalRun(stint.url, subject, tmp, bare, '')));
+    const bareSmall = await bareNodeRss('--max-semi-space-size=1');
+    rows.push(`bare node process, --max-semi-space-size=1  RSS ${fmt(bareSmall)} MiB`);
+    rows.push(...(await renewalRun(stint.url, subject, tmp, bareSmall, '--max-semi-space-size=1')));
+  } finally {
+    await stint.close();
+    tmp.cleanup();
+  }
+  console.log('\nstint-sidecar footprint (goal: ≤ 1.4 × bare node, no growth)\n');
+  for (const r of rows) console.log(r);
+}
+
+/** 10,000 back-to-back renewals with NODE_OPTIONS=`nodeOptions`; RSS sampled every 2,500. */
+async function renewalRun(url: string, subject: string, tmp: ReturnType<typeof tempDir>, bare: number, nodeOptions: string): Promise<string[]> {
+  const rows: string[] = [];
+  const ops = await freePort();
+  const out = tmp.path(`renew${nodeOptions ? '-flags' : ''}.jwt`);
+  const config = writeSidecarConfig(
+    tmp.path('renew.yaml'),
+    baseConfig(url, subject, ops, [{ name: 'api', audience: API_AUDIENCE, ttl: '10m', outputs: [{ type: 'file', path: out }] }], {
+      renewal: { jitter: 0, minInterval: 0, maxInterval: 0, initialBackoff: '100ms', maxBackoff: '1s' },
+    }),
+  );
+  const s: RunningSidecar = startSidecar(['--config', config], { env: { NODE_OPTIONS: nodeOptions } });
+  await waitForFile(out);
+  await sleep(1000);
+  const samples: { renewals: number; rss: number }[] = [];
+  const renewals = async (): Promise<number> => metricValue((await get(`http://127.0.0.1:${ops}/metrics`)).text, 'stint_sidecar_renewals_total');
+  const first = await renewals();
+  samples.push({ renewals: first, rss: rssMiB(s.child.pid!) });
+  const t0 = performance.now();
+  for (let target = 2500; target <= RENEWALS; target += 2500) {
+    while ((await renewals()) - first < target) await sleep(100);
+    samples.push({ renewals: (await renewals()) - first, rss: rssMiB(s.child.pid!) });
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const failures = metricValue((await get(`http://127.0.0.1:${ops}/metrics`)).text, 'stint_sidecar_renewal_failures_total');
+  await s.stop();
+  const label = nodeOptions ? `NODE_OPTIONS=${nodeOptions}` : 'no node flags';
+  rows.push(`renewals (${label}): ${RENEWALS} in ${fmt(seconds)} s (${fmt(RENEWALS / seconds, 0)}/s), ${failures} failures`);
+  for (const x of samples) rows.push(`  after ${String(x.renewals).padStart(6)} renewals                  RSS ${fmt(x.rss)} MiB = ${fmt(x.rss / bare, 2)} × bare`);
+  const growth = samples[samples.length - 1]!.rss - samples[1]!.rss;
+  rows.push(`  growth from 2,500 to ${RENEWALS} renewals        ${growth >= 0 ? '+' : ''}${fmt(growth)} MiB`);
+  return rows;
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -1,0 +1,122 @@
+/**
+ * Scenario: the sidecar reaches Stint over TLS with a CA bundle and a client certificate (mTLS),
+ * through a TLS-terminating proxy in front of the real service (as an ingress or service mesh
+ * would); without the CA or without the client certificate it cannot. On SIGTERM with
+ * `shutdown.revokeGrants`, it revokes its grants through POST /revoke, or says plainly that this
+ * Stint version cannot.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpsServer, type Server } from 'node:https';
+import { request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { API_AUDIENCE, get, runSidecar, startSidecar, startStint, tempDir, type StintUnderTest } from '../sidecar/harness.js';
+import { baseConfig, writeSidecarConfig } from '../sidecar/config.js';
+
+const tmp = tempDir();
+let stint: StintUnderTest;
+let proxy: Server;
+let proxyUrl: string;
+let clientCertsSeen = 0;
+
+function openssl(args: string[]): void {
+  execFileSync('openssl', args, { cwd: tmp.dir, stdio: 'ignore' });
+}
+
+/** A CA, a server certificate for 127.0.0.1 and a client certificate, all from openssl. */
+function makePki(): void {
+  openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '1', '-subj', '/CN=stint-test-ca']);
+  for (const [name, ext] of [['server', 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth'], ['client', 'extendedKeyUsage=clientAuth']] as const) {
+    openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=stint-sidecar-${name}`]);
+    require_write(`${name}.ext`, `${ext}\n`);
+    openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.pem`, '-days', '1', '-extfile', `${name}.ext`]);
+  }
+}
+
+function require_write(name: string, text: string): void {
+  execFileSync(process.execPath, ['-e', `require('node:fs').writeFileSync(process.argv[1], process.argv[2])`, tmp.path(name), text]);
+}
+
+beforeAll(async () => {
+  stint = await startStint();
+  await stint.writeSubjectToken(tmp.path('subject.jwt'));
+  makePki();
+  const target = new URL(stint.url);
+  proxy = createHttpsServer(
+    { key: readFileSync(tmp.path('server.key')), cert: readFileSync(tmp.path('server.pem')), ca: readFileSync(tmp.path('ca.pem')), requestCert: true, rejectUnauthorized: true },
+    (req, res) => {
+      if ((req.socket as TLSSocket).getPeerCertificate()?.subject?.CN === 'stint-sidecar-client') clientCertsSeen++;
+      const up = httpRequest({ host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers }, (r) => {
+        res.writeHead(r.statusCode ?? 502, r.headers);
+        r.pipe(res);
+      });
+      up.on('error', () => res.destroy());
+      req.pipe(up);
+    },
+  );
+  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', () => r()));
+  proxyUrl = `https://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+}, 60_000);
+
+afterAll(async () => {
+  proxy?.close();
+  await stint?.close();
+  tmp.cleanup();
+});
+
+function tlsConfig(name: string, stintPart: Record<string, unknown>): string {
+  return writeSidecarConfig(
+    tmp.path(`${name}.yaml`),
+    { ...baseConfig(proxyUrl, tmp.path('subject.jwt'), false, [{ name: 'api', audience: API_AUDIENCE, outputs: [{ type: 'file', path: tmp.path(`${name}.jwt`) }] }], { init: { timeout: '1s' } }), stint: { url: proxyUrl, timeout: '2s', ...stintPart } },
+  );
+}
+
+describe('TLS and mTLS to Stint', () => {
+  it('with the CA bundle and a client certificate: the credential is obtained over mTLS', async () => {
+    const res = await runSidecar(['init', '--config', tlsConfig('mtls', { caFile: tmp.path('ca.pem'), clientCertFile: tmp.path('client.pem'), clientKeyFile: tmp.path('client.key') })]);
+    expect(res.stderr).toBe('');
+    expect(res.code).toBe(0);
+    expect(readFileSync(tmp.path('mtls.jwt'), 'utf8')).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
+    expect(clientCertsSeen).toBeGreaterThan(0);
+  });
+
+  it('without the CA bundle the server certificate is not trusted', async () => {
+    const res = await runSidecar(['init', '--config', tlsConfig('noca', { clientCertFile: tmp.path('client.pem'), clientKeyFile: tmp.path('client.key') })]);
+    expect(res.code).toBe(69);
+    expect(res.stderr).toMatch(/cannot reach Stint at https:\/\/127\.0\.0\.1:\d+: (UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|DEPTH_ZERO_SELF_SIGNED_CERT)/);
+  });
+
+  it('without a client certificate the proxy refuses the handshake', async () => {
+    const res = await runSidecar(['init', '--config', tlsConfig('nocert', { caFile: tmp.path('ca.pem') })]);
+    expect(res.code).toBe(69);
+    expect(res.stderr).toMatch(/cannot reach Stint at https:/);
+  });
+
+  it('an unreadable CA file is a configuration error naming stint.caFile', async () => {
+    const res = await runSidecar(['init', '--config', tlsConfig('badca', { caFile: tmp.path('absent.pem') })]);
+    expect(res.code).toBe(78);
+    expect(res.stderr).toContain(`stint.caFile: cannot read ${tmp.path('absent.pem')}: ENOENT`);
+  });
+});
+
+describe('shutdown.revokeGrants', () => {
+  it('on SIGTERM revokes the served grant through POST /revoke, or says this Stint version cannot; exits 0 either way', async () => {
+    const discovery = JSON.parse((await get(`${stint.url}/.well-known/openid-configuration`)).text) as Record<string, unknown>;
+    const config = writeSidecarConfig(
+      tmp.path('revoke.yaml'),
+      baseConfig(stint.url, tmp.path('subject.jwt'), false, [{ name: 'api', audience: API_AUDIENCE, outputs: [{ type: 'file', path: tmp.path('revoke.jwt') }] }], { shutdown: { revokeGrants: true } }),
+    );
+    const sidecar = startSidecar(['--config', config]);
+    await sidecar.waitFor(/credential issued/);
+    expect(await sidecar.stop()).toBe(0);
+    const logs = sidecar.logs();
+    if (discovery.revocation_endpoint) {
+      expect(logs.find((l) => l.msg === 'grant revoked')).toBeDefined();
+    } else {
+      const line = logs.find((l) => l.msg === 'grant not revoked');
+      expect(line?.error).toBe('revoking grants on shutdown is not supported by this Stint version (no POST /revoke)');
+    }
+  });
+});
