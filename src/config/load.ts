@@ -56,6 +56,24 @@ export function resolvePaths(config: StintConfig, base: string): StintConfig {
       ...config.admin,
       tokens: config.admin.tokens.map((t) => ('file' in t.secret ? { ...t, secret: { file: abs(t.secret.file) } } : t)),
     },
+    providers: resolveProviderPaths(config.providers, abs),
+  };
+}
+
+/** File paths inside provider settings (credential files, CA bundles, kubeconfigs, secret references). */
+function resolveProviderPaths(providers: StintConfig['providers'], abs: (p: string) => string): StintConfig['providers'] {
+  const file = <T>(v: T): T => (v && typeof v === 'object' && 'file' in v && typeof v.file === 'string' ? { ...v, file: abs(v.file) } : v);
+  const opt = (v: string | undefined): string | undefined => (v === undefined ? v : abs(v));
+  const { aws, gcp, vault, kubernetes, postgres } = providers;
+  return {
+    ...providers,
+    ...(aws ? { aws: { ...aws, ...(aws.credentials ? { credentials: Object.fromEntries(Object.entries(aws.credentials).map(([k, v]) => [k, file(v)])) as typeof aws.credentials } : {}) } } : {}),
+    ...(gcp ? { gcp: { ...gcp, credentialsFile: opt(gcp.credentialsFile) } } : {}),
+    ...(vault ? { vault: { ...vault, caFile: opt(vault.caFile) } } : {}),
+    ...(kubernetes ? { kubernetes: { ...kubernetes, kubeconfig: opt(kubernetes.kubeconfig), caFile: opt(kubernetes.caFile), tokenFile: opt(kubernetes.tokenFile) } } : {}),
+    ...(postgres
+      ? { postgres: { ...postgres, databases: Object.fromEntries(Object.entries(postgres.databases).map(([k, d]) => [k, { ...d, adminUrl: file(d.adminUrl) }])) as typeof postgres.databases } }
+      : {}),
   };
 }
 
