@@ -56,6 +56,13 @@ function splitHostPort(addr: string): { host: string; port: number } {
   return { host: addr.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(addr.slice(i + 1)) };
 }
 
+/** Every allow entry's provider `options` are checked when the policy loads, not at the first request. */
+function validateProviderOptions(policy: { rules: readonly { name: string; allow: readonly { kind: string; options: Readonly<Record<string, unknown>> }[] }[] }, providers: { has(k: string): boolean; get(k: string): { validateOptions?(o: Readonly<Record<string, unknown>>, rule: string): void } }): void {
+  for (const rule of policy.rules) {
+    for (const entry of rule.allow) if (providers.has(entry.kind)) providers.get(entry.kind).validateOptions?.(entry.options, rule.name);
+  }
+}
+
 /** Graceful gRPC shutdown: in-flight calls get 2 s, then the server is forced down. */
 function shutdownGrpc(server: { tryShutdown(cb: () => void): void; forceShutdown(): void }): Promise<void> {
   return new Promise((resolve) => {
@@ -140,6 +147,13 @@ export async function startStint(config: StintConfig, options: StartOptions = {}
     throw new ConfigError('ERR_POLICY_INVALID', 'rules', `credential kind ${unserved.join(', ')} has no provider (known: ${providers.kinds().join(', ')}) in ${config.policy.file}`);
   }
   for (const w of compiled.warnings) logger.warn({ policyWarning: w }, 'policy warning');
+  try {
+    validateProviderOptions(compiled, providers);
+    if (loadedPolicy.shadow) validateProviderOptions(loadedPolicy.shadow, providers);
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
 
   let activeGrants = await store.countActiveGrants(Math.floor(clock.now() / 1000));
   metrics.activeGrants.set(activeGrants);

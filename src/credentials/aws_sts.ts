@@ -113,6 +113,10 @@ export function createAwsStsProviders(input: z.input<typeof awsProviderConfigSch
     requires: 'target',
     reapOnExpiry: false,
 
+    validateOptions(options, rule) {
+      sessionOptions(options, rule);
+    },
+
     async issue(grant: GrantDraft): Promise<IssuedCredential> {
       const roleArn = grant.granted.target;
       if (!roleArn) throw new StintError('ERR_INVALID_REQUEST', 'an aws-sts credential requires a target: the IAM role ARN', { kind: AWS_STS_KIND, field: 'target' });

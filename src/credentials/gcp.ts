@@ -137,6 +137,10 @@ export function createGcpAccessTokenProvider(config: GcpProviderConfig, deps: Pr
     requires: 'none',
     reapOnExpiry: false,
 
+    validateOptions(options, rule) {
+      ruleOptions(options, rule);
+    },
+
     async issue(draft: GrantDraft): Promise<IssuedCredential> {
       const options = ruleOptions(draft.granted.options, draft.rule);
       const mode = options.mode ?? config.mode;

@@ -87,6 +87,8 @@ export interface CredentialProvider {
   readonly requires: 'audience' | 'target' | 'none';
   /** True when an expired grant leaves something upstream that the reaper must remove. */
   readonly reapOnExpiry: boolean;
+  /** Check a policy rule's `options` for this kind when the policy loads (throws ERR_POLICY_INVALID naming the option). */
+  validateOptions?(options: Readonly<Record<string, unknown>>, rule: string): void;
   /** Issue the credential for an allowed grant. Throws UpstreamError on upstream failure. */
   issue(grant: GrantDraft): Promise<IssuedCredential>;
   /** Revoke what `issue` produced (idempotent: revoking twice, or something already gone, succeeds). */

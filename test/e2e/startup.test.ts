@@ -2,6 +2,7 @@
  * Scenario: the service refuses to start on an invalid configuration or policy, naming the key
  * path and the reason, with the configuration exit status.
  */
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,7 +34,8 @@ ${extra}`;
 
 describe('startup validation', () => {
   writeFileSync(join(dir, 'policy.yaml'), goodPolicy);
-  writeFileSync(join(dir, 'jwks.json'), '{"keys":[]}');
+  const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  writeFileSync(join(dir, 'jwks.json'), JSON.stringify({ keys: [{ ...publicKey.export({ format: 'jwk' }), kid: 'k1', alg: 'ES256' }] }));
 
   it('names the key path of an invalid configuration and exits 78', async () => {
     writeFileSync(join(dir, 'bad.yaml'), config('signing: { algorithm: HS256 }\n'));
@@ -65,6 +67,28 @@ describe('startup validation', () => {
     expect(res.stderr).toContain('ERR_POLICY_INVALID');
     expect(res.stderr).toMatch(/rules\[0\]\.allow\[0\]\.ttl/);
     expect(res.stderr).toMatch(/line 8|:8:/);
+  });
+
+  it('checks provider options of every rule at load, naming the rule and the option', async () => {
+    writeFileSync(
+      join(dir, 'aws-policy.yaml'),
+      `version: 1
+rules:
+  - name: deploy
+    match: { attestor: kubernetes, issuer: https://k8s.example }
+    allow:
+      - kind: aws-sts
+        targets: [arn:aws:iam::123456789012:role/deploy]
+        ttl: { default: 15m, max: 1h }
+        options: { sessionTagz: { Team: namespace } }
+`,
+    );
+    writeFileSync(join(dir, 'aws.yaml'), config('providers:\n  aws: { region: eu-west-1, endpoint: "http://127.0.0.1:9" }\n', 'aws-policy.yaml'));
+    const res = await runStint(['serve', '--config', join(dir, 'aws.yaml')]);
+    expect(res.code).toBe(78);
+    expect(res.stderr).toContain('ERR_POLICY_INVALID');
+    expect(res.stderr).toMatch(/deploy/);
+    expect(res.stderr).toMatch(/sessionTagz/);
   });
 
   it('names a missing configuration file', async () => {
