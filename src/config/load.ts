@@ -5,6 +5,7 @@ import { parse } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { configSchema, type SecretRef, type StintConfig } from './schema.js';
+import { readSecretRef } from './fields.js';
 
 /** Render a zod issue path as `a.b[2].c`. */
 export function formatPath(path: readonly PropertyKey[]): string {
@@ -79,14 +80,5 @@ function resolveProviderPaths(providers: StintConfig['providers'], abs: (p: stri
 
 /** Read a secret from its reference; the error names the reference, never a value. */
 export function readSecret(ref: SecretRef, keyPath: string): string {
-  if ('env' in ref) {
-    const v = process.env[ref.env];
-    if (!v) throw new ConfigError('ERR_CONFIG_INVALID', keyPath, `environment variable ${ref.env} is not set`);
-    return v.trim();
-  }
-  try {
-    return readFileSync(ref.file, 'utf8').trim();
-  } catch (e) {
-    throw new ConfigError('ERR_CONFIG_INVALID', keyPath, `cannot read secret file ${ref.file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
-  }
+  return readSecretRef(ref, keyPath);
 }

@@ -3,25 +3,10 @@
  * path and the reason, and the service refuses to start on it.
  */
 import { z } from 'zod';
-import { parseDuration } from '../duration.js';
+import { durationSchema, secretRefSchema } from './fields.js';
 import { UPSTREAM_PROVIDERS } from '../credentials/registry.js';
 
-/** A duration given as `15m`, `1h` or a number of seconds; parsed to seconds. */
-export const durationSchema = z.union([z.string(), z.number()]).transform((v, ctx) => {
-  try {
-    return parseDuration(v);
-  } catch (e) {
-    ctx.addIssue({ code: 'custom', message: (e as Error).message });
-    return z.NEVER;
-  }
-});
-
-/** A secret reference: from an environment variable or a file, never inlined. */
-export const secretRefSchema = z.union([
-  z.object({ env: z.string().min(1) }).strict(),
-  z.object({ file: z.string().min(1) }).strict(),
-]);
-export type SecretRef = z.infer<typeof secretRefSchema>;
+export { durationSchema, secretRefSchema, type SecretRef } from './fields.js';
 
 const jwsAlg = z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']);
 

@@ -15,6 +15,7 @@
 import { z } from 'zod';
 import { epochSeconds } from '../clock.js';
 import { parseDuration } from '../duration.js';
+import { durationSchema } from '../config/fields.js';
 import { ConfigError, StintError } from '../errors.js';
 import type { CredentialProvider, GrantDraft, IssuedCredential, ProviderDeps, RevokeResult } from './provider.js';
 import { federate, impersonate, type GcpCallContext, type GoogleAccessToken } from './gcp/access_token.js';
@@ -43,15 +44,6 @@ const endpointSchema = z
   .refine((v) => endpointUrlProblem(v) === null, { message: 'must be an https URL (http only on loopback) without credentials, query or fragment' })
   .transform((v) => v.replace(/\/+$/, ''));
 
-/** A duration in seconds (`1h`, `90m`, 3600). */
-const secondsSchema = z.union([z.string(), z.number()]).transform((v, ctx) => {
-  try {
-    return parseDuration(v);
-  } catch (e) {
-    ctx.addIssue({ code: 'custom', message: (e as Error).message });
-    return z.NEVER;
-  }
-});
 
 /** A timeout in milliseconds, written `500ms`, `5s` or a number of seconds. */
 const timeoutSchema = z.union([z.string(), z.number()]).transform((v, ctx) => {
@@ -81,7 +73,7 @@ export const gcpProviderConfigSchema = z
     /** Scopes requested when neither the request nor the rule's `options.defaultScopes` names any. */
     defaultScopes: z.array(scopeSchema).min(1).max(64).default([CLOUD_PLATFORM_SCOPE]),
     /** Longest token lifetime; above 1h needs the org policy constraint iam.allowServiceAccountCredentialLifetimeExtension. */
-    maxTtl: secondsSchema.pipe(z.number().int().min(1).max(EXTENDED_MAX_LIFETIME_SECONDS, 'at most 12h (43200 s), generateAccessToken\'s limit')).default(DEFAULT_MAX_LIFETIME_SECONDS),
+    maxTtl: durationSchema.pipe(z.number().int().min(1).max(EXTENDED_MAX_LIFETIME_SECONDS, 'at most 12h (43200 s), generateAccessToken\'s limit')).default(DEFAULT_MAX_LIFETIME_SECONDS),
     /** Timeout of each Google call (retries by the Google client included). */
     timeout: timeoutSchema.pipe(z.number().int().min(100, 'at least 100ms').max(60_000, 'at most 60s')).default(5000),
   })

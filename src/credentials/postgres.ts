@@ -5,12 +5,11 @@
  * sessions; reconciliation drops roles under Stint's prefix that no live grant accounts for.
  * Configuration key `providers.postgres`; docs/providers/postgres.md.
  */
-import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { Clock } from '../clock.js';
 import { epochSeconds } from '../clock.js';
-import { parseDuration } from '../duration.js';
+import { durationSchema, positiveDurationSchema, readSecretRef, secretRefSchema } from '../config/fields.js';
 import { ConfigError, StintError, UpstreamError } from '../errors.js';
 import { roleNameFor, grantIdOfRole, uuidv7TimeMs, MAX_IDENTIFIER_BYTES, MAX_ROLE_PREFIX_LENGTH, ROLE_PREFIX_PATTERN } from './postgres/role_name.js';
 import { PostgresRoles } from './postgres/roles.js';
@@ -26,18 +25,7 @@ export const POSTGRES_TOKEN_TYPE = 'urn:stint:params:oauth:token-type:postgres-p
 /** Configuration key path, for errors. */
 const CONFIG_PATH = 'providers.postgres';
 
-const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
-  try {
-    return parseDuration(v);
-  } catch (e) {
-    ctx.addIssue({ code: 'custom', message: (e as Error).message });
-    return z.NEVER;
-  }
-});
-const positiveDuration = duration.refine((s) => s >= 1, 'must be at least 1s');
 
-/** A secret from an environment variable or a file, never inlined (same shape as config `secretRefSchema`). */
-const secretRefSchema = z.union([z.object({ env: z.string().min(1) }).strict(), z.object({ file: z.string().min(1) }).strict()]);
 
 const identifier = z.string().min(1).refine((s) => Buffer.byteLength(s) <= MAX_IDENTIFIER_BYTES, `at most ${MAX_IDENTIFIER_BYTES} bytes`);
 
@@ -56,9 +44,9 @@ const databaseSchema = z
     /** Prefix of generated role names; marks Stint's roles for reconciliation. */
     rolePrefix: z.string().max(MAX_ROLE_PREFIX_LENGTH).regex(ROLE_PREFIX_PATTERN, 'lower-case letters, digits and _, not starting with a digit').default('stint_'),
     /** Timeout of connecting to the admin connection. */
-    connectTimeout: positiveDuration.default(5),
+    connectTimeout: positiveDurationSchema.default(5),
     /** statement_timeout of the admin connection. */
-    statementTimeout: positiveDuration.default(10),
+    statementTimeout: positiveDurationSchema.default(10),
     /** CONNECTION LIMIT of a generated role when the rule's options do not set one. */
     connectionLimit: z.number().int().min(1).max(10_000).default(10),
     /** Role receiving objects a dropped role owned; default the admin role. */
@@ -72,9 +60,9 @@ export const postgresProviderConfigSchema = z
     /** Databases by name (the request's target), e.g. `main`. */
     databases: z.record(z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/, 'names are [a-z0-9_.-], starting with a letter or digit'), databaseSchema).refine((d) => Object.keys(d).length > 0, 'at least one database'),
     /** Longest TTL of a generated role. */
-    maxTtl: positiveDuration.default(3600),
+    maxTtl: positiveDurationSchema.default(3600),
     /** Roles younger than this are never reconciled away (an issuance may be in flight). */
-    reconcileGrace: duration.default(300),
+    reconcileGrace: durationSchema.default(300),
   })
   .strict();
 export type PostgresProviderConfig = z.infer<typeof postgresProviderConfigSchema>;
@@ -105,22 +93,6 @@ interface RoleComment {
 
 const ALLOWED_OPTIONS = new Set(['memberOf', 'connectionLimit']);
 
-/** Read a secret reference at startup; errors name the key path, never a value. */
-function readSecretRef(ref: z.infer<typeof secretRefSchema>, path: string): string {
-  if ('env' in ref) {
-    const v = process.env[ref.env]?.trim();
-    if (!v) throw new ConfigError('ERR_CONFIG_INVALID', path, `environment variable ${ref.env} is not set`);
-    return v;
-  }
-  try {
-    const v = readFileSync(ref.file, 'utf8').trim();
-    if (!v) throw new ConfigError('ERR_CONFIG_INVALID', path, `secret file ${ref.file} is empty`);
-    return v;
-  } catch (e) {
-    if (e instanceof ConfigError) throw e;
-    throw new ConfigError('ERR_CONFIG_INVALID', path, `cannot read secret file ${ref.file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
-  }
-}
 
 /** Check an admin URL's shape; returns the secrets it holds (for redaction). */
 function adminUrlSecrets(url: string, path: string): string[] {

@@ -23,7 +23,7 @@ import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { epochSeconds } from '../clock.js';
-import { parseDuration } from '../duration.js';
+import { positiveDurationSchema } from '../config/fields.js';
 import { ConfigError, StintError, UpstreamError } from '../errors.js';
 import type { CredentialProvider, GrantDraft, GrantRef, IssuedCredential, LiveGrantCheck, LiveHandles, ProviderDeps, ReconcileReport, RevokeResult } from './provider.js';
 import { leaseIdOf, VaultClient, type VaultAuth, type VaultSecret } from './vault/client.js';
@@ -46,17 +46,6 @@ const MAX_RECONCILE_LEASES = 10_000;
 /** Deepest sub-prefix a reconciliation pass descends into below a configured prefix. */
 const MAX_RECONCILE_DEPTH = 4;
 
-/** A duration of at least one second (`5s`, `5m`, or seconds). */
-const seconds = z.union([z.string(), z.number()]).transform((v, ctx) => {
-  try {
-    const s = parseDuration(v);
-    if (s >= 1) return s;
-    ctx.addIssue({ code: 'custom', message: 'must be at least 1s' });
-  } catch (e) {
-    ctx.addIssue({ code: 'custom', message: (e as Error).message });
-  }
-  return z.NEVER;
-});
 
 const vaultPath = z.string().refine(isVaultPath, 'must be a Vault path such as database/creds/readonly');
 const roleName = z.string().regex(/^[A-Za-z0-9_.@-]{1,128}$/, 'must be a Vault role name');
@@ -81,13 +70,13 @@ export const vaultProviderConfigSchema = z
     /** PEM CA bundle that signs Vault's certificate (default: Node's trust store). */
     caFile: z.string().min(1).optional(),
     /** Timeout of one Vault call. */
-    timeout: seconds.default(5),
+    timeout: positiveDurationSchema.default(5),
     /** Longest grant this provider issues; Vault's lease may be shorter, never longer in effect. */
-    maxTtl: seconds.default(3600),
+    maxTtl: positiveDurationSchema.default(3600),
     /** Lease prefixes that only Stint reads from, reconciled against live grants (e.g. database/creds/readonly). */
     reconcilePrefixes: z.array(vaultPath).default([]),
     /** Leases younger than this are never reconciled away (an issuance may be in flight). */
-    reconcileGrace: seconds.default(300),
+    reconcileGrace: positiveDurationSchema.default(300),
   })
   .strict()
   .superRefine((c, ctx) => {

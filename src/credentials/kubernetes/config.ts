@@ -4,7 +4,7 @@
  * and how the objects it creates are marked.
  */
 import { z } from 'zod';
-import { parseDuration } from '../../duration.js';
+import { positiveDurationSchema } from '../../config/fields.js';
 
 /** The in-cluster API server, as every pod sees it. */
 export const IN_CLUSTER_SERVER = 'https://kubernetes.default.svc';
@@ -16,17 +16,6 @@ export const IN_CLUSTER_TOKEN_FILE = '/var/run/secrets/kubernetes.io/serviceacco
 const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*$/;
 const LABEL_VALUE = /^(?=.{1,63}$)[A-Za-z0-9](?:[-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
 
-/** A duration of at least one second (`5s`, `5m`, or seconds). */
-const seconds = z.union([z.string(), z.number()]).transform((v, ctx) => {
-  try {
-    const s = parseDuration(v);
-    if (s >= 1) return s;
-    ctx.addIssue({ code: 'custom', message: 'must be at least 1s' });
-  } catch (e) {
-    ctx.addIssue({ code: 'custom', message: (e as Error).message });
-  }
-  return z.NEVER;
-});
 
 /** Configuration of `providers.kubernetes`. */
 export const kubernetesProviderConfigSchema = z
@@ -46,11 +35,11 @@ export const kubernetesProviderConfigSchema = z
     /** API server URL written into kubeconfigs handed to workloads (default: the URL Stint uses). */
     clusterServer: z.string().url().regex(/^https:\/\//, 'must be an https:// URL').optional(),
     /** Timeout of one API call. */
-    timeout: seconds.default(5),
+    timeout: positiveDurationSchema.default(5),
     /** Longest credential either kind issues (the API server may cap tokens lower). */
-    maxTtl: seconds.default(86400),
+    maxTtl: positiveDurationSchema.default(86400),
     /** RoleBindings younger than this are never reconciled away (an issuance may be in flight). */
-    reconcileGrace: seconds.default(300),
+    reconcileGrace: positiveDurationSchema.default(300),
     /** Prefix of Stint's own labels and annotations (`<prefix>/grant-id`, `<prefix>/expires-at`). */
     labelPrefix: z.string().regex(DNS_SUBDOMAIN, 'must be a DNS subdomain such as stint.dev').default('stint.dev'),
     /**
