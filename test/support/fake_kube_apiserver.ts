@@ -14,7 +14,7 @@
  * await kube.close();
  * ```
  */
-import { execFileSync } from 'node:child_process';
+import { makeServerCertificates } from './certs.js';
 import { generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
@@ -89,18 +89,6 @@ const STINT_USER = 'system:serviceaccount:stint-system:stint';
 const DNS_LABEL = /^[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*$/;
 
-/** Make a CA and a server certificate for 127.0.0.1/localhost with openssl, in `dir`. */
-function makeCertificates(dir: string, prefix: string): { caFile: string; certFile: string; keyFile: string } {
-  const f = (n: string): string => join(dir, `${prefix}${n}`);
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  execFileSync('openssl', ['req', '-x509', ...ec, '-keyout', f('ca.key'), '-out', f('ca.crt'), '-days', '2', '-subj', `/CN=${prefix}fake-kube-ca`,
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'], { stdio: 'pipe' });
-  execFileSync('openssl', ['req', ...ec, '-keyout', f('server.key'), '-out', f('server.csr'), '-subj', '/CN=kube-apiserver'], { stdio: 'pipe' });
-  writeFileSync(f('server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n');
-  execFileSync('openssl', ['x509', '-req', '-in', f('server.csr'), '-CA', f('ca.crt'), '-CAkey', f('ca.key'), '-CAcreateserial', '-out', f('server.crt'), '-days', '2',
-    '-extfile', f('server.ext')], { stdio: 'pipe' });
-  return { caFile: f('ca.crt'), certFile: f('server.crt'), keyFile: f('server.key') };
-}
 
 function statusBody(code: number, reason: string, message: string, details?: Record<string, unknown>): Record<string, unknown> {
   return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, ...(details ? { details } : {}), code };
@@ -172,8 +160,8 @@ export class FakeKubeApiServer {
   /** Start on an ephemeral port. */
   static async start(options: FakeKubeOptions = {}): Promise<FakeKubeApiServer> {
     const dir = mkdtempSync(join(tmpdir(), 'fake-kube-'));
-    const certs = makeCertificates(dir, '');
-    const untrusted = makeCertificates(dir, 'untrusted-');
+    const certs = makeServerCertificates(dir, '', 'kube-apiserver');
+    const untrusted = makeServerCertificates(dir, 'untrusted-', 'kube-apiserver');
     const tokenFile = join(dir, 'token');
     writeFileSync(tokenFile, `stint-api-token-${randomUUID()}`, { mode: 0o600 });
     const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });

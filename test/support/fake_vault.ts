@@ -24,8 +24,8 @@
  * JSON), `empty` (200 `{}`), `close` (connection dropped), `hang` (no answer), per operation.
  * Nothing here records a token or a JWT: only who logged in (role, sub, jti) and what was asked.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { makeServerCertificates } from './certs.js';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -218,7 +218,7 @@ export class FakeVault {
     let server: Server;
     if (options.tls) {
       const dir = mkdtempSync(join(tmpdir(), 'stint-fake-vault-'));
-      const certs = makeCertificates(dir);
+      const certs = makeServerCertificates(dir, '', 'vault');
       tls = { dir, caFile: certs.caFile };
       server = createTlsServer({ key: readFileSync(certs.keyFile), cert: readFileSync(certs.certFile) });
     } else {
@@ -651,18 +651,6 @@ export class FakeVault {
   }
 }
 
-/** A CA and a server certificate for 127.0.0.1/localhost, made with openssl in `dir`. */
-function makeCertificates(dir: string): { caFile: string; certFile: string; keyFile: string } {
-  const f = (n: string): string => join(dir, n);
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  execFileSync('openssl', ['req', '-x509', ...ec, '-keyout', f('ca.key'), '-out', f('ca.crt'), '-days', '2', '-subj', '/CN=fake-vault-ca',
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'], { stdio: 'pipe' });
-  execFileSync('openssl', ['req', ...ec, '-keyout', f('server.key'), '-out', f('server.csr'), '-subj', '/CN=vault'], { stdio: 'pipe' });
-  writeFileSync(f('server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n');
-  execFileSync('openssl', ['x509', '-req', '-in', f('server.csr'), '-CA', f('ca.crt'), '-CAkey', f('ca.key'), '-CAcreateserial', '-out', f('server.crt'), '-days', '2',
-    '-extfile', f('server.ext')], { stdio: 'pipe' });
-  return { caFile: f('ca.crt'), certFile: f('server.crt'), keyFile: f('server.key') };
-}
 
 function envelope(): Record<string, unknown> {
   return { request_id: randomUUID(), lease_id: '', renewable: false, lease_duration: 0, data: null, wrap_info: null, warnings: null, auth: null };
