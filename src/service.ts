@@ -8,7 +8,7 @@ import type { JSONWebKeySet } from 'jose';
 import { createAttestorSet } from './attestation/registry.js';
 import { Auditor } from './audit/auditor.js';
 import { systemClock, type Clock } from './clock.js';
-import { readSecret } from './config/load.js';
+import { readSecret, readTls } from './config/load.js';
 import { ConfigError } from './errors.js';
 import type { StintConfig } from './config/schema.js';
 import { builtinProviders, createProviderRegistry } from './credentials/registry.js';
@@ -25,7 +25,7 @@ import type { Store } from './store/store.js';
 import { createLogger, type Logger } from './telemetry/logger.js';
 import { StintMetrics } from './telemetry/metrics.js';
 import { BearerAuthenticator } from './transport/admin_auth.js';
-import { bindGrpc, createGrpcServers } from './transport/grpc/server.js';
+import { bindGrpc, createGrpcServers, serverCredentials } from './transport/grpc/server.js';
 import { createHttpServer } from './transport/http/server.js';
 
 /** A running service. */
@@ -96,6 +96,11 @@ export async function startStint(config: StintConfig, options: StartOptions = {}
   const loadedPolicy = loadPolicyFiles(policyFiles);
   const compiled = loadedPolicy.enforced;
   const policy = new PolicyHolder(compiled, loadedPolicy.source, clock.now(), loadedPolicy.shadow);
+  const workloadTls = config.tls ? readTls(config.tls, 'tls') : undefined;
+  const adminTls = config.admin.tls ? readTls(config.admin.tls, 'admin.tls') : undefined;
+  if (config.admin.clientNames.length > 0 && !adminTls?.ca) {
+    throw new ConfigError('ERR_CONFIG_INVALID', 'admin.clientNames', 'client certificate names need admin.tls.clientCaFile (mTLS on the admin listener)');
+  }
   const adminTokens = config.admin.tokens.map((t, i) => ({ name: t.name, secret: readSecret(t.secret, `admin.tokens[${i}].secret`) }));
   const attestors = createAttestorSet(config.attestors, {
     clock,
@@ -203,10 +208,15 @@ export async function startStint(config: StintConfig, options: StartOptions = {}
       store: (await store.countActiveGrants(0).then(() => true, () => false)) ? true : 'store unavailable',
       policy: policyReadiness(policy),
     }),
-  });
+  }, workloadTls);
   const reloader = new PolicyReloader({
     holder: policy,
-    load: () => loadPolicyFiles({ ...policyFiles, knownKinds: (k) => providers.has(k) }),
+    load: () => {
+      const next = loadPolicyFiles({ ...policyFiles, knownKinds: (k) => providers.has(k) });
+      validateProviderOptions(next.enforced, providers);
+      if (next.shadow) validateProviderOptions(next.shadow, providers);
+      return next;
+    },
     files: loadedPolicy.files,
     auditor,
     metrics,
@@ -214,7 +224,7 @@ export async function startStint(config: StintConfig, options: StartOptions = {}
     clock,
     watch: config.policy.watch ?? true,
   });
-  const grpcServers = createGrpcServers({ pipeline, admin, adminAuth: new BearerAuthenticator(adminTokens), policy, reloadPolicy: () => reloader.reload('admin'), stuckAfterAttempts: config.reaper.stuckAfterAttempts });
+  const grpcServers = createGrpcServers({ pipeline, admin, adminAuth: new BearerAuthenticator(adminTokens), adminClientNames: config.admin.clientNames, policy, reloadPolicy: () => reloader.reload('admin'), stuckAfterAttempts: config.reaper.stuckAfterAttempts });
 
   const httpAddr = splitHostPort(config.listen.http);
   const listenError = (key: string, addr: string) => (e: unknown) => {
@@ -228,8 +238,8 @@ export async function startStint(config: StintConfig, options: StartOptions = {}
       http.listen(httpAddr.port, httpAddr.host, () => resolve());
     });
     httpPort = (http.address() as AddressInfo).port;
-    grpcPort = await bindGrpc(grpcServers.workload, config.listen.grpc).catch((e) => Promise.reject(listenError('listen.grpc', config.listen.grpc)(e)));
-    adminPort = await bindGrpc(grpcServers.admin, config.listen.admin).catch((e) => Promise.reject(listenError('listen.admin', config.listen.admin)(e)));
+    grpcPort = await bindGrpc(grpcServers.workload, config.listen.grpc, serverCredentials(workloadTls)).catch((e) => Promise.reject(listenError('listen.grpc', config.listen.grpc)(e)));
+    adminPort = await bindGrpc(grpcServers.admin, config.listen.admin, serverCredentials(adminTls)).catch((e) => Promise.reject(listenError('listen.admin', config.listen.admin)(e)));
   } catch (e) {
     http.close();
     grpcServers.workload.forceShutdown();

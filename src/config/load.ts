@@ -4,7 +4,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../errors.js';
-import { configSchema, type SecretRef, type StintConfig } from './schema.js';
+import { configSchema, type SecretRef, type StintConfig, type TlsConfig } from './schema.js';
 import { readSecretRef } from './fields.js';
 
 /** Render a zod issue path as `a.b[2].c`. */
@@ -53,12 +53,18 @@ export function resolvePaths(config: StintConfig, base: string): StintConfig {
     store: { ...config.store, path: config.store.path === ':memory:' ? ':memory:' : abs(config.store.path) },
     policy: { ...config.policy, file: abs(config.policy.file), ...(config.policy.shadowFile ? { shadowFile: abs(config.policy.shadowFile) } : {}) },
     attestors: config.attestors.map((a) => (a.jwksFile ? { ...a, jwksFile: abs(a.jwksFile) } : a)),
+    ...(config.tls ? { tls: tlsPaths(config.tls, abs) } : {}),
     admin: {
       ...config.admin,
       tokens: config.admin.tokens.map((t) => ('file' in t.secret ? { ...t, secret: { file: abs(t.secret.file) } } : t)),
+      ...(config.admin.tls ? { tls: tlsPaths(config.admin.tls, abs) } : {}),
     },
     providers: resolveProviderPaths(config.providers, abs),
   };
+}
+
+function tlsPaths(tls: TlsConfig, abs: (p: string) => string): TlsConfig {
+  return { certFile: abs(tls.certFile), keyFile: abs(tls.keyFile), ...(tls.clientCaFile ? { clientCaFile: abs(tls.clientCaFile) } : {}) };
 }
 
 /** File paths inside provider settings (credential files, CA bundles, kubeconfigs, secret references). */
@@ -81,4 +87,16 @@ function resolveProviderPaths(providers: StintConfig['providers'], abs: (p: stri
 /** Read a secret from its reference; the error names the reference, never a value. */
 export function readSecret(ref: SecretRef, keyPath: string): string {
   return readSecretRef(ref, keyPath);
+}
+
+/** PEM material of a TLS setting, read at startup; errors name the key path. */
+export function readTls(tls: TlsConfig, keyPath: string): { cert: Buffer; key: Buffer; ca: Buffer | null } {
+  const read = (file: string, key: string): Buffer => {
+    try {
+      return readFileSync(file);
+    } catch (e) {
+      throw new ConfigError('ERR_CONFIG_INVALID', `${keyPath}.${key}`, `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+    }
+  };
+  return { cert: read(tls.certFile, 'certFile'), key: read(tls.keyFile, 'keyFile'), ca: tls.clientCaFile ? read(tls.clientCaFile, 'clientCaFile') : null };
 }

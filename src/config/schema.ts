@@ -74,6 +74,14 @@ export type KubernetesAttestorConfig = z.infer<typeof kubernetesAttestorSchema>;
 export type GithubActionsAttestorConfig = z.infer<typeof githubActionsAttestorSchema>;
 export type OidcAttestorConfig = z.infer<typeof oidcAttestorSchema>;
 
+/** TLS of a listener; with `clientCaFile`, clients must present a certificate that CA signed (mTLS). */
+export const tlsSchema = z.object({
+  certFile: z.string().min(1),
+  keyFile: z.string().min(1),
+  clientCaFile: z.string().min(1).optional(),
+}).strict();
+export type TlsConfig = z.infer<typeof tlsSchema>;
+
 const hostPort = z.string().regex(/^[^\s:]*:\d+$|^\[[0-9a-fA-F:]+\]:\d+$/, 'expected host:port');
 
 export const configSchema = z.object({
@@ -131,9 +139,14 @@ export const configSchema = z.object({
     /** Upstream objects younger than this are never reconciled away (an issuance may be in flight). */
     reconcileGrace: durationSchema.default(300),
   }).strict().default({ interval: 30, initialBackoff: 10, maxBackoff: 600, stuckAfterAttempts: 5, reconcileInterval: 300, reconcileGrace: 300 }),
+  /** TLS of the workload listeners (HTTP and gRPC). */
+  tls: tlsSchema.optional(),
   admin: z.object({
     tokens: z.array(z.object({ name: z.string().min(1), secret: secretRefSchema }).strict()).default([]),
-  }).strict().default({ tokens: [] }),
+    /** TLS of the admin listener; with clientCaFile, a client certificate whose CN is in clientNames authenticates an admin. */
+    tls: tlsSchema.optional(),
+    clientNames: z.array(z.string().min(1)).default([]),
+  }).strict().default({ tokens: [], clientNames: [] }),
   /** Cache verified subject tokens (by SHA-256) until their expiry: the sidecar pattern. */
   subjectTokenCache: z.object({ size: z.number().int().nonnegative().default(10000) }).strict().default({ size: 10000 }),
   log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).strict().default({ level: 'info' }),

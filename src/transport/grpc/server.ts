@@ -53,6 +53,8 @@ export interface GrpcDeps {
   readonly pipeline: ExchangePipeline;
   readonly admin: AdminService;
   readonly adminAuth: BearerAuthenticator;
+  /** Common names of client certificates accepted as admins on an mTLS admin listener. */
+  readonly adminClientNames: readonly string[];
   /** Failed cleanup attempts after which a grant counts as stuck. */
   readonly stuckAfterAttempts: number;
   readonly policy: PolicySource & { info(): { digest: string; rules: readonly string[]; source: string; loadedAt: number; shadowDigest?: string } };
@@ -205,8 +207,11 @@ export function createGrpcServers(deps: GrpcDeps): GrpcServers {
     fn: (req: Record<string, unknown>, actor: string) => Promise<unknown>,
   ): UnaryHandler =>
     unary(async (req, call) => {
+      // A verified client certificate (mTLS admin listener) whose CN is an admin name, or else a bearer token.
+      const cn = call.getAuthContext?.()?.sslPeerCertificate?.subject?.CN;
+      const certName = typeof cn === 'string' && deps.adminClientNames.includes(cn) ? `cert:${cn}` : null;
       const header = call.metadata.get('authorization')[0];
-      const actor = deps.adminAuth.authenticate(typeof header === 'string' ? header : undefined);
+      const actor = certName ?? deps.adminAuth.authenticate(typeof header === 'string' ? header : undefined);
       return fn(req, actor);
     });
   admin.addService(proto.stint.v1.Admin.service, {
@@ -278,6 +283,12 @@ export function createGrpcServers(deps: GrpcDeps): GrpcServers {
     health.push(h);
   }
   return { workload, admin, health };
+}
+
+/** Server credentials: plaintext, TLS, or mTLS when a client CA is given. */
+export function serverCredentials(tls?: { cert: Buffer; key: Buffer; ca: Buffer | null }): grpc.ServerCredentials {
+  if (!tls) return grpc.ServerCredentials.createInsecure();
+  return grpc.ServerCredentials.createSsl(tls.ca, [{ cert_chain: tls.cert, private_key: tls.key }], tls.ca !== null);
 }
 
 /** Bind a server to host:port (port 0 picks one); resolves with the bound port. */

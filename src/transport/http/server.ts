@@ -3,6 +3,7 @@
  * metrics and health. A thin adapter over the pipeline.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { randomUUID } from 'node:crypto';
 import type { JSONWebKeySet } from 'jose';
 import type { Registry } from 'prom-client';
@@ -53,13 +54,17 @@ export function discoveryDocument(deps: Pick<HttpDeps, 'issuer' | 'signingAlgori
 }
 
 /** Create the HTTP server (not yet listening). */
-export function createHttpServer(deps: HttpDeps): Server {
-  const server = createServer((req, res) => {
+export function createHttpServer(deps: HttpDeps, tls?: { cert: Buffer; key: Buffer; ca: Buffer | null }): Server {
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
     handle(deps, req, res).catch((err) => {
       if (!res.headersSent) sendOAuthError(res, err);
       else res.destroy();
     });
-  });
+  };
+  // With a client CA, only clients holding a certificate it signed get through the TLS handshake (mTLS).
+  const server: Server = tls
+    ? createHttpsServer({ cert: tls.cert, key: tls.key, ...(tls.ca ? { ca: tls.ca, requestCert: true, rejectUnauthorized: true } : {}), minVersion: 'TLSv1.2' }, handler)
+    : createServer(handler);
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;

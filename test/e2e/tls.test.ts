@@ -1,0 +1,124 @@
+/**
+ * Scenario (tls-and-admin-mtls): the workload listeners serve TLS, and the admin listener requires
+ * client certificates (mTLS); an admin is a verified certificate whose CN is an admin name, or a
+ * bearer token over the mutually authenticated channel.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { validateConfig } from '../../src/config/load.js';
+import { startStint, type RunningStint } from '../../src/service.js';
+import { loadStintProto } from '../../src/transport/grpc/server.js';
+import { TestCa, type CertFiles } from '../support/certs.js';
+import { TestIssuer } from '../support/test_issuer.js';
+import { API_AUDIENCE, AUDIENCE, e2ePolicy } from './harness.js';
+
+let dir: string;
+let ca: TestCa;
+let stint: RunningStint;
+let k8s: TestIssuer;
+let opsCert: CertFiles;
+let strangerCert: CertFiles;
+
+type Ctor = grpc.ServiceClientConstructor;
+const proto = (): { stint: { v1: { TokenExchange: Ctor; Admin: Ctor } } } => grpc.loadPackageDefinition(loadStintProto()) as never;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'stint-tls-'));
+  ca = new TestCa(dir);
+  const server = ca.server('stint');
+  opsCert = ca.client('ops', 'ops');
+  strangerCert = ca.client('stranger', 'stranger');
+  k8s = await TestIssuer.start();
+  writeFileSync(join(dir, 'policy.yaml'), e2ePolicy(k8s.issuer, 'https://unused.example'));
+  writeFileSync(join(dir, 'admin.token'), 'tls-admin-token\n', { mode: 0o600 });
+  const config = validateConfig({
+    issuer: 'https://127.0.0.1',
+    audience: AUDIENCE,
+    listen: { http: '127.0.0.1:0', grpc: '127.0.0.1:0', admin: '127.0.0.1:0' },
+    store: { kind: 'sqlite', path: join(dir, 'stint.db') },
+    policy: { file: join(dir, 'policy.yaml') },
+    attestors: [{ kind: 'kubernetes', name: 'cluster', issuer: k8s.issuer }],
+    tls: { certFile: server.certFile, keyFile: server.keyFile },
+    admin: {
+      tokens: [{ name: 'ops-token', secret: { file: join(dir, 'admin.token') } }],
+      tls: { certFile: server.certFile, keyFile: server.keyFile, clientCaFile: ca.caFile },
+      clientNames: ['ops'],
+    },
+  });
+  stint = await startStint(config, { tickIntervalMs: 0, logger: pino({ level: 'silent' }) });
+});
+
+afterAll(async () => {
+  await stint?.close();
+  await k8s?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+function call(client: grpc.Client, method: string, req: unknown, md = new grpc.Metadata()): Promise<{ ok: boolean; code?: number; value?: Record<string, unknown> }> {
+  return new Promise((resolve) => {
+    (client as unknown as Record<string, (r: unknown, m: grpc.Metadata, o: grpc.CallOptions, cb: (e: grpc.ServiceError | null, v: Record<string, unknown>) => void) => void>)[method]!.call(
+      client,
+      req,
+      md,
+      { deadline: Date.now() + 10_000 },
+      (e, v) => resolve(e ? { ok: false, code: e.code } : { ok: true, value: v }),
+    );
+  });
+}
+
+function adminClient(cert?: CertFiles): grpc.Client {
+  const creds = cert
+    ? grpc.credentials.createSsl(readFileSync(ca.caFile), readFileSync(cert.keyFile), readFileSync(cert.certFile))
+    : grpc.credentials.createSsl(readFileSync(ca.caFile));
+  return new (proto().stint.v1.Admin)(`localhost:${stint.adminPort}`, creds);
+}
+
+describe('TLS listeners', () => {
+  it('serves discovery over HTTPS and exchanges over gRPC with TLS', async () => {
+    const body = await new Promise<string>((resolve, reject) => {
+      request({ host: '127.0.0.1', port: stint.httpPort, path: '/.well-known/openid-configuration', ca: readFileSync(ca.caFile), servername: 'localhost' }, (res) => {
+        let text = '';
+        res.on('data', (d: Buffer) => (text += d.toString()));
+        res.on('end', () => resolve(text));
+      })
+        .on('error', reject)
+        .end();
+    });
+    expect(JSON.parse(body).issuer).toBe('https://127.0.0.1');
+    const client = new (proto().stint.v1.TokenExchange)(`localhost:${stint.grpcPort}`, grpc.credentials.createSsl(readFileSync(ca.caFile)));
+    const subject = await k8s.mintKubernetes({ namespace: 'payments', serviceAccount: 'api-tls', audience: AUDIENCE });
+    const res = await call(client, 'Exchange', { subject_token: subject, credentials: [{ kind: 'stint-jwt', audience: API_AUDIENCE }] });
+    client.close();
+    expect(res.ok).toBe(true);
+  });
+
+  it('admin listener: a client certificate named as admin is an admin, without a token', async () => {
+    const client = adminClient(opsCert);
+    const res = await call(client, 'ListGrants', {});
+    client.close();
+    expect(res.ok).toBe(true);
+    expect((res.value!.grants as unknown[]).length).toBeGreaterThan(0);
+  });
+
+  it('admin listener: another client certificate needs the admin token too', async () => {
+    const client = adminClient(strangerCert);
+    expect((await call(client, 'ListGrants', {})).code).toBe(grpc.status.UNAUTHENTICATED);
+    const md = new grpc.Metadata();
+    md.set('authorization', 'Bearer tls-admin-token');
+    expect((await call(client, 'ListGrants', {}, md)).ok).toBe(true);
+    client.close();
+  });
+
+  it('admin listener: no client certificate, no connection', async () => {
+    const client = adminClient();
+    const md = new grpc.Metadata();
+    md.set('authorization', 'Bearer tls-admin-token');
+    expect((await call(client, 'ListGrants', {}, md)).code).toBe(grpc.status.UNAVAILABLE);
+    client.close();
+  });
+});
