@@ -15,6 +15,7 @@ import { startStint, type RunningStint } from '../../src/service.js';
 import { loadStintProto } from '../../src/transport/grpc/server.js';
 import { TestCa, type CertFiles } from '../support/certs.js';
 import { TestIssuer } from '../support/test_issuer.js';
+import { runStint } from '../support/programs.js';
 import { API_AUDIENCE, AUDIENCE, e2ePolicy } from './harness.js';
 
 let dir: string;
@@ -112,6 +113,14 @@ describe('TLS listeners', () => {
     md.set('authorization', 'Bearer tls-admin-token');
     expect((await call(client, 'ListGrants', {}, md)).ok).toBe(true);
     client.close();
+  });
+
+  it('stint grants list reaches the mTLS admin listener with a client certificate', async () => {
+    const res = await runStint(['grants', 'list', '--json', '--admin', `localhost:${stint.adminPort}`, '--admin-ca-file', ca.caFile, '--admin-cert-file', opsCert.certFile, '--admin-key-file', opsCert.keyFile], {
+      env: { STINT_ADMIN_TOKEN: '' },
+    });
+    expect(res.code, res.stderr).toBe(0);
+    expect((JSON.parse(res.stdout) as unknown[]).length).toBeGreaterThan(0);
   });
 
   it('admin listener: no client certificate, no connection', async () => {

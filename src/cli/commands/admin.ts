@@ -10,6 +10,9 @@ function adminOptions(cmd: Command): Command {
     .option('--admin <addr>', 'admin gRPC address (or $STINT_ADMIN_ADDR)')
     .option('--admin-token-file <file>', 'file with the admin token (or $STINT_ADMIN_TOKEN)')
     .option('--data-dir <dir>', 'dev data folder holding admin.token', '.stint')
+    .option('--admin-ca-file <file>', 'CA bundle of a TLS admin listener (or $STINT_ADMIN_CA_FILE)')
+    .option('--admin-cert-file <file>', 'client certificate for an mTLS admin listener (or $STINT_ADMIN_CERT_FILE)')
+    .option('--admin-key-file <file>', 'client key for an mTLS admin listener (or $STINT_ADMIN_KEY_FILE)')
     .option('--json', 'print JSON');
 }
 

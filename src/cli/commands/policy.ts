@@ -191,6 +191,7 @@ async function recordsFromService(opts: AdminOptions, since: string): Promise<Re
   const records: RecordedDecision[] = [];
   for (const type of ['exchange.allowed', 'exchange.denied']) {
     const res = await callAdmin<{ events: AuditMsg[] }>(opts, 'QueryAudit', { since, type, identity: '', grant_id: '', limit: 1000 });
+    if (res.events.length >= 1000) process.stderr.write(`stint: only the latest 1000 ${type} events since ${since} are replayed; use --from with an export for more\n`);
     for (const e of res.events) {
       const r = recordedDecision({ id: e.id, type: e.type, time: e.time, identity: e.identity, rule: e.rule, reason: e.reason, requestId: e.request_id, data_json: e.data_json });
       if (r) records.push(r);
