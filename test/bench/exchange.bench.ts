@@ -174,7 +174,9 @@ async function main(): Promise<void> {
         '',
       ].join('\n'),
     );
-    const stint = spawn(process.execPath, [join(ROOT, 'dist/src/cli/main.js'), 'serve', '--config', join(dir, 'config.yaml')], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+    // STINT_BENCH_PROFILE=DIR writes a CPU profile of the service (open it in Chrome DevTools).
+    const profile = process.env.STINT_BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.STINT_BENCH_PROFILE] : [];
+    const stint = spawn(process.execPath, [...profile, join(ROOT, 'dist/src/cli/main.js'), 'serve', '--config', join(dir, 'config.yaml')], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
     children.push(stint);
     await waitReady(`http://127.0.0.1:${httpPort}/readyz`);
 
