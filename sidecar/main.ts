@@ -10,6 +10,7 @@
  * Exit status: 0, the child's status (exec), 64 usage, 78 invalid configuration, or the exit code
  * of the Stint error that stopped init (e.g. 4 denied by policy, 69 unavailable).
  */
+import './v8_flags.js';
 import { ConfigError, StintError, toStintError } from '../src/errors.js';
 import { createLogger } from './log.js';
 

@@ -56,12 +56,12 @@ async function setUp(config: SidecarConfig, log: Logger): Promise<Runtime> {
 }
 
 /** Obtain every credential once, retrying transient failures until the init timeout; throws the first permanent failure. */
-async function obtainAll(rt: Runtime, config: SidecarConfig, log: Logger): Promise<void> {
+async function obtainAll(rt: Runtime, config: SidecarConfig, log: Logger, stopped: () => boolean = () => false): Promise<void> {
   const deadline = now() + config.init.timeout;
   await Promise.all(
     rt.keepers.map(async (k) => {
       for (let failures = 0; ; ) {
-        if (await k.attempt()) return;
+        if (stopped() || (await k.attempt()) || stopped()) return;
         const err = k.lastError!;
         failures++;
         const wait = backoffDelay(failures, config.renewal, Math.random);
@@ -148,14 +148,24 @@ export async function runExec(config: SidecarConfig, log: Logger, command: reado
   const rt = await setUp(config, log);
   if (config.ops.listen !== false) rt.ops = await startOpsServer(config.ops.listen, rt.keepers, rt.metrics, now);
   let supervisor: InstanceType<typeof Supervisor> | null = null;
-  const forward = (sig: NodeJS.Signals): void => supervisor?.signal(sig);
+  let stopRequested: NodeJS.Signals | null = null;
+  const forward = (sig: NodeJS.Signals): void => {
+    if (supervisor) supervisor.signal(sig);
+    else if (sig === 'SIGTERM' || sig === 'SIGINT') stopRequested = sig;
+  };
   for (const sig of FORWARDED_SIGNALS) process.on(sig, forward);
   try {
-    await obtainAll(rt, config, log);
+    await obtainAll(rt, config, log, () => stopRequested !== null);
   } catch (e) {
     for (const sig of FORWARDED_SIGNALS) process.off(sig, forward);
     await tearDown(rt, config, log, false);
     throw e;
+  }
+  if (stopRequested) {
+    // Stopped before the command ever ran: do not start it.
+    for (const sig of FORWARDED_SIGNALS) process.off(sig, forward);
+    await tearDown(rt, config, log, config.shutdown.revokeGrants);
+    return 128 + (stopRequested === 'SIGTERM' ? 15 : 2);
   }
   const env = (): NodeJS.ProcessEnv => {
     const vars: NodeJS.ProcessEnv = { ...process.env };

@@ -107,4 +107,19 @@ describe('exec mode', () => {
     sidecar.child.kill('SIGTERM');
     expect(await sidecar.exited).toBe(3);
   });
+
+  it('SIGTERM while the first credential is still being retried: the command never starts, status 143', async () => {
+    const log = tmp.path('never.log');
+    const config = writeSidecarConfig(
+      tmp.path('never.yaml'),
+      baseConfig(`http://127.0.0.1:${await freePort()}`, tmp.path('subject.jwt'), false, [{ name: 'api', audience: API_AUDIENCE, outputs: [{ type: 'env', variables: { API_TOKEN: 'token' } }] }], {
+        renewal: { jitter: 0, minInterval: '100ms', initialBackoff: '200ms', maxBackoff: '500ms' },
+      }),
+    );
+    const sidecar = startSidecar(['exec', '--config', config, '--', process.execPath, tmp.path('app.cjs'), log, '0']);
+    await sidecar.waitFor(/exchange failed/);
+    sidecar.child.kill('SIGTERM');
+    expect(await sidecar.exited).toBe(143);
+    expect(events(log)).toEqual([]);
+  });
 });

@@ -6,7 +6,7 @@
  * Stint version cannot.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpsServer, type Server } from 'node:https';
 import { request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -30,13 +30,9 @@ function makePki(): void {
   openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '1', '-subj', '/CN=stint-test-ca']);
   for (const [name, ext] of [['server', 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth'], ['client', 'extendedKeyUsage=clientAuth']] as const) {
     openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=stint-sidecar-${name}`]);
-    require_write(`${name}.ext`, `${ext}\n`);
+    writeFileSync(tmp.path(`${name}.ext`), `${ext}\n`);
     openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.pem`, '-days', '1', '-extfile', `${name}.ext`]);
   }
-}
-
-function require_write(name: string, text: string): void {
-  execFileSync(process.execPath, ['-e', `require('node:fs').writeFileSync(process.argv[1], process.argv[2])`, tmp.path(name), text]);
 }
 
 beforeAll(async () => {
@@ -113,7 +109,11 @@ describe('shutdown.revokeGrants', () => {
     expect(await sidecar.stop()).toBe(0);
     const logs = sidecar.logs();
     if (discovery.revocation_endpoint) {
-      expect(logs.find((l) => l.msg === 'grant revoked')).toBeDefined();
+      const revoked = logs.find((l) => l.msg === 'grant revoked');
+      expect(revoked?.grant_id).toBe(logs.find((l) => l.msg === 'credential issued')?.grant_id);
+      // Introspection reports the token inactive from now on.
+      const res = await fetch(`${stint.url}/introspect`, { method: 'POST', headers: { authorization: `Bearer ${stint.adminToken}` }, body: new URLSearchParams({ token: readFileSync(tmp.path('revoke.jwt'), 'utf8') }) });
+      expect(((await res.json()) as { active: boolean }).active).toBe(false);
     } else {
       const line = logs.find((l) => l.msg === 'grant not revoked');
       expect(line?.error).toBe('revoking grants on shutdown is not supported by this Stint version (no POST /revoke)');

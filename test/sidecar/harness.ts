@@ -3,6 +3,7 @@
  * issues short-lived Stint JWTs) and the real `stint-sidecar` program, both over loopback.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -44,6 +45,8 @@ export interface StintUnderTest {
   readonly k8s: TestIssuer;
   readonly dir: string;
   readonly url: string;
+  /** Bearer token of the admin surface and of POST /introspect. */
+  readonly adminToken: string;
   service: RunningSidecar | null;
   /** Write a fresh projected-token-shaped subject token to `file`. */
   writeSubjectToken(file: string, options?: { namespace?: string; ttlSeconds?: number }): Promise<void>;
@@ -66,6 +69,8 @@ export async function startStint(options: StintOptions = {}): Promise<StintUnder
   const dir = mkdtempSync(join(tmpdir(), 'stint-sidecar-svc-'));
   const [http, grpc, admin] = [await freePort(), await freePort(), await freePort()];
   writeFileSync(join(dir, 'policy.yaml'), sidecarPolicy(k8s.issuer, options.extraAllow));
+  const adminToken = randomBytes(24).toString('base64url');
+  writeFileSync(join(dir, 'admin.token'), `${adminToken}\n`, { mode: 0o600 });
   const configFile = join(dir, 'stint.yaml');
   writeFileSync(
     configFile,
@@ -82,12 +87,17 @@ attestors:
     issuer: ${k8s.issuer}
     maxLifetime: 2h
     explainDenials: true
+admin:
+  tokens:
+    - name: sidecar-e2e
+      secret: { file: ./admin.token }
 ${options.extraConfig ?? ''}`,
   );
   const env: StintUnderTest = {
     k8s,
     dir,
     url: `http://127.0.0.1:${http}`,
+    adminToken,
     service: null,
     async writeSubjectToken(file, options = {}) {
       const token = await k8s.mintKubernetes({ namespace: options.namespace ?? 'apps', serviceAccount: 'app', podName: 'app-7d9f-xyz12', audience: STINT_AUDIENCE, ...(options.ttlSeconds ? { ttl: options.ttlSeconds } : {}) });
