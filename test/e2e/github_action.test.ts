@@ -5,7 +5,7 @@
  * service; then its post step revokes the grant.
  */
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -197,9 +197,11 @@ describe('the GitHub Action', () => {
   it('the committed bundles are built from the current sources', async () => {
     const out = mkdtempSync(join(tmpdir(), 'stint-bundle-'));
     try {
-      const script = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts['build:action'] as string;
-      await run('bash', ['-c', `${script.replace('--outdir=action', `--outdir=${out}`)}`], { cwd: ROOT, env: { ...process.env, PATH: `${join(ROOT, 'node_modules/.bin')}:${process.env.PATH}` } });
-      for (const f of ['index.js', 'post.js']) expect(readFileSync(join(out, f), 'utf8') === readFileSync(join(ROOT, 'action', f), 'utf8'), `action/${f} is stale: run npm run build:action`).toBe(true);
+      const script = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts['build:action'] as string).replace(/^rm -rf action && /, '');
+      await run('bash', ['-c', script.replace('--outdir=action', `--outdir=${out}`)], { cwd: ROOT, env: { ...process.env, PATH: `${join(ROOT, 'node_modules/.bin')}:${process.env.PATH}` } });
+      const files = (dir: string): string[] => (readdirSync(dir, { recursive: true }) as string[]).filter((f) => f.endsWith('.js')).sort();
+      expect(files(join(ROOT, 'action')), 'action/ is stale: run npm run build:action').toEqual(files(out));
+      for (const f of files(out)) expect(readFileSync(join(out, f), 'utf8') === readFileSync(join(ROOT, 'action', f), 'utf8'), `action/${f} is stale: run npm run build:action`).toBe(true);
     } finally {
       rmSync(out, { recursive: true, force: true });
     }
