@@ -29,3 +29,11 @@ export function uuidv7(nowMs: number = Date.now()): string {
   }
   return s;
 }
+
+const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
+
+/** Creation time (epoch ms) carried by a UUIDv7 (a grant id), or null for anything else. */
+export function uuidv7TimeMs(id: string): number | null {
+  if (!UUID_V7.test(id)) return null;
+  return Number.parseInt(id.slice(0, 8) + id.slice(9, 13), 16);
+}

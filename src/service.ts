@@ -8,7 +8,8 @@ import type { JSONWebKeySet } from 'jose';
 import { createAttestorSet } from './attestation/registry.js';
 import { Auditor } from './audit/auditor.js';
 import { systemClock, type Clock } from './clock.js';
-import { readSecret, readTls } from './config/load.js';
+import { readTls } from './config/load.js';
+import { readSecretRef } from './config/fields.js';
 import { ConfigError } from './errors.js';
 import type { StintConfig } from './config/schema.js';
 import { builtinProviders, createProviderRegistry } from './credentials/registry.js';
@@ -101,7 +102,7 @@ export async function startStint(config: StintConfig, options: StartOptions = {}
   if (config.admin.clientNames.length > 0 && !adminTls?.ca) {
     throw new ConfigError('ERR_CONFIG_INVALID', 'admin.clientNames', 'client certificate names need admin.tls.clientCaFile (mTLS on the admin listener)');
   }
-  const adminTokens = config.admin.tokens.map((t, i) => ({ name: t.name, secret: readSecret(t.secret, `admin.tokens[${i}].secret`) }));
+  const adminTokens = config.admin.tokens.map((t, i) => ({ name: t.name, secret: readSecretRef(t.secret, `admin.tokens[${i}].secret`) }));
   const attestors = createAttestorSet(config.attestors, {
     clock,
     audience,

@@ -4,8 +4,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../errors.js';
-import { configSchema, type SecretRef, type StintConfig, type TlsConfig } from './schema.js';
-import { readSecretRef } from './fields.js';
+import { configSchema, type StintConfig, type TlsConfig } from './schema.js';
 
 /** Render a zod issue path as `a.b[2].c`. */
 export function formatPath(path: readonly PropertyKey[]): string {
@@ -84,10 +83,6 @@ function resolveProviderPaths(providers: StintConfig['providers'], abs: (p: stri
   };
 }
 
-/** Read a secret from its reference; the error names the reference, never a value. */
-export function readSecret(ref: SecretRef, keyPath: string): string {
-  return readSecretRef(ref, keyPath);
-}
 
 /** PEM material of a TLS setting, read at startup; errors name the key path. */
 export function readTls(tls: TlsConfig, keyPath: string): { cert: Buffer; key: Buffer; ca: Buffer | null } {

@@ -16,7 +16,7 @@ import { AssumeRoleCommand, AssumeRoleWithWebIdentityCommand, STSClient, type Cr
 import { z } from 'zod';
 import { epochSeconds } from '../clock.js';
 import { ConfigError, StintError, UpstreamError } from '../errors.js';
-import { boundedDuration, readSecretRef, secretRef } from './aws/config.js';
+import { boundedDuration, readSecretRef, secretRefSchema as secretRef } from '../config/fields.js';
 import { AWS_STS_KIND, classifyStsError } from './aws/errors.js';
 import { sessionName, sessionOptions, sessionTags, webIdentityClaims } from './aws/session.js';
 import type { CredentialProvider, GrantDraft, IssuedCredential, ProviderDeps, RevokeResult } from './provider.js';

@@ -24,6 +24,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { epochSeconds } from '../clock.js';
 import { positiveDurationSchema } from '../config/fields.js';
+import { isLoopbackHost } from '../net/is_loopback.js';
 import { ConfigError, StintError, UpstreamError } from '../errors.js';
 import type { CredentialProvider, GrantDraft, GrantRef, IssuedCredential, LiveGrantCheck, LiveHandles, ProviderDeps, ReconcileReport, RevokeResult } from './provider.js';
 import { leaseIdOf, VaultClient, type VaultAuth, type VaultSecret } from './vault/client.js';
@@ -81,7 +82,7 @@ export const vaultProviderConfigSchema = z
   .strict()
   .superRefine((c, ctx) => {
     const url = URL.canParse(c.address) ? new URL(c.address) : null;
-    if (url?.protocol === 'http:' && !c.allowInsecureHttp && !isLoopback(url.hostname)) {
+    if (url?.protocol === 'http:' && !c.allowInsecureHttp && !isLoopbackHost(url.hostname)) {
       ctx.addIssue({ code: 'custom', path: ['address'], message: 'plain http is only allowed to a loopback address (set allowInsecureHttp to override)' });
     }
     if (url && (url.search || url.hash || url.username || url.password)) {
@@ -92,9 +93,6 @@ export const vaultProviderConfigSchema = z
 /** The validated configuration of `providers.vault`. */
 export type VaultProviderConfig = z.infer<typeof vaultProviderConfigSchema>;
 
-function isLoopback(hostname: string): boolean {
-  return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
-}
 
 /** The role a rule's options name, or the configured one. */
 function roleOf(kind: string, options: Readonly<Record<string, unknown>>, fallback: string): string {

@@ -6,15 +6,22 @@ import { LRUCache } from 'lru-cache';
 import type { WorkloadIdentity } from '../attestation/attestor.js';
 import type { Auditor } from '../audit/auditor.js';
 import type { Clock } from '../clock.js';
-import type { IssuedCredential } from '../credentials/provider.js';
+import type { CredentialProvider, IssuedCredential } from '../credentials/provider.js';
 import { PolicyDeniedError, StintError, toStintError } from '../errors.js';
-import { fingerprint, sha256Hex } from '../fingerprint.js';
+import { fingerprint, fingerprintOfHex, sha256Hex } from '../fingerprint.js';
 import { uuidv7 } from '../ids.js';
+import { grantRef } from '../lifecycle/reaper.js';
 import type { CredentialRequest, Decision, GrantedCredential, PolicyEngine, RequestContext } from '../policy/decision.js';
 import { disagreement, summarize } from '../policy/shadow.js';
 import type { Grant } from '../store/store.js';
 import type { StintMetrics } from '../telemetry/metrics.js';
 import type { IdentityVerifier, PolicySource, ProviderLookup } from './contracts.js';
+
+/** A granted TTL within a provider's limits: never above its maximum or the global cap, never below the upstream's minimum. */
+export function providerTtl(requested: number, provider: Pick<CredentialProvider, 'maxTtlSeconds' | 'minTtlSeconds'>, maxTtlSeconds: number): number {
+  const capped = Math.min(requested, provider.maxTtlSeconds, maxTtlSeconds);
+  return Math.max(capped, Math.min(provider.minTtlSeconds ?? 1, provider.maxTtlSeconds));
+}
 
 /** Subject token types Stint accepts (RFC 8693 §3). */
 export const JWT_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:jwt';
@@ -85,14 +92,16 @@ export class ExchangePipeline {
     const { deps } = this;
     const started = process.hrtime.bigint();
     const requestId = input.requestId || uuidv7(deps.clock.now());
-    const subjectFp = typeof input.subjectToken === 'string' && input.subjectToken ? fingerprint(input.subjectToken) : null;
+    // One SHA-256 of the subject token serves as the cache key and, shortened, as its audit fingerprint.
+    const subjectHash = typeof input.subjectToken === 'string' && input.subjectToken ? sha256Hex(input.subjectToken) : null;
+    const subjectFp = subjectHash ? fingerprintOfHex(subjectHash) : null;
     let identity: WorkloadIdentity | null = null;
     let decision: Decision | null = null;
     let audited = false;
     const kindLabel = input.credentials.length === 1 ? input.credentials[0]!.kind : input.credentials.length === 0 ? 'none' : 'multiple';
     try {
       validateInput(input, deps.providers);
-      identity = await this.attest(input.subjectToken);
+      identity = await this.attest(input.subjectToken, subjectHash!);
       // One snapshot per request: a reload in between changes neither policy of this decision.
       const snapshot = deps.policy.snapshot?.() ?? { enforced: deps.policy.current() };
       const policy = snapshot.enforced;
@@ -137,8 +146,7 @@ export class ExchangePipeline {
         for (const granted of decision.credentials) {
           const provider = deps.providers.get(granted.kind);
           // Provider limits: never above its maximum (capped), never below the upstream's minimum (raised).
-          const capped = Math.min(granted.ttlSeconds, provider.maxTtlSeconds, deps.maxTtlSeconds);
-          const ttl = Math.max(capped, Math.min(provider.minTtlSeconds ?? 1, provider.maxTtlSeconds));
+          const ttl = providerTtl(granted.ttlSeconds, provider, deps.maxTtlSeconds);
           const final: GrantedCredential = ttl !== granted.ttlSeconds ? { ...granted, ttlSeconds: ttl, ttlCapped: granted.ttlCapped || ttl < granted.ttlSeconds } : granted;
           const draft = {
             id: uuidv7(deps.clock.now()),
@@ -295,19 +303,13 @@ export class ExchangePipeline {
 
   /** Best-effort revocation of credentials that will not be handed out. */
   private async revokeIssued(issued: readonly IssuedGrant[]): Promise<void> {
-    for (const { grant: g } of issued) {
-      await this.deps.providers
-        .get(g.kind)
-        .revoke({ id: g.id, kind: g.kind, identity: g.identity, target: g.target, audience: g.audience, expiresAt: g.expiresAt, revocationHandle: g.revocationHandle })
-        .catch(() => undefined);
-    }
+    for (const { grant } of issued) await this.deps.providers.get(grant.kind).revoke(grantRef(grant)).catch(() => undefined);
   }
 
   /** Verify a subject token, reusing a verified result for the same bytes until its expiry. */
-  private async attest(subjectToken: string): Promise<WorkloadIdentity> {
+  private async attest(subjectToken: string, key: string): Promise<WorkloadIdentity> {
     const { cache, deps } = this;
     if (!cache) return deps.verifier.attest(subjectToken);
-    const key = sha256Hex(subjectToken);
     const now = deps.clock.now();
     const hit = cache.get(key);
     if (hit && hit.until > now) {

@@ -5,7 +5,7 @@ import type { Store } from '../store/store.js';
 
 /** Answers whether a Stint JWT is active: valid signature, unexpired, and its grant still active. */
 export class Introspector {
-  private cachedSet: { tag: string; resolve: ReturnType<typeof createLocalJWKSet> } | null = null;
+  private cachedSet: { jwks: JSONWebKeySet; resolve: ReturnType<typeof createLocalJWKSet> } | null = null;
 
   constructor(private readonly deps: { issuer: string; jwks: () => JSONWebKeySet; store: Store; clock: Clock }) {}
 
@@ -42,8 +42,8 @@ export class Introspector {
 
   private keySet(): ReturnType<typeof createLocalJWKSet> {
     const jwks = this.deps.jwks();
-    const tag = jwks.keys.map((k) => k.kid).join(',');
-    if (!this.cachedSet || this.cachedSet.tag !== tag) this.cachedSet = { tag, resolve: createLocalJWKSet(jwks) };
+    // The keyring hands out the same JWKS object until its keys change: rebuild only then.
+    if (this.cachedSet?.jwks !== jwks) this.cachedSet = { jwks, resolve: createLocalJWKSet(jwks) };
     return this.cachedSet.resolve;
   }
 }

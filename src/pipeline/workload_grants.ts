@@ -13,6 +13,7 @@ import type { StintMetrics } from '../telemetry/metrics.js';
 import type { AdminService, RevocationResult } from './admin.js';
 import type { PolicySource, ProviderLookup } from './contracts.js';
 import { grantRef } from '../lifecycle/reaper.js';
+import { providerTtl } from './exchange.js';
 
 /** Dependencies of workload grant operations. */
 export interface WorkloadGrantsDeps {
@@ -58,7 +59,7 @@ export class WorkloadGrants {
       throw new PolicyDeniedError('ERR_POLICY_DENIED', `renewal denied by policy (${decision.reason})`, null, decision.reason);
     }
     const granted = decision.credentials[0]!;
-    const ttl = Math.max(1, Math.min(granted.ttlSeconds, provider.maxTtlSeconds, deps.maxTtlSeconds));
+    const ttl = providerTtl(granted.ttlSeconds, provider, deps.maxTtlSeconds);
     const { expiresAt } = await provider.renew(grantRef(grant), ttl);
     const updated = (await deps.store.extendGrant(grant.id, Math.max(grant.expiresAt, expiresAt))) ?? grant;
     await deps.auditor.record({

@@ -1,4 +1,4 @@
-import { isLoopbackHost } from './is_loopback.js';
+import { isLoopbackHost } from '../../net/is_loopback.js';
 
 /**
  * Why a discovery or JWKS URL is unacceptable, or null when it is fine: it must be https,

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { StintError, ERROR_TABLE, type ErrorCode } from '../../errors.js';
+import { postForm, type FormResponse } from '../../action/http.js';
 
 const JWT_TYPE = 'urn:ietf:params:oauth:token-type:jwt';
 
@@ -28,24 +29,18 @@ interface ExchangeOptions {
   retries: string;
 }
 
-/** POST /token and return the parsed body; errors become StintErrors with the server's code. */
+/** POST /token (the same form client as the GitHub Action) and return the body; errors become StintErrors with the server's code. */
 export async function exchangeOverHttp(url: string, form: Record<string, string | undefined>, timeoutMs = 10_000): Promise<Record<string, unknown>> {
-  const body = new URLSearchParams();
-  for (const [k, v] of Object.entries(form)) if (v !== undefined && v !== '') body.set(k, v);
-  let res: Response;
+  let res: FormResponse;
   try {
-    res = await fetch(new URL('/token', url), { method: 'POST', body, signal: AbortSignal.timeout(timeoutMs) });
+    // Relative to the base URL, so a Stint behind a path prefix (https://host/stint/) works.
+    res = await postForm(new URL('token', url.endsWith('/') ? url : `${url}/`), form, { timeoutMs });
   } catch (e) {
     throw new StintError('ERR_UNAVAILABLE', `cannot reach Stint at ${url}: ${(e as Error).message}`);
   }
-  const text = await res.text();
-  let json: Record<string, unknown>;
-  try {
-    json = JSON.parse(text) as Record<string, unknown>;
-  } catch {
-    throw new StintError(res.status >= 500 ? 'ERR_UNAVAILABLE' : 'ERR_INTERNAL', `unexpected response from Stint (HTTP ${res.status})`);
-  }
-  if (!res.ok) {
+  const json = res.json;
+  if (!json) throw new StintError(res.status >= 500 ? 'ERR_UNAVAILABLE' : 'ERR_INTERNAL', `unexpected response from Stint (HTTP ${res.status})`);
+  if (res.status !== 200) {
     const code = typeof json.stint_code === 'string' && json.stint_code in ERROR_TABLE ? (json.stint_code as ErrorCode) : res.status >= 500 ? 'ERR_UNAVAILABLE' : 'ERR_INVALID_REQUEST';
     const extra = [json.reason && `reason ${String(json.reason)}`, json.rule && `nearest rule ${String(json.rule)}`].filter(Boolean).join(', ');
     throw new StintError(code, `${String(json.error_description ?? json.error ?? 'error')}${extra ? ` (${extra})` : ''}`, { oauthError: json.error });

@@ -5,7 +5,7 @@
  * characters of `[\p{L}\p{Z}\p{N}_.:/=+\-@]`; at most 50 tags; a policy of at most 2,048
  * characters).
  */
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../../fingerprint.js';
 import { ConfigError } from '../../errors.js';
 import { claimRefProblem, pointerSegments, readClaim, readPointer } from '../../policy/claims.js';
 import type { GrantDraft } from '../provider.js';
@@ -49,7 +49,7 @@ export interface AwsSessionOptions {
  * Deterministic, and distinct for identities that sanitize alike.
  */
 export function sessionName(identity: string): string {
-  const hash = createHash('sha256').update(identity, 'utf8').digest('hex').slice(0, 8);
+  const hash = sha256Hex(identity).slice(0, 8);
   const room = MAX_NAME - hash.length - 1;
   let body = identity
     .replace(/^[a-z][a-z0-9+.-]*:\/\//i, '')

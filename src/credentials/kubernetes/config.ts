@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { positiveDurationSchema } from '../../config/fields.js';
+import { DNS_SUBDOMAIN, LABEL_VALUE } from './names.js';
 
 /** The in-cluster API server, as every pod sees it. */
 export const IN_CLUSTER_SERVER = 'https://kubernetes.default.svc';
@@ -13,8 +14,6 @@ export const IN_CLUSTER_CA_FILE = '/var/run/secrets/kubernetes.io/serviceaccount
 /** The pod's (projected, rotated) ServiceAccount token. */
 export const IN_CLUSTER_TOKEN_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/token';
 
-const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*$/;
-const LABEL_VALUE = /^(?=.{1,63}$)[A-Za-z0-9](?:[-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
 
 
 /** Configuration of `providers.kubernetes`. */

@@ -13,7 +13,6 @@ export const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.
 export const LABEL_VALUE = /^(?=.{1,63}$)[A-Za-z0-9](?:[-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
 /** An RBAC role name: a path segment (no `/` or `%`, not `.` or `..`). */
 const ROLE_NAME = /^(?!\.{1,2}$)[^/%\s]{1,253}$/;
-const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 /** The binding scope word in targets and revocation handles. */
 export const CLUSTER_SCOPE = 'cluster';
@@ -63,7 +62,4 @@ export function bindingName(grantId: string): string {
 }
 
 /** The creation time (epoch ms) of a UUIDv7 grant id, or null for other ids. */
-export function grantTimeMs(grantId: string): number | null {
-  if (!UUID_V7.test(grantId)) return null;
-  return parseInt(grantId.slice(0, 8) + grantId.slice(9, 13), 16);
-}
+export { uuidv7TimeMs as grantTimeMs } from '../../ids.js';

@@ -33,8 +33,5 @@ export function grantIdOfRole(prefix: string, roleName: string): string | null {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
-/** Creation time (epoch ms) carried by a UUIDv7 grant id, or null for another UUID version. */
-export function uuidv7TimeMs(grantId: string): number | null {
-  if (!UUID.test(grantId) || grantId[14] !== '7') return null;
-  return Number.parseInt(grantId.slice(0, 8) + grantId.slice(9, 13), 16);
-}
+/** Creation time of a grant id (shared with the other providers). */
+export { uuidv7TimeMs } from '../../ids.js';
