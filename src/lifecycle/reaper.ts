@@ -147,8 +147,7 @@ export class Reaper {
       done += due.length;
       if (due.length < BATCH) break;
     }
-    const stuck = await deps.store.listGrants({ stuckAfterAttempts: deps.settings.stuckAfterAttempts, limit: 10_000 });
-    deps.metrics.stuckGrants.set(stuck.length);
+    deps.metrics.stuckGrants.set(await deps.store.countStuckGrants(deps.settings.stuckAfterAttempts));
     if (now - this.lastReconcile >= deps.settings.reconcileInterval) {
       this.lastReconcile = now;
       await this.reconcile(now);

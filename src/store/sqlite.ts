@@ -244,6 +244,7 @@ class SqliteStoreImpl implements SqliteStore {
   private readonly liveHandles: Database.Statement<[string, number, string], string>;
   private readonly extend: Database.Statement<[number, string], GrantRow>;
   private readonly countActive: Database.Statement<[number], number>;
+  private readonly countStuck: Database.Statement<[number], number>;
   private readonly selectKeys: Database.Statement<[], KeyRow>;
   private readonly upsertKey: Database.Statement<unknown[]>;
   private readonly removeKey: Database.Statement<[string]>;
@@ -298,6 +299,7 @@ class SqliteStoreImpl implements SqliteStore {
     this.extend = db.prepare(`UPDATE grants SET expires_at = ? WHERE id = ? AND state = 'active' RETURNING ${GRANT_COLUMNS}`);
     this.cleanupResolved = db.prepare(`UPDATE grants SET cleanup = 'resolved', cleanup_next_at = NULL WHERE id = ? AND cleanup = 'pending' RETURNING ${GRANT_COLUMNS}`);
     this.countActive = db.prepare<[number], number>(`SELECT count(*) FROM grants WHERE state = 'active' AND expires_at > ?`).pluck();
+    this.countStuck = db.prepare<[number], number>(`SELECT count(*) FROM grants WHERE cleanup = 'pending' AND cleanup_attempts >= ?`).pluck();
     this.selectKeys = db.prepare('SELECT * FROM keys ORDER BY created_at, kid');
     this.upsertKey = db.prepare(
       `INSERT INTO keys (kid, alg, private_jwk, public_jwk, state, created_at, activated_at, retired_at, publish_until)
@@ -399,6 +401,10 @@ class SqliteStoreImpl implements SqliteStore {
       const row = this.cleanupResolved.get(id) ?? this.selectGrant.get(id);
       return row ? grantFromRow(row) : null;
     });
+  }
+
+  async countStuckGrants(stuckAfterAttempts: number): Promise<number> {
+    return this.run(() => this.countStuck.get(stuckAfterAttempts) ?? 0);
   }
 
   async countActiveGrants(now: number): Promise<number> {

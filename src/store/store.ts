@@ -143,6 +143,8 @@ export interface Store {
   resolveCleanup(id: string): Promise<Grant | null>;
   /** Active grants whose expiresAt is after `now` (epoch seconds). */
   countActiveGrants(now: number): Promise<number>;
+  /** How many grants have a pending cleanup after at least this many failed attempts (stuck). */
+  countStuckGrants(stuckAfterAttempts: number): Promise<number>;
   /** Audit events matching the filter, newest first (by time, then latest recorded first). */
   queryAudit(filter?: AuditFilter): Promise<AuditEvent[]>;
   /** Every stored signing key, oldest createdAt first. */

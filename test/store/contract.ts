@@ -213,6 +213,8 @@ export function describeStoreContract(name: string, open: () => Promise<StoreHar
         const again = await store.recordCleanup(g.id, { ok: false, at: T0 + 20, error: 'ERR_UPSTREAM_DENIED', nextAt: T0 + 40 });
         expect(again).toMatchObject({ cleanup: 'pending', cleanupAttempts: 2, cleanupError: 'ERR_UPSTREAM_DENIED', state: 'expired' });
         expect(ids(await store.listGrants({ stuckAfterAttempts: 2 }))).toEqual([g.id]);
+        expect(await store.countStuckGrants(2)).toBe(1);
+        expect(await store.countStuckGrants(3)).toBe(0);
         expect(await store.listGrants({ stuckAfterAttempts: 3 })).toEqual([]);
         const resolved = await store.resolveCleanup(g.id);
         expect(resolved).toMatchObject({ cleanup: 'resolved' });
