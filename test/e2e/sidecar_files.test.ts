@@ -70,7 +70,11 @@ describe('sidecar mode with file outputs', () => {
       expect(Date.now()).toBeLessThan(decodeJwt(first).exp! * 1000);
       expect((await jwtVerify(second, jwks, { audience: API_AUDIENCE })).payload.jti).not.toBe(payload.jti);
 
-      const metrics = (await get(`http://127.0.0.1:${ops}/metrics`)).text;
+      // The file is replaced before the renewal is counted: wait for the counter instead of racing it.
+      const metrics = await eventually(async () => {
+        const text = (await get(`http://127.0.0.1:${ops}/metrics`)).text;
+        return (metricValue(text, 'stint_sidecar_renewals_total', { credential: 'api' }) ?? 0) >= 2 ? text : null;
+      }, 5_000);
       expect(metricValue(metrics, 'stint_sidecar_renewals_total', { credential: 'api' })).toBeGreaterThanOrEqual(2);
       expect(metricValue(metrics, 'stint_sidecar_credential_ready', { credential: 'api' })).toBe(1);
       expect(metricValue(metrics, 'stint_sidecar_credential_expiry_seconds', { credential: 'api' })).toBeGreaterThan(0);
