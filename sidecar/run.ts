@@ -12,6 +12,7 @@ import { startOpsServer } from './ops_server.js';
 import { backoffDelay, type RenewalPolicy } from './schedule.js';
 import { close } from './outputs/listen.js';
 import { readSubjectToken } from './subject_token.js';
+import { startHeapTrim } from './heap_trim.js';
 
 /** A mode of the program. */
 export type Mode = 'sidecar' | 'init' | 'exec';
@@ -22,6 +23,7 @@ interface Runtime {
   readonly client: StintClient;
   readonly metrics: SidecarMetrics;
   ops: Server | null;
+  stopHeapTrim: () => void;
 }
 
 const now = (): number => Date.now();
@@ -52,7 +54,7 @@ async function setUp(config: SidecarConfig, log: Logger): Promise<Runtime> {
       }),
     );
   }
-  return { keepers, outputs, client, metrics, ops: null };
+  return { keepers, outputs, client, metrics, ops: null, stopHeapTrim: () => {} };
 }
 
 /** Obtain every credential once, retrying transient failures until the init timeout; throws the first permanent failure. */
@@ -76,6 +78,7 @@ async function obtainAll(rt: Runtime, config: SidecarConfig, log: Logger, stoppe
 }
 
 async function tearDown(rt: Runtime, config: SidecarConfig, log: Logger, revoke: boolean): Promise<void> {
+  rt.stopHeapTrim();
   for (const k of rt.keepers) k.stop();
   await Promise.all(rt.keepers.map((k) => k.settle()));
   if (revoke) await revokeGrants(rt, config, log);
@@ -107,6 +110,11 @@ async function revokeGrants(rt: Runtime, config: SidecarConfig, log: Logger): Pr
   }
 }
 
+/** Long-running modes keep the heap at its live size (heap_trim.ts). */
+function trimHeap(log: Logger): () => void {
+  return startHeapTrim(undefined, (before, after) => log.log('debug', 'heap trimmed', { before_bytes: before, after_bytes: after }));
+}
+
 /** Wait for SIGTERM or SIGINT. */
 function terminated(): Promise<NodeJS.Signals> {
   return new Promise((r) => {
@@ -134,6 +142,7 @@ export async function runSidecar(config: SidecarConfig, log: Logger): Promise<nu
   const rt = await setUp(config, log);
   if (config.ops.listen !== false) rt.ops = await startOpsServer(config.ops.listen, rt.keepers, rt.metrics, now);
   for (const k of rt.keepers) k.start();
+  rt.stopHeapTrim = trimHeap(log);
   log.log('info', 'stint-sidecar running', { mode: 'sidecar', credentials: rt.keepers.map((k) => k.request.name), ops: config.ops.listen, outputs: rt.outputs.map((o) => `${o.type}:${o.where}`) });
   const sig = await stop;
   log.log('info', 'stopping', { signal: sig });
@@ -194,6 +203,7 @@ export async function runExec(config: SidecarConfig, log: Logger, command: reado
     k.start();
   }
   sup.start();
+  rt.stopHeapTrim = trimHeap(log);
   const status = await sup.finished;
   if (pending) clearTimeout(pending);
   for (const sig of FORWARDED_SIGNALS) process.off(sig, forward);
