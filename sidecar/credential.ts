@@ -12,6 +12,10 @@ export interface HeldCredential {
   readonly expiresAt: number;
   /** When the service suggests renewing. */
   readonly renewAfter: number;
+  /** Stint can extend this grant in place (POST /renew) rather than issue a new credential. */
+  readonly renewable?: boolean;
+  /** The lifetime first granted (expiresAt − issuedAt at issuance); renewals in place keep it. */
+  readonly lifetime?: number;
 }
 
 /** The value named by a source: `token`, `grant_id`, `expires_at`, `kind`, `fields.<name>`; undefined when absent. */

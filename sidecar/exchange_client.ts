@@ -31,6 +31,8 @@ export interface CredentialRequest {
   /** Milliseconds (sent as whole seconds). */
   readonly ttl?: number;
   readonly scopes?: readonly string[];
+  /** Extend renewable grants in place rather than exchanging again (default true). */
+  readonly renewInPlace?: boolean;
 }
 
 /** A client of one Stint service. */
@@ -98,7 +100,27 @@ export class StintClient {
       issuedAt: sentAt,
       expiresAt,
       renewAfter: Number.isFinite(renewParsed) ? renewParsed : sentAt + ((expiresAt - sentAt) * 2) / 3,
+      renewable: body.renewable === true,
+      lifetime: expiresAt - sentAt,
     };
+  }
+
+  /** Extend one of this workload's grants in place (POST /renew); the new expiry and renewal time, epoch ms. */
+  async renew(subjectToken: string, grantId: string, ttl: number | undefined): Promise<{ expiresAt: number; renewAfter: number }> {
+    const form = new URLSearchParams({ subject_token: subjectToken, grant_id: grantId });
+    if (ttl !== undefined) form.set('ttl_seconds', String(Math.max(1, Math.round(ttl / 1000))));
+    const sentAt = Date.now();
+    const { status, body } = await this.#post('/renew', form);
+    if (status !== 200) {
+      if ((status === 404 || status === 405) && body.stint_code === undefined) {
+        throw new StintError('ERR_NOT_FOUND', 'renewal in place is not supported by this Stint version (no POST /renew)', { reason: 'renew_unsupported' });
+      }
+      throw errorOf(status, body);
+    }
+    const expiresAt = Date.parse(String(body.expires_at));
+    if (!Number.isFinite(expiresAt)) throw new StintError('ERR_UNAVAILABLE', 'Stint answered the renewal without expires_at', { reason: 'bad_response' });
+    const renewAfter = Date.parse(String(body.renew_after));
+    return { expiresAt, renewAfter: Number.isFinite(renewAfter) ? renewAfter : sentAt + ((expiresAt - sentAt) * 2) / 3 };
   }
 
   /** Revoke one of this workload's grants (POST /revoke); ERR_NOT_FOUND with reason revoke_unsupported when the service has no such endpoint. */

@@ -5,7 +5,7 @@
  * one arrives.
  */
 import { createHash } from 'node:crypto';
-import { StintError, toStintError } from '../src/errors.js';
+import { StintError, isRetryable, toStintError } from '../src/errors.js';
 import type { HeldCredential } from './credential.js';
 import type { CredentialRequest, StintClient } from './exchange_client.js';
 import type { Logger } from './log.js';
@@ -14,8 +14,11 @@ import type { Output } from './outputs/output.js';
 import { backoffDelay, longTimeout, renewalDelay, type RenewalPolicy } from './schedule.js';
 import { readSubjectToken, type SubjectTokenSource } from './subject_token.js';
 
-/** What changed: a first credential, a replacement, or an expiry without replacement. */
-export type CredentialChange = 'issued' | 'rotated' | 'expired';
+/**
+ * What changed: a first credential, a replacement, the same credential extended in place (same
+ * secret, later expiry), or an expiry without replacement.
+ */
+export type CredentialChange = 'issued' | 'rotated' | 'extended' | 'expired';
 
 /** What a keeper needs. */
 export interface KeeperDeps {
@@ -49,6 +52,8 @@ export class CredentialKeeper {
   #expiryTimer: { cancel(): void } | null = null;
   #inFlight: Promise<boolean> | null = null;
   #stopped = false;
+  /** The service has no POST /renew: exchange from now on. */
+  #inPlaceUnsupported = false;
 
   constructor(request: CredentialRequest, required: boolean, outputs: readonly Output[], deps: KeeperDeps) {
     this.request = request;
@@ -131,9 +136,12 @@ export class CredentialKeeper {
     const name = this.request.name;
     this.#attempts++;
     let cred: HeldCredential;
+    let change: CredentialChange;
     try {
       const subject = await readSubjectToken(subjectToken);
-      cred = await client.exchange(subject, subjectToken.type, this.request);
+      const extended = await this.#renewInPlace(subject);
+      cred = extended ?? (await client.exchange(subject, subjectToken.type, this.request));
+      change = extended ? 'extended' : this.#current ? 'rotated' : 'issued';
       if (cred.expiresAt <= now()) throw new StintError('ERR_UNAVAILABLE', 'Stint issued an already expired credential (clock skew?)', { reason: 'expired_on_arrival' });
     } catch (e) {
       const err = toStintError(e);
@@ -152,7 +160,6 @@ export class CredentialKeeper {
       return false;
     }
     if (this.#stopped) return false;
-    const change: CredentialChange = this.#current ? 'rotated' : 'issued';
     for (const output of this.#outputs) {
       try {
         await output.publish(cred);
@@ -164,10 +171,10 @@ export class CredentialKeeper {
     this.#current = cred;
     this.#failures = 0;
     this.#lastError = null;
-    metrics.renewed(name, cred.expiresAt);
+    metrics.renewed(name, cred.expiresAt, change === 'extended');
     this.#expiryTimer?.cancel();
     this.#expiryTimer = longTimeout(() => void this.#expire(cred), cred.expiresAt - now());
-    log.log(change === 'issued' ? 'info' : 'debug', change === 'issued' ? 'credential issued' : 'credential renewed', {
+    log.log(change === 'issued' ? 'info' : 'debug', change === 'issued' ? 'credential issued' : change === 'extended' ? 'credential renewed in place' : 'credential renewed', {
       credential: name,
       kind: cred.kind,
       grant_id: cred.grantId,
@@ -177,6 +184,35 @@ export class CredentialKeeper {
     });
     for (const l of this.#listeners) l(change, cred);
     return true;
+  }
+
+  /**
+   * Extend the held grant in place when Stint said it can (a Vault lease, a PostgreSQL role): the
+   * application keeps its secret (and its connections). Null means exchange instead: nothing held,
+   * not renewable, refused (revoked, gone, a policy change), or extended to less than half the
+   * lifetime first granted (an upstream maximum, such as a Vault lease's max_ttl, is near).
+   * Stint unreachable or unavailable throws, like the exchange would.
+   */
+  async #renewInPlace(subject: string): Promise<HeldCredential | null> {
+    const cur = this.#current;
+    const { client, log, now } = this.#deps;
+    if (!cur?.renewable || !cur.grantId || this.request.renewInPlace === false || this.#inPlaceUnsupported || cur.expiresAt <= now()) return null;
+    const lifetime = cur.lifetime ?? cur.expiresAt - cur.issuedAt;
+    const sentAt = now();
+    try {
+      const renewed = await client.renew(subject, cur.grantId, this.request.ttl);
+      if (renewed.expiresAt - sentAt < lifetime / 2) {
+        log.log('info', 'grant cannot be extended much further; exchanging for a new credential', { credential: this.request.name, grant_id: cur.grantId, extended_to: new Date(renewed.expiresAt).toISOString() });
+        return null;
+      }
+      return { ...cur, issuedAt: sentAt, expiresAt: renewed.expiresAt, renewAfter: renewed.renewAfter, lifetime };
+    } catch (e) {
+      const err = toStintError(e);
+      if (isRetryable(err.code)) throw err;
+      if (err.details.reason === 'renew_unsupported') this.#inPlaceUnsupported = true;
+      log.log('info', 'renewal in place refused; exchanging for a new credential', { credential: this.request.name, grant_id: cur.grantId, code: err.code, reason: err.details.reason });
+      return null;
+    }
   }
 
   async #expire(cred: HeldCredential): Promise<void> {

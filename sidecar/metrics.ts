@@ -2,6 +2,7 @@
 
 interface CredentialCounters {
   renewals: number;
+  inPlace: number;
   failures: Map<string, number>;
   outputFailures: Map<string, number>;
   expiresAt: number | null;
@@ -13,7 +14,7 @@ export class SidecarMetrics {
 
   #of(name: string): CredentialCounters {
     let c = this.#by.get(name);
-    if (!c) this.#by.set(name, (c = { renewals: 0, failures: new Map(), outputFailures: new Map(), expiresAt: null }));
+    if (!c) this.#by.set(name, (c = { renewals: 0, inPlace: 0, failures: new Map(), outputFailures: new Map(), expiresAt: null }));
     return c;
   }
 
@@ -22,10 +23,11 @@ export class SidecarMetrics {
     this.#of(name);
   }
 
-  /** A credential was obtained (first issue or renewal). */
-  renewed(name: string, expiresAt: number): void {
+  /** A credential was obtained (first issue or renewal), or extended in place. */
+  renewed(name: string, expiresAt: number, inPlace = false): void {
     const c = this.#of(name);
     c.renewals++;
+    if (inPlace) c.inPlace++;
     c.expiresAt = expiresAt;
   }
 
@@ -62,6 +64,7 @@ export class SidecarMetrics {
     };
     const entries = [...this.#by.entries()];
     family('stint_sidecar_renewals_total', 'counter', 'Credentials obtained from Stint (first issue and renewals).', entries.map(([n, c]) => `stint_sidecar_renewals_total{credential="${esc(n)}"} ${c.renewals}`));
+    family('stint_sidecar_renewals_in_place_total', 'counter', 'Renewals that extended the held grant (same secret) instead of exchanging for a new one.', entries.map(([n, c]) => `stint_sidecar_renewals_in_place_total{credential="${esc(n)}"} ${c.inPlace}`));
     family(
       'stint_sidecar_renewal_failures_total',
       'counter',

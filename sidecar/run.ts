@@ -43,7 +43,7 @@ async function setUp(config: SidecarConfig, log: Logger): Promise<Runtime> {
       outputs.push(o);
     }
     keepers.push(
-      new CredentialKeeper({ name: c.name, kind: c.kind, audience: c.audience, target: c.target, ttl: c.ttl, scopes: c.scopes }, c.required, own, {
+      new CredentialKeeper({ name: c.name, kind: c.kind, audience: c.audience, target: c.target, ttl: c.ttl, scopes: c.scopes, renewInPlace: c.renewInPlace }, c.required, own, {
         client,
         subjectToken: config.subjectToken,
         policy,
@@ -198,7 +198,8 @@ export async function runExec(config: SidecarConfig, log: Logger, command: reado
   };
   for (const k of rt.keepers) {
     k.onChange((change) => {
-      if (change !== 'expired') rotated();
+      // A renewal in place keeps the same secret: nothing for the command to pick up.
+      if (change === 'issued' || change === 'rotated') rotated();
     });
     k.start();
   }

@@ -125,6 +125,11 @@ const credential = z
     scopes: z.array(z.string().regex(/^\S+$/)).optional(),
     /** Readiness waits for it (default true). */
     required: z.boolean().default(true),
+    /**
+     * Where Stint says the grant is renewable (a Vault lease, a PostgreSQL role), extend it in place
+     * (POST /renew) so the application keeps the same secret; false: always exchange for a new one.
+     */
+    renewInPlace: z.boolean().default(true),
     outputs: z.array(output).default([]),
   })
   .strict();

@@ -48,6 +48,8 @@ export interface IssuedGrant {
   readonly grant: Grant;
   readonly granted: GrantedCredential;
   readonly credential: IssuedCredential;
+  /** The provider can extend this grant in place (POST /renew) instead of issuing a new credential. */
+  readonly renewable: boolean;
 }
 
 /** The result of an allowed exchange. */
@@ -160,6 +162,7 @@ export class ExchangePipeline {
           issued.push({
             granted: final,
             credential,
+            renewable: provider.renew !== undefined,
             grant: {
               id: draft.id,
               identity: identity.id,

@@ -39,8 +39,11 @@ export class WorkloadGrants {
     return this.deps.admin.revokeGrant(grantId, reason || 'revoked by its workload', identity.id);
   }
 
-  /** Extend the caller's own active grant upstream, for at most what the policy allows now. */
-  async renew(subjectToken: string, grantId: string, ttlSeconds: number | undefined): Promise<Grant> {
+  /**
+   * Extend the caller's own active grant upstream, for at most what the policy allows now. Returns
+   * the grant as extended and when to renew next (two thirds of the way to the new expiry).
+   */
+  async renew(subjectToken: string, grantId: string, ttlSeconds: number | undefined): Promise<{ grant: Grant; renewAfter: number }> {
     const { deps } = this;
     const { identity, grant } = await this.ownGrant(subjectToken, grantId);
     const now = Math.floor(deps.clock.now() / 1000);
@@ -72,7 +75,7 @@ export class WorkloadGrants {
       grantIds: [grant.id],
       data: { kind: grant.kind, previousExpiresAt: grant.expiresAt, expiresAt: updated.expiresAt, ttlSeconds: ttl },
     });
-    return updated;
+    return { grant: updated, renewAfter: now + Math.floor(((updated.expiresAt - now) * 2) / 3) };
   }
 
   private async ownGrant(subjectToken: string, grantId: string): Promise<{ identity: WorkloadIdentity; grant: Grant }> {

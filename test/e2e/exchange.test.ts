@@ -91,6 +91,9 @@ describe('a good exchange', () => {
     expect(viaHttp.body.ttl_seconds).toBe(1800);
     expect(viaHttp.body.expires_in).toBe(1800);
     expect(viaHttp.body.ttl_capped).toBe(true);
+    // A Stint JWT is not renewed in place: the client exchanges again.
+    expect(res.ok && res.value.credentials[0]!.renewable).toBe(false);
+    expect(viaHttp.body.renewable).toBe(false);
   });
 
   it('reuses the verification of a repeated subject token and still issues a distinct grant each time', async () => {

@@ -161,6 +161,7 @@ describe('issuance over HTTP', () => {
       rule: 'payments-db',
       expires_at: new Date((now() + 600) * 1000).toISOString(),
       renew_after: new Date((now() + 400) * 1000).toISOString(),
+      renewable: true,
     });
     expect(Object.keys(body.fields).sort()).toEqual(['lease_duration', 'lease_id', 'password', 'renewable', 'username']);
     expect([...(body.secret_fields as string[])].sort()).toEqual(['password', 'username']);
@@ -192,6 +193,7 @@ describe('issuance over gRPC', () => {
     expect(vault.lease(cred.fields.lease_id!)?.state).toBe('live');
     expect(Date.parse(cred.expires_at)).toBe((now() + 1200) * 1000);
     expect(Date.parse(cred.renew_after)).toBe((now() + 800) * 1000);
+    expect((cred as unknown as { renewable: boolean }).renewable).toBe(true);
   });
 });
 
@@ -322,10 +324,11 @@ describe('renewal in place (POST /renew)', () => {
     expect(stranger.status).toBe(404);
 
     const renewed = await fetch(`${url}/renew`, { method: 'POST', body: new URLSearchParams({ grant_id: grantId, subject_token: await subject('api-renew'), ttl_seconds: '7200' }) });
-    const body = (await renewed.json()) as { expires_at: string };
+    const body = (await renewed.json()) as { expires_at: string; renew_after: string };
     expect(renewed.status).toBe(200);
-    // Asked for 2 h, the rule allows 30 min from now.
+    // Asked for 2 h, the rule allows 30 min from now; renew again two thirds of the way there.
     expect(Date.parse(body.expires_at) / 1000).toBe(now() + 1800);
+    expect(Date.parse(body.renew_after) / 1000).toBe(now() + 1200);
     // Vault renews a lease to `increment` from now.
     expect(vault.lease(leaseId)!.expireTime).toBe((now() + 1800) * 1000);
     const events = await audit({ grant_id: grantId });

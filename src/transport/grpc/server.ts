@@ -84,6 +84,7 @@ function credentialMessages(result: ExchangeResult): unknown[] {
     ttl_capped: i.granted.ttlCapped,
     audience: i.granted.audience ?? '',
     target: i.granted.target ?? '',
+    renewable: i.renewable,
   }));
 }
 

@@ -162,6 +162,7 @@ async function tokenExchange(deps: HttpDeps, req: IncomingMessage, res: ServerRe
       renew_after: new Date(cred.renewAfter * 1000).toISOString(),
       ttl_seconds: issued.granted.ttlSeconds,
       ttl_capped: issued.granted.ttlCapped,
+      renewable: issued.renewable,
       rule: result.rule,
       ...(Object.keys(cred.fields).length ? { fields: cred.fields, secret_fields: cred.secretFields } : {}),
     },
@@ -190,8 +191,8 @@ async function selfRenew(deps: HttpDeps, req: IncomingMessage, res: ServerRespon
   const form = await readForm(req);
   const ttlText = form.get('ttl_seconds') ?? undefined;
   if (ttlText !== undefined && !/^\d{1,8}$/.test(ttlText)) throw new StintError('ERR_INVALID_REQUEST', 'ttl_seconds must be a whole number', { field: 'ttl_seconds' });
-  const grant = await deps.workloadGrants.renew(form.get('subject_token') ?? '', form.get('grant_id') ?? '', ttlText === undefined ? undefined : Number(ttlText));
-  sendJson(res, 200, { grant_id: grant.id, expires_at: new Date(grant.expiresAt * 1000).toISOString() }, { 'cache-control': 'no-store' });
+  const { grant, renewAfter } = await deps.workloadGrants.renew(form.get('subject_token') ?? '', form.get('grant_id') ?? '', ttlText === undefined ? undefined : Number(ttlText));
+  sendJson(res, 200, { grant_id: grant.id, expires_at: new Date(grant.expiresAt * 1000).toISOString(), renew_after: new Date(renewAfter * 1000).toISOString() }, { 'cache-control': 'no-store' });
 }
 
 async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
