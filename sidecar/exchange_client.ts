@@ -1,9 +1,11 @@
 /**
- * The sidecar's client of Stint's RFC 8693 endpoint (POST /token) and of self-revocation
- * (POST /revoke), over node:http / node:https directly: TLS with a CA bundle, mTLS when
- * configured, one keep-alive connection.
+ * The sidecar's client of Stint's RFC 8693 endpoint (POST /token), of renewal in place
+ * (POST /renew) and of self-revocation (POST /revoke), over node:http / node:https directly: TLS
+ * with a CA bundle, mTLS when configured, keep-alive connections. The CA bundle and the client
+ * certificate are re-read when their files change (cert-manager or a projected Secret rotates
+ * them), before the next request, without a restart.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import type { Agent as HttpsAgent } from 'node:https';
 import { ConfigError, ERROR_TABLE, StintError, type ErrorCode } from '../src/errors.js';
@@ -38,13 +40,13 @@ export interface CredentialRequest {
 /** A client of one Stint service. */
 export class StintClient {
   readonly #base: URL;
-  readonly #agent: HttpAgent | HttpsAgent;
+  readonly #agents: AgentSource;
   readonly #timeout: number;
   readonly #send: typeof httpRequest;
 
-  private constructor(base: URL, agent: HttpAgent | HttpsAgent, send: typeof httpRequest, timeout: number) {
+  private constructor(base: URL, agents: AgentSource, send: typeof httpRequest, timeout: number) {
     this.#base = base;
-    this.#agent = agent;
+    this.#agents = agents;
     this.#send = send;
     this.#timeout = timeout;
   }
@@ -52,23 +54,13 @@ export class StintClient {
   /** A client of `endpoint`; node:https (and TLS) is loaded only for an https URL. */
   static async create(endpoint: StintEndpoint): Promise<StintClient> {
     const base = new URL(endpoint.url);
-    if (base.protocol !== 'https:') return new StintClient(base, new HttpAgent({ keepAlive: true, maxSockets: 4 }), httpRequest, endpoint.timeout);
+    if (base.protocol !== 'https:') {
+      const agent = new HttpAgent({ keepAlive: true, maxSockets: 4 });
+      return new StintClient(base, { current: () => agent, close: () => agent.destroy() }, httpRequest, endpoint.timeout);
+    }
     const https = await import('node:https');
-    // The files are read at start; a rotated CA bundle or client certificate takes a restart.
-    const read = (file: string, key: string): Buffer => {
-      try {
-        return readFileSync(file);
-      } catch (e) {
-        throw new ConfigError('ERR_CONFIG_INVALID', `stint.${key}`, `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
-      }
-    };
-    const agent = new https.Agent({
-      keepAlive: true,
-      maxSockets: 4,
-      ...(endpoint.caFile ? { ca: read(endpoint.caFile, 'caFile') } : {}),
-      ...(endpoint.clientCertFile && endpoint.clientKeyFile ? { cert: read(endpoint.clientCertFile, 'clientCertFile'), key: read(endpoint.clientKeyFile, 'clientKeyFile') } : {}),
-    });
-    return new StintClient(base, agent, https.request as unknown as typeof httpRequest, endpoint.timeout);
+    const agents = new TlsAgents(endpoint, (options) => new https.Agent({ keepAlive: true, maxSockets: 4, ...options }));
+    return new StintClient(base, agents, https.request as unknown as typeof httpRequest, endpoint.timeout);
   }
 
   /** Exchange the subject token for one credential. */
@@ -135,7 +127,7 @@ export class StintClient {
 
   /** Close kept-alive connections. */
   close(): void {
-    this.#agent.destroy();
+    this.#agents.close();
   }
 
   #post(path: string, form: URLSearchParams): Promise<{ status: number; body: Record<string, unknown> }> {
@@ -147,7 +139,7 @@ export class StintClient {
         url,
         {
           method: 'POST',
-          agent: this.#agent,
+          agent: this.#agents.current(),
           timeout: this.#timeout,
           headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': payload.length, accept: 'application/json' },
         },
@@ -175,6 +167,85 @@ export class StintClient {
       req.on('error', (e: NodeJS.ErrnoException) => reject(new StintError('ERR_UNAVAILABLE', `cannot reach Stint at ${this.#base.origin}: ${e.code ?? e.message}`, { reason: 'unreachable' })));
       req.end(payload);
     });
+  }
+}
+
+/** The agent for the next request. */
+interface AgentSource {
+  current(): HttpAgent | HttpsAgent;
+  close(): void;
+}
+
+type TlsFileKey = 'caFile' | 'clientCertFile' | 'clientKeyFile';
+
+/**
+ * The https agent, rebuilt when the CA bundle or the client certificate or key changes on disk
+ * (inode, size or modification time: a projected Secret swaps a symlink, cert-manager rewrites).
+ * At start an unreadable file is a configuration error; later, a file caught mid-rotation keeps
+ * the previous agent until the next request.
+ */
+class TlsAgents implements AgentSource {
+  readonly #files: [TlsFileKey, string][];
+  readonly #build: (options: { ca?: Buffer; cert?: Buffer; key?: Buffer }) => HttpsAgent;
+  #agent: HttpsAgent;
+  #stamp: string;
+
+  constructor(endpoint: StintEndpoint, build: (options: { ca?: Buffer; cert?: Buffer; key?: Buffer }) => HttpsAgent) {
+    this.#build = build;
+    this.#files = [];
+    if (endpoint.caFile) this.#files.push(['caFile', endpoint.caFile]);
+    if (endpoint.clientCertFile && endpoint.clientKeyFile) this.#files.push(['clientCertFile', endpoint.clientCertFile], ['clientKeyFile', endpoint.clientKeyFile]);
+    this.#stamp = this.#stampNow();
+    try {
+      this.#agent = this.#load();
+    } catch (e) {
+      const { key, file, code } = e as { key: TlsFileKey; file: string; code: string };
+      throw new ConfigError('ERR_CONFIG_INVALID', `stint.${key}`, `cannot read ${file}: ${code}`);
+    }
+  }
+
+  current(): HttpsAgent {
+    if (this.#files.length === 0) return this.#agent;
+    const stamp = this.#stampNow();
+    if (stamp === this.#stamp) return this.#agent;
+    try {
+      const next = this.#load();
+      this.#agent.destroy();
+      this.#agent = next;
+      this.#stamp = stamp;
+    } catch {
+      // Mid-rotation (a file missing or unreadable for a moment): the previous agent, retry next time.
+    }
+    return this.#agent;
+  }
+
+  close(): void {
+    this.#agent.destroy();
+  }
+
+  #stampNow(): string {
+    return this.#files
+      .map(([, file]) => {
+        try {
+          const s = statSync(file);
+          return `${s.ino}:${s.size}:${s.mtimeMs}`;
+        } catch {
+          return 'missing';
+        }
+      })
+      .join('|');
+  }
+
+  #load(): HttpsAgent {
+    const read: Partial<Record<TlsFileKey, Buffer>> = {};
+    for (const [key, file] of this.#files) {
+      try {
+        read[key] = readFileSync(file);
+      } catch (e) {
+        throw Object.assign(new Error(`cannot read ${file}`), { key, file, code: (e as NodeJS.ErrnoException).code ?? 'error' });
+      }
+    }
+    return this.#build({ ...(read.caFile ? { ca: read.caFile } : {}), ...(read.clientCertFile && read.clientKeyFile ? { cert: read.clientCertFile, key: read.clientKeyFile } : {}) });
   }
 }
 

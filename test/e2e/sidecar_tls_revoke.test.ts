@@ -3,16 +3,18 @@
  * through a TLS-terminating proxy in front of the real service (as an ingress or service mesh
  * would); without the CA or without the client certificate it cannot. On SIGTERM with
  * `shutdown.revokeGrants`, it revokes its grants through POST /revoke, or says plainly that this
- * Stint version cannot.
+ * Stint version cannot. When the PKI is rotated (the proxy moves to a new CA; the sidecar's mounted
+ * CA bundle and client certificate are replaced as a projected Secret would), the running sidecar
+ * picks up the new files and recovers without a restart.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpsServer, type Server } from 'node:https';
 import { request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { API_AUDIENCE, get, runSidecar, startSidecar, startStint, tempDir, type StintUnderTest } from '../sidecar/harness.js';
+import { API_AUDIENCE, eventually, freePort, get, metricValue, runSidecar, startSidecar, startStint, tempDir, type StintUnderTest } from '../sidecar/harness.js';
 import { baseConfig, writeSidecarConfig } from '../sidecar/config.js';
 
 const tmp = tempDir();
@@ -25,14 +27,20 @@ function openssl(args: string[]): void {
   execFileSync('openssl', args, { cwd: tmp.dir, stdio: 'ignore' });
 }
 
-/** A CA, a server certificate for 127.0.0.1 and a client certificate, all from openssl. */
-function makePki(): void {
-  openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '1', '-subj', '/CN=stint-test-ca']);
+/** A CA, a server certificate for 127.0.0.1 and a client certificate, all from openssl; file names start with `prefix`. */
+function makePki(prefix = ''): void {
+  openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${prefix}ca.key`, '-out', `${prefix}ca.pem`, '-days', '1', '-subj', `/CN=stint-test-${prefix}ca`]);
   for (const [name, ext] of [['server', 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth'], ['client', 'extendedKeyUsage=clientAuth']] as const) {
-    openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=stint-sidecar-${name}`]);
-    writeFileSync(tmp.path(`${name}.ext`), `${ext}\n`);
-    openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.pem`, '-days', '1', '-extfile', `${name}.ext`]);
+    const file = `${prefix}${name}`;
+    openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${file}.key`, '-out', `${file}.csr`, '-subj', `/CN=stint-sidecar-${name}`]);
+    writeFileSync(tmp.path(`${file}.ext`), `${ext}\n`);
+    openssl(['x509', '-req', '-in', `${file}.csr`, '-CA', `${prefix}ca.pem`, '-CAkey', `${prefix}ca.key`, '-CAcreateserial', '-out', `${file}.pem`, '-days', '1', '-extfile', `${file}.ext`]);
   }
+}
+
+/** The proxy's TLS context from the PKI named by `prefix`. */
+function proxyContext(prefix = ''): { key: Buffer; cert: Buffer; ca: Buffer } {
+  return { key: readFileSync(tmp.path(`${prefix}server.key`)), cert: readFileSync(tmp.path(`${prefix}server.pem`)), ca: readFileSync(tmp.path(`${prefix}ca.pem`)) };
 }
 
 beforeAll(async () => {
@@ -41,7 +49,7 @@ beforeAll(async () => {
   makePki();
   const target = new URL(stint.url);
   proxy = createHttpsServer(
-    { key: readFileSync(tmp.path('server.key')), cert: readFileSync(tmp.path('server.pem')), ca: readFileSync(tmp.path('ca.pem')), requestCert: true, rejectUnauthorized: true },
+    { ...proxyContext(), requestCert: true, rejectUnauthorized: true },
     (req, res) => {
       if ((req.socket as TLSSocket).getPeerCertificate()?.subject?.CN === 'stint-sidecar-client') clientCertsSeen++;
       const up = httpRequest({ host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers }, (r) => {
@@ -119,4 +127,47 @@ describe('shutdown.revokeGrants', () => {
       expect(line?.error).toBe('revoking grants on shutdown is not supported by this Stint version (no POST /revoke)');
     }
   });
+});
+
+describe('PKI rotation', () => {
+  it('re-reads a replaced CA bundle and client certificate and recovers without a restart', async () => {
+    // The files as a Secret volume holds them.
+    const mnt = tmp.path('mnt');
+    mkdirSync(mnt);
+    for (const f of ['ca.pem', 'client.pem', 'client.key']) copyFileSync(tmp.path(f), `${mnt}/${f}`);
+    const ops = await freePort();
+    const config = writeSidecarConfig(tmp.path('rotate.yaml'), {
+      ...baseConfig(proxyUrl, tmp.path('subject.jwt'), ops, [{ name: 'api', audience: API_AUDIENCE, ttl: '2s', outputs: [{ type: 'file', path: tmp.path('rotate.jwt') }] }], {
+        renewal: { jitter: 0, minInterval: '100ms', initialBackoff: '100ms', maxBackoff: '300ms' },
+      }),
+      stint: { url: proxyUrl, timeout: '2s', caFile: `${mnt}/ca.pem`, clientCertFile: `${mnt}/client.pem`, clientKeyFile: `${mnt}/client.key` },
+    });
+    const sidecar = startSidecar(['--config', config]);
+    const metric = async (name: string): Promise<number> => metricValue((await get(`http://127.0.0.1:${ops}/metrics`)).text, name, { credential: 'api' }) ?? 0;
+    const failures = async (): Promise<number> => {
+      const text = (await get(`http://127.0.0.1:${ops}/metrics`)).text;
+      return [...text.matchAll(/^stint_sidecar_renewal_failures_total\{[^}]*\} (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
+    };
+    try {
+      await sidecar.waitFor(/credential issued/);
+      // The server moves to a new CA and drops its connections: the old bundle no longer verifies it.
+      makePki('new-');
+      proxy.setSecureContext(proxyContext('new-'));
+      proxy.closeAllConnections();
+      await eventually(async () => ((await failures()) > 0 ? true : null), 10_000);
+      // The mounted files are replaced (write + rename, as the kubelet swaps a Secret's files).
+      for (const f of ['ca.pem', 'client.pem', 'client.key']) {
+        copyFileSync(tmp.path(`new-${f}`), `${mnt}/.${f}.tmp`);
+        renameSync(`${mnt}/.${f}.tmp`, `${mnt}/${f}`);
+      }
+      const before = await metric('stint_sidecar_renewals_total');
+      await eventually(async () => ((await metric('stint_sidecar_renewals_total')) > before ? true : null), 10_000);
+      expect(await metric('stint_sidecar_credential_ready')).toBe(1);
+      expect(sidecar.child.exitCode).toBeNull();
+      expect(sidecar.logs().filter((l) => l.msg === 'stint-sidecar running')).toHaveLength(1);
+    } finally {
+      await sidecar.stop();
+      proxy.setSecureContext(proxyContext());
+    }
+  }, 40_000);
 });
