@@ -262,6 +262,32 @@ describe('bad input: each gets its code on both transports, and the next good re
     expect(!empty.ok && empty.stintCode).toBe('ERR_INVALID_REQUEST');
     await expectStillServing();
   });
+
+  it('refuses a repeated parameter on /token, /revoke and /renew, never picking one of the copies', async () => {
+    const token = await goodK8s();
+    const issued = await httpExchange(env.httpUrl, exchangeForm(token));
+    const grantId = String(issued.body.grant_id);
+    const forms: [string, string, URLSearchParams][] = [
+      ['/token', 'audience', new URLSearchParams([...Object.entries(exchangeForm(token)), ['audience', 'https://other.example.com']])],
+      ['/revoke', 'grant_id', new URLSearchParams([['subject_token', token], ['grant_id', grantId], ['grant_id', 'another']])],
+      ['/renew', 'subject_token', new URLSearchParams([['subject_token', token], ['subject_token', token], ['grant_id', grantId]])],
+    ];
+    for (const [path, field, body] of forms) {
+      const res = await fetch(`${env.httpUrl}${path}`, { method: 'POST', body });
+      expect({ path, status: res.status, body: await res.json() }).toMatchObject({ path, status: 400, body: { error: 'invalid_request', stint_code: 'ERR_INVALID_REQUEST', error_description: `parameter ${field} must be given at most once` } });
+    }
+    // The grant was not revoked by the refused request.
+    const introspected = await fetch(`${env.httpUrl}/introspect`, { method: 'POST', headers: { authorization: `Bearer ${env.adminToken}` }, body: new URLSearchParams({ token: String(issued.body.access_token) }) });
+    expect(((await introspected.json()) as { active: boolean }).active).toBe(true);
+    await expectStillServing();
+  });
+
+  it('answers each HTTP request with a request id: the one the caller sent when sane, else a UUIDv7', async () => {
+    const own = await fetch(`${env.httpUrl}/token`, { method: 'POST', headers: { 'x-request-id': 'ci-run-42.step-3' }, body: new URLSearchParams(exchangeForm(await goodK8s())) });
+    expect(own.headers.get('x-request-id')).toBe('ci-run-42.step-3');
+    const insane = await fetch(`${env.httpUrl}/token`, { method: 'POST', headers: { 'x-request-id': 'a b\tc' }, body: new URLSearchParams(exchangeForm(await goodK8s())) });
+    expect(insane.headers.get('x-request-id')).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  });
 });
 
 describe('surfaces', () => {

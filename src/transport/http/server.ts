@@ -4,10 +4,10 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { randomUUID } from 'node:crypto';
 import type { JSONWebKeySet } from 'jose';
 import type { Registry } from 'prom-client';
 import { StintError } from '../../errors.js';
+import { uuidv7 } from '../../ids.js';
 import type { ExchangePipeline } from '../../pipeline/exchange.js';
 import type { Introspector } from '../../pipeline/introspect.js';
 import type { WorkloadGrants } from '../../pipeline/workload_grants.js';
@@ -114,11 +114,7 @@ async function handle(deps: HttpDeps, req: IncomingMessage, res: ServerResponse)
 /** POST /token: RFC 8693 token exchange, form-encoded. */
 async function tokenExchange(deps: HttpDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const form = await readForm(req);
-  const single = (name: string): string | undefined => {
-    const all = form.getAll(name);
-    if (all.length > 1) throw new StintError('ERR_INVALID_REQUEST', `parameter ${name} must be given at most once`, { field: name });
-    return all[0] || undefined;
-  };
+  const single = (name: string): string | undefined => singleParam(form, name);
   const grantType = single('grant_type');
   if (grantType !== TOKEN_EXCHANGE_GRANT) {
     throw new StintError('ERR_INVALID_REQUEST', `grant_type must be ${TOKEN_EXCHANGE_GRANT}`, { field: 'grant_type' });
@@ -182,16 +178,16 @@ async function introspect(deps: HttpDeps, req: IncomingMessage, res: ServerRespo
 /** POST /revoke: a workload revokes its own grant, proving its identity with a fresh subject token. */
 async function selfRevoke(deps: HttpDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const form = await readForm(req);
-  const result = await deps.workloadGrants.revoke(form.get('subject_token') ?? '', form.get('grant_id') ?? '', form.get('reason') ?? '');
+  const result = await deps.workloadGrants.revoke(singleParam(form, 'subject_token') ?? '', singleParam(form, 'grant_id') ?? '', singleParam(form, 'reason') ?? '');
   sendJson(res, 200, { revoked: result.grants.map((g) => ({ grant_id: g.id, state: g.state })), notes: result.notes }, { 'cache-control': 'no-store' });
 }
 
 /** POST /renew: a workload extends its own grant in place where the upstream allows (Vault lease, PostgreSQL role). */
 async function selfRenew(deps: HttpDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const form = await readForm(req);
-  const ttlText = form.get('ttl_seconds') ?? undefined;
+  const ttlText = singleParam(form, 'ttl_seconds');
   if (ttlText !== undefined && !/^\d{1,8}$/.test(ttlText)) throw new StintError('ERR_INVALID_REQUEST', 'ttl_seconds must be a whole number', { field: 'ttl_seconds' });
-  const { grant, renewAfter } = await deps.workloadGrants.renew(form.get('subject_token') ?? '', form.get('grant_id') ?? '', ttlText === undefined ? undefined : Number(ttlText));
+  const { grant, renewAfter } = await deps.workloadGrants.renew(singleParam(form, 'subject_token') ?? '', singleParam(form, 'grant_id') ?? '', ttlText === undefined ? undefined : Number(ttlText));
   sendJson(res, 200, { grant_id: grant.id, expires_at: new Date(grant.expiresAt * 1000).toISOString(), renew_after: new Date(renewAfter * 1000).toISOString() }, { 'cache-control': 'no-store' });
 }
 
@@ -219,9 +215,20 @@ async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
   return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
 }
 
+/**
+ * A form parameter given at most once (RFC 6749 §3.2: parameters must not be repeated; parsers
+ * disagree on which copy wins, so a repeated one is refused, never picked); empty is absent.
+ */
+function singleParam(form: URLSearchParams, name: string): string | undefined {
+  const all = form.getAll(name);
+  if (all.length > 1) throw new StintError('ERR_INVALID_REQUEST', `parameter ${name} must be given at most once`, { field: name });
+  return all[0] || undefined;
+}
+
+/** The caller's X-Request-Id when it is sane, else a UUIDv7 (the same kind gRPC requests get). */
 function requestIdOf(req: IncomingMessage): string {
   const given = req.headers['x-request-id'];
-  return typeof given === 'string' && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID();
+  return typeof given === 'string' && /^[\w.-]{1,64}$/.test(given) ? given : uuidv7();
 }
 
 function onlyGet(method: string, res: ServerResponse): boolean {
