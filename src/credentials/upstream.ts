@@ -45,15 +45,44 @@ function seconds(started: bigint): number {
   return Number(process.hrtime.bigint() - started) / 1e9;
 }
 
-/** Network-level failures (refused, reset, DNS, TLS) become ERR_UPSTREAM_UNAVAILABLE. */
+/**
+ * Network-level failures become ERR_UPSTREAM_UNAVAILABLE: refused, reset, timed out, DNS, and TLS
+ * (an untrusted, expired or mismatched certificate: the upstream cannot be reached safely), as
+ * node:net/tls, undici, axios (node-vault) and node-fetch (the Kubernetes client) name them.
+ */
 export function isNetworkError(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
   const name = (err as { name?: unknown } | null)?.name;
   return (
-    (typeof code === 'string' && /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|UND_ERR_\w+|ERR_SOCKET\w*|CERT_\w+|DEPTH_ZERO_SELF_SIGNED_CERT|UNABLE_TO_VERIFY_LEAF_SIGNATURE)$/.test(code)) ||
+    (typeof code === 'string' && NETWORK_CODES.test(code)) ||
     name === 'AbortError' ||
     name === 'TimeoutError'
   );
+}
+
+const NETWORK_CODES =
+  /^(ECONNREFUSED|ECONNRESET|ECONNABORTED|ETIMEDOUT|EPIPE|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|ERR_NETWORK|UND_ERR_\w+|ERR_SOCKET\w*|ERR_TLS_\w+|ERR_SSL_\w+|CERT_\w+|SELF_SIGNED_CERT_IN_CHAIN|DEPTH_ZERO_SELF_SIGNED_CERT|UNABLE_TO_\w+|HOSTNAME_MISMATCH)$/;
+
+/**
+ * Upstream text fit for Stint's errors (which reach clients and logs): the known `secrets` (an
+ * admin password, a URL's credentials) and anything shaped like a token (a JWT, a Google access or
+ * refresh token, a Vault token, a bearer credential) replaced, control characters and runs of
+ * whitespace made one space, cut to `max` characters. Every provider uses this one.
+ */
+export function safeUpstreamMessage(text: unknown, secrets: readonly string[] = [], max = 240): string {
+  if (typeof text !== 'string') return '';
+  let out = text;
+  for (const s of secrets) if (s.length >= 4) out = out.split(s).join('[redacted]');
+  out = out
+    .replace(/eyJ[\w-]*\.[\w-]*\.[\w-]*/g, '[jwt]')
+    .replace(/\bya29\.[\w.-]+/g, '[token]')
+    .replace(/\b1\/\/[\w.-]+/g, '[token]')
+    .replace(/\bhv[sbr]\.[\w.-]+/g, '[token]')
+    .replace(/\bBearer\s+\S+/gi, 'Bearer [token]')
+    // eslint-disable-next-line no-control-regex
+    .replace(/[\s\u0000-\u001f\u007f]+/g, ' ')
+    .trim();
+  return out.length > max ? `${out.slice(0, max)}…` : out;
 }
 
 /** Classify an HTTP status from an upstream: 429/5xx transient, 401/403 refusal, else bad response. */

@@ -12,7 +12,8 @@ import { validateConfig } from '../../src/config/load.js';
 import { createPostgresProviders, postgresProviderConfigSchema } from '../../src/credentials/postgres.js';
 import { grantIdOfRole, MAX_ROLE_PREFIX_LENGTH, roleNameFor, uuidv7TimeMs } from '../../src/credentials/postgres/role_name.js';
 import { scramSha256Verifier } from '../../src/credentials/postgres/scram.js';
-import { classifyPgError, redact } from '../../src/credentials/postgres/errors.js';
+import { classifyPgError } from '../../src/credentials/postgres/errors.js';
+import { safeUpstreamMessage } from '../../src/credentials/upstream.js';
 import type { ProviderDeps } from '../../src/credentials/provider.js';
 import { ConfigError } from '../../src/errors.js';
 import { uuidv7 } from '../../src/ids.js';
@@ -156,8 +157,8 @@ describe('SCRAM verifiers', () => {
 
 describe('error classification', () => {
   it('redacts known secrets and bounds server text', () => {
-    expect(redact('password "hunter22" is wrong\nsecond line', ['hunter22'])).toBe('password "[redacted]" is wrong second line');
-    expect(redact('x'.repeat(1000), []).length).toBe(300);
+    expect(safeUpstreamMessage('password "hunter22" is wrong\nsecond line', ['hunter22'], 300)).toBe('password "[redacted]" is wrong second line');
+    expect(safeUpstreamMessage('x'.repeat(1000), [], 300)).toBe(`${'x'.repeat(300)}…`);
   });
 
   it('something that is neither a server error nor a network failure is a bad response', () => {

@@ -8,7 +8,7 @@
  * the SDK error is not kept as `cause` (it holds the raw response).
  */
 import { StintError, UpstreamError } from '../../errors.js';
-import { classifyHttpStatus, isNetworkError } from '../upstream.js';
+import { classifyHttpStatus, isNetworkError, safeUpstreamMessage } from '../upstream.js';
 
 /** The credential kind, for errors and metrics. */
 export const AWS_STS_KIND = 'aws-sts';
@@ -98,11 +98,7 @@ const MODELED_NAMES: Readonly<Record<string, string>> = {
   PackedPolicyTooLargeException: 'PackedPolicyTooLarge',
 };
 
-/** An upstream message fit for Stint's errors: short, one line, no JWT-looking text. */
+/** STS's message fit for Stint's errors. */
 function safeMessage(message: unknown): string {
-  if (typeof message !== 'string' || !message) return 'no message';
-  return message
-    .replace(/eyJ[\w-]*\.[\w-]*\.[\w-]*/g, '[token]')
-    .replace(/\s+/g, ' ')
-    .slice(0, 200);
+  return safeUpstreamMessage(message) || 'no message';
 }

@@ -8,7 +8,7 @@
  * refresh tokens and subject tokens, and a logger serializing causes would print them.
  */
 import { StintError, UpstreamError } from '../../errors.js';
-import { classifyHttpStatus, isNetworkError } from '../upstream.js';
+import { classifyHttpStatus, isNetworkError, safeUpstreamMessage } from '../upstream.js';
 
 /** Which Google call failed, for the message. */
 export type GcpStage = 'source-credentials' | 'sts' | 'iam' | 'upstream';
@@ -57,7 +57,7 @@ export function classifyGcpError(kind: string, stage: GcpStage, err: unknown): S
   }
   const { code, message } = googleErrorOf(e.response?.data);
   const upstreamCode = code ?? `HTTP_${status}`;
-  const detail = message ? ` (${safeMessage(message)})` : '';
+  const detail = message ? ` (${safeUpstreamMessage(message)})` : '';
   const verb = status === 429 || status >= 500 ? 'unavailable' : 'refused';
   return classifyHttpStatus(kind, status, upstreamCode, `${kind}: ${name} ${verb}: ${upstreamCode}${detail}`, retryAfterOf(e.response?.headers));
 }
@@ -109,13 +109,3 @@ function retryAfterOf(headers: unknown): number | undefined {
   return Number.isFinite(at) ? Math.max(1, Math.ceil((at - Date.now()) / 1000)) : undefined;
 }
 
-/** Google's message, shortened, with anything that looks like a token removed. */
-export function safeMessage(message: string): string {
-  return message
-    .replace(/eyJ[\w-]*\.[\w-]*\.[\w-]*/g, '[jwt]')
-    .replace(/ya29\.[\w.-]+/g, '[token]')
-    .replace(/1\/\/[\w.-]+/g, '[token]')
-    .replace(/Bearer\s+\S+/gi, 'Bearer [token]')
-    .replace(/[\r\n\t]+/g, ' ')
-    .slice(0, 240);
-}

@@ -5,7 +5,7 @@
  * a reply that is not the JSON the API promises is ERR_UPSTREAM_BAD_RESPONSE.
  */
 import { StintError, UpstreamError } from '../../errors.js';
-import { classifyHttpStatus, isNetworkError } from '../upstream.js';
+import { classifyHttpStatus, isNetworkError, safeUpstreamMessage } from '../upstream.js';
 
 /** An API error response, read from the client's ApiException. */
 export interface ApiFailure {
@@ -56,7 +56,7 @@ export function apiFailureOf(err: unknown, nowMs: number): ApiFailure | null {
   const rawReason = isStatus ? body?.['reason'] : undefined;
   const reason = typeof rawReason === 'string' && /^[A-Za-z]{1,64}$/.test(rawReason) ? rawReason : (DEFAULT_REASONS[status] ?? `HTTP${status}`);
   const rawMessage = isStatus ? body?.['message'] : undefined;
-  const message = typeof rawMessage === 'string' ? sanitize(rawMessage) : '';
+  const message = safeUpstreamMessage(rawMessage, [], 300);
   const details = isStatus ? (body?.['details'] as Record<string, unknown> | undefined) : undefined;
   const retryAfterSeconds = parseRetryAfter(headers['retry-after'], nowMs) ?? boundedSeconds(details?.['retryAfterSeconds']);
   return { status, reason, message, ...(retryAfterSeconds !== undefined ? { retryAfterSeconds } : {}) };
@@ -77,11 +77,6 @@ function boundedSeconds(n: unknown): number | undefined {
   return Math.min(3600, Math.max(1, Math.floor(n)));
 }
 
-function sanitize(message: string): string {
-  // eslint-disable-next-line no-control-regex
-  const clean = message.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
-  return clean.length > 300 ? `${clean.slice(0, 300)}...` : clean;
-}
 
 /** The UpstreamError for an API failure of `operation` on `what`. */
 export function apiFailureError(kind: string, operation: string, what: string, failure: ApiFailure): UpstreamError {
@@ -102,8 +97,7 @@ export function classifyKubernetesError(kind: string, operation: string, what: s
     if (code === 'STINT_TOKEN_FILE') {
       return new UpstreamError('ERR_UPSTREAM_UNAVAILABLE', kind, 'TokenFileUnreadable', `${kind}: ${operation} ${what}: Stint's API token file cannot be read`, { retryAfterSeconds: 5, cause: err });
     }
-    const tls = code !== undefined && /^(ERR_TLS_\w+|SELF_SIGNED_CERT_IN_CHAIN|CERT_\w+|UNABLE_TO_\w+|DEPTH_ZERO_SELF_SIGNED_CERT|ERR_SSL_\w+|HOSTNAME_MISMATCH)$/.test(code);
-    if (isNetworkError(err) || tls || (e?.name === 'FetchError' && (e.type === 'system' || e.type === 'request-timeout'))) {
+    if (isNetworkError(err) || (e?.name === 'FetchError' && (e.type === 'system' || e.type === 'request-timeout'))) {
       return new UpstreamError('ERR_UPSTREAM_UNAVAILABLE', kind, code ?? 'NetworkError', `${kind}: ${operation} ${what}: API server unreachable (${code ?? 'network error'})`, {
         retryAfterSeconds: 5,
         cause: err,

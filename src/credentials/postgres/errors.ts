@@ -7,7 +7,7 @@
  */
 import pg from 'pg';
 import { UpstreamError } from '../../errors.js';
-import { isNetworkError } from '../upstream.js';
+import { isNetworkError, safeUpstreamMessage } from '../upstream.js';
 
 /** Where a failure happened, and what must never appear in its message. */
 export interface PgErrorContext {
@@ -51,13 +51,6 @@ const RETRY_AFTER_THROTTLED_SECONDS = 10;
 /** Client-side failures of node-postgres that mean the connection is gone or never came up. */
 const CONNECTION_LOST = /connection terminated|connection timeout|timeout exceeded when trying to connect|not queryable|client was closed|query read timeout/i;
 
-/** Redact known secrets from server text and bound its length. */
-export function redact(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const s of secrets) if (s.length >= 4) out = out.split(s).join('[redacted]');
-  return out.replace(/[\r\n]+/g, ' ').slice(0, 300);
-}
-
 /** Classify anything node-postgres threw. */
 export function classifyPgError(err: unknown, ctx: PgErrorContext): UpstreamError {
   const where = `postgres ${ctx.database}: ${ctx.operation}`;
@@ -65,7 +58,7 @@ export function classifyPgError(err: unknown, ctx: PgErrorContext): UpstreamErro
     const code = err.code;
     const cls = code.slice(0, 2);
     const name = SQLSTATE_NAMES[code];
-    const detail = `SQLSTATE ${code}${name ? ` ${name}` : ''}: ${redact(err.message, ctx.secrets)}`;
+    const detail = `SQLSTATE ${code}${name ? ` ${name}` : ''}: ${safeUpstreamMessage(err.message, ctx.secrets, 300)}`;
     if (TRANSIENT_CLASSES.has(cls)) {
       const retryAfterSeconds = code === '53300' ? RETRY_AFTER_THROTTLED_SECONDS : RETRY_AFTER_SECONDS;
       return new UpstreamError('ERR_UPSTREAM_UNAVAILABLE', ctx.kind, code, `${where} failed, PostgreSQL is unavailable (${detail})`, { retryAfterSeconds });

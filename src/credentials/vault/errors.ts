@@ -7,7 +7,7 @@
  * the token) is never attached.
  */
 import { StintError, UpstreamError } from '../../errors.js';
-import { classifyHttpStatus, isNetworkError } from '../upstream.js';
+import { classifyHttpStatus, isNetworkError, safeUpstreamMessage } from '../upstream.js';
 
 /** node-vault's error for a non-2xx answer. */
 export interface ApiResponseError extends Error {
@@ -53,7 +53,7 @@ export function classifyVaultError(kind: string, operation: string, err: unknown
     const status = err.response.statusCode;
     const messages = vaultMessages(err);
     const code = upstreamCodeOf(status, messages);
-    const said = messages.length > 0 ? `: ${oneLine(messages[0]!)}` : '';
+    const said = messages.length > 0 ? `: ${safeUpstreamMessage(messages[0]!)}` : '';
     const message = `vault: ${operation} failed: HTTP ${status}${said}`;
     // 412: a performance standby has not caught up yet (Enterprise); retry.
     if (status === 412) return new UpstreamError('ERR_UPSTREAM_UNAVAILABLE', kind, code, message, { retryAfterSeconds: 1 });
@@ -61,13 +61,9 @@ export function classifyVaultError(kind: string, operation: string, err: unknown
   }
   const code = (err as { code?: unknown } | null)?.code;
   const name = typeof code === 'string' && /^[A-Z0-9_]{2,64}$/.test(code) ? code : 'NetworkError';
-  if (isNetworkError(err) || name === 'ECONNABORTED' || name === 'ERR_NETWORK' || /CERT|TLS|SSL/.test(name)) {
+  if (isNetworkError(err)) {
     return new UpstreamError('ERR_UPSTREAM_UNAVAILABLE', kind, name, `vault: ${operation} failed: cannot reach Vault (${name})`, { retryAfterSeconds: 5 });
   }
   return new UpstreamError('ERR_UPSTREAM_BAD_RESPONSE', kind, 'MalformedResponse', `vault: ${operation} failed: unexpected client error (${name})`);
 }
 
-/** Vault's multi-line error text ("1 error occurred:\n\t* permission denied") on one short line. */
-function oneLine(text: string): string {
-  return text.replace(/\s+/g, ' ').trim().slice(0, 200);
-}
