@@ -8,7 +8,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import type { Agent as HttpsAgent } from 'node:https';
-import { ConfigError, ERROR_TABLE, StintError, type ErrorCode } from '../src/errors.js';
+import { ConfigError, StintError, errorFromOAuthBody } from '../src/errors.js';
 import type { HeldCredential } from './credential.js';
 
 const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
@@ -72,7 +72,7 @@ export class StintClient {
     if (req.scopes?.length) form.set('scope', req.scopes.join(' '));
     const sentAt = Date.now();
     const { status, body } = await this.#post('/token', form);
-    if (status !== 200) throw errorOf(status, body);
+    if (status !== 200) throw errorFromOAuthBody(status, body);
     const token = body.access_token;
     const expiresAt = Date.parse(String(body.expires_at));
     if (typeof token !== 'string' || !token || !Number.isFinite(expiresAt)) {
@@ -107,7 +107,7 @@ export class StintClient {
       if ((status === 404 || status === 405) && body.stint_code === undefined) {
         throw new StintError('ERR_NOT_FOUND', 'renewal in place is not supported by this Stint version (no POST /renew)', { reason: 'renew_unsupported' });
       }
-      throw errorOf(status, body);
+      throw errorFromOAuthBody(status, body);
     }
     const expiresAt = Date.parse(String(body.expires_at));
     if (!Number.isFinite(expiresAt)) throw new StintError('ERR_UNAVAILABLE', 'Stint answered the renewal without expires_at', { reason: 'bad_response' });
@@ -122,7 +122,7 @@ export class StintClient {
     if ((status === 404 || status === 405) && body.stint_code === undefined) {
       throw new StintError('ERR_NOT_FOUND', 'revoking grants on shutdown is not supported by this Stint version (no POST /revoke)', { reason: 'revoke_unsupported' });
     }
-    throw errorOf(status, body);
+    throw errorFromOAuthBody(status, body);
   }
 
   /** Close kept-alive connections. */
@@ -247,11 +247,4 @@ class TlsAgents implements AgentSource {
     }
     return this.#build({ ...(read.caFile ? { ca: read.caFile } : {}), ...(read.clientCertFile && read.clientKeyFile ? { cert: read.clientCertFile, key: read.clientKeyFile } : {}) });
   }
-}
-
-/** Turn an RFC 6749 error body into a StintError with the server's code. */
-function errorOf(status: number, body: Record<string, unknown>): StintError {
-  const code: ErrorCode = typeof body.stint_code === 'string' && body.stint_code in ERROR_TABLE ? (body.stint_code as ErrorCode) : status >= 500 || status === 0 ? 'ERR_UNAVAILABLE' : 'ERR_INVALID_REQUEST';
-  const reason = typeof body.reason === 'string' ? body.reason : typeof body.error === 'string' ? body.error : `http_${status}`;
-  return new StintError(code, `Stint refused (HTTP ${status} ${String(body.error ?? '')}): ${String(body.error_description ?? 'no description').slice(0, 300)}`, { reason, status });
 }

@@ -116,6 +116,20 @@ export class ConfigError extends StintError {
 }
 
 /**
+ * The admission webhook refused to inject `stint-sidecar` into a pod: an annotation (named by
+ * `annotation`, or null when the pod itself is at fault) is invalid. The pod is denied with this
+ * message rather than started without the credentials it asked for.
+ */
+export class InjectionRefusedError extends StintError {
+  readonly annotation: string | null;
+  constructor(message: string, annotation: string | null) {
+    super('ERR_INVALID_REQUEST', message, { reason: 'injection_refused', ...(annotation ? { field: annotation } : {}) });
+    this.name = 'InjectionRefusedError';
+    this.annotation = annotation;
+  }
+}
+
+/**
  * An upstream system (AWS STS, GCP, Vault, Kubernetes, PostgreSQL) failed or refused. `provider`
  * is the credential kind, `upstreamCode` the upstream's own error code (e.g. `AccessDenied`),
  * `retryAfterSeconds` a hint for transient failures. Never carries upstream secrets.
@@ -144,6 +158,23 @@ export function toStintError(err: unknown): StintError {
 }
 
 /** True when the code names a transient condition worth retrying. */
+/**
+ * The error a client of Stint's HTTP endpoints (`/token`, `/renew`, `/revoke`: the CLI, the
+ * sidecar) raises for an error answer, an RFC 6749 §5.2 body carrying Stint's `stint_code`: that
+ * code when it is one of ours, else by status (5xx or none: unavailable; otherwise an invalid
+ * request). The message names the HTTP status and OAuth error, Stint's description, the reason
+ * code and, when the issuer explains denials, the nearest rule.
+ */
+export function errorFromOAuthBody(status: number, body: Readonly<Record<string, unknown>> | null): StintError {
+  const b = body ?? {};
+  const code: ErrorCode = typeof b.stint_code === 'string' && b.stint_code in ERROR_TABLE ? (b.stint_code as ErrorCode) : status >= 500 || status === 0 ? 'ERR_UNAVAILABLE' : 'ERR_INVALID_REQUEST';
+  const oauthError = typeof b.error === 'string' ? b.error : undefined;
+  const reason = typeof b.reason === 'string' ? b.reason : (oauthError ?? `http_${status}`);
+  const extra = [typeof b.reason === 'string' && `reason ${b.reason}`, typeof b.rule === 'string' && `nearest rule ${b.rule}`].filter(Boolean).join(', ');
+  const description = typeof b.error_description === 'string' ? b.error_description.slice(0, 300) : 'no description';
+  return new StintError(code, `Stint refused (HTTP ${status}${oauthError ? ` ${oauthError}` : ''}): ${description}${extra ? ` (${extra})` : ''}`, { reason, status, ...(oauthError ? { oauthError } : {}) });
+}
+
 export function isRetryable(code: ErrorCode): boolean {
   return ERROR_TABLE[code].grpc === GrpcStatus.UNAVAILABLE;
 }

@@ -1,7 +1,7 @@
 /** `stint exchange`: trade a subject token for a credential over RFC 8693 (HTTP). */
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { StintError, ERROR_TABLE, type ErrorCode } from '../../errors.js';
+import { StintError, errorFromOAuthBody } from '../../errors.js';
 import { postForm, type FormResponse } from '../../action/http.js';
 
 const JWT_TYPE = 'urn:ietf:params:oauth:token-type:jwt';
@@ -40,11 +40,7 @@ export async function exchangeOverHttp(url: string, form: Record<string, string 
   }
   const json = res.json;
   if (!json) throw new StintError(res.status >= 500 ? 'ERR_UNAVAILABLE' : 'ERR_INTERNAL', `unexpected response from Stint (HTTP ${res.status})`);
-  if (res.status !== 200) {
-    const code = typeof json.stint_code === 'string' && json.stint_code in ERROR_TABLE ? (json.stint_code as ErrorCode) : res.status >= 500 ? 'ERR_UNAVAILABLE' : 'ERR_INVALID_REQUEST';
-    const extra = [json.reason && `reason ${String(json.reason)}`, json.rule && `nearest rule ${String(json.rule)}`].filter(Boolean).join(', ');
-    throw new StintError(code, `${String(json.error_description ?? json.error ?? 'error')}${extra ? ` (${extra})` : ''}`, { oauthError: json.error });
-  }
+  if (res.status !== 200) throw errorFromOAuthBody(res.status, json);
   return json;
 }
 
