@@ -37,6 +37,6 @@ export function valueOf(cred: HeldCredential, source: string): string | undefine
 /** Like valueOf, but a missing value is an error naming the credential and source (never a value). */
 export function requireValue(cred: HeldCredential, source: string): string {
   const v = valueOf(cred, source);
-  if (v === undefined) throw new Error(`credential ${cred.name} (kind ${cred.kind}) has no ${source}`);
+  if (v === undefined) throw Object.assign(new Error(`credential ${cred.name} (kind ${cred.kind}) has no ${source}`), { code: 'MISSING_VALUE' });
   return v;
 }

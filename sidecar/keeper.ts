@@ -52,6 +52,8 @@ export class CredentialKeeper {
   #expiryTimer: { cancel(): void } | null = null;
   #inFlight: Promise<boolean> | null = null;
   #stopped = false;
+  /** What the last publication could not update (`type where: code`), or empty. */
+  #outputFailures: string[] = [];
   /** The service has no POST /renew: exchange from now on. */
   #inPlaceUnsupported = false;
 
@@ -86,6 +88,11 @@ export class CredentialKeeper {
   /** True while an unexpired credential is served. */
   serving(): boolean {
     return this.#current !== null && this.#current.expiresAt > this.#deps.now();
+  }
+
+  /** The outputs the last credential did not reach (`type where: code`); readiness waits for them. */
+  get outputFailures(): readonly string[] {
+    return this.#outputFailures;
   }
 
   /** Be told of every change. */
@@ -160,14 +167,19 @@ export class CredentialKeeper {
       return false;
     }
     if (this.#stopped) return false;
+    const outputFailures: string[] = [];
     for (const output of this.#outputs) {
       try {
         await output.publish(cred);
       } catch (e) {
         metrics.outputFailed(name, output.type);
-        log.log('error', 'output not updated', { credential: name, output: output.type, where: output.where, error: (e as Error).message });
+        const raw = (e as NodeJS.ErrnoException).code;
+        const code = typeof raw === 'string' ? raw : 'OUTPUT_FAILED';
+        outputFailures.push(`${output.type} ${output.where}: ${code}`);
+        log.log('error', 'output not updated', { credential: name, output: output.type, where: output.where, code, error: (e as Error).message });
       }
     }
+    this.#outputFailures = outputFailures;
     this.#current = cred;
     this.#failures = 0;
     this.#lastError = null;

@@ -10,7 +10,7 @@ export interface Logger {
   setLevel(level: LogLevel): void;
 }
 
-/** A logger writing to stdout (stderr for warnings and errors, so a stdout-only consumer still gets them in order). */
+/** A logger writing JSON lines to stdout (every level: one stream keeps them in order). */
 export function createLogger(level: LogLevel = 'info', write: (line: string) => void = (l) => process.stdout.write(l)): Logger {
   let min: number = LEVELS[level];
   return {

@@ -4,13 +4,14 @@ import type { CredentialKeeper } from './keeper.js';
 import type { SidecarMetrics } from './metrics.js';
 import { listen, sendJson } from './outputs/listen.js';
 
-/** Readiness: every required credential present and unexpired. */
+/** Readiness: every required credential present, unexpired, and in every one of its outputs. */
 export function readiness(keepers: readonly CredentialKeeper[]): { ready: boolean; checks: Record<string, true | string> } {
   const checks: Record<string, true | string> = {};
   let ready = true;
   for (const k of keepers) {
-    const ok = k.serving();
-    checks[k.request.name] = ok ? true : k.lastError ? `no unexpired credential (${k.lastError.code})` : 'no credential yet';
+    const served = k.serving();
+    const ok = served && k.outputFailures.length === 0;
+    checks[k.request.name] = ok ? true : !served ? (k.lastError ? `no unexpired credential (${k.lastError.code})` : 'no credential yet') : `output not updated: ${k.outputFailures.join('; ')}`;
     if (!ok && k.required) ready = false;
   }
   return { ready, checks };

@@ -37,10 +37,14 @@ function awsProfile(cred: HeldCredential, profile: string): string {
   return `[${profile}]\n${line('aws_access_key_id', 'fields.access_key_id')}${line('aws_secret_access_key', 'fields.secret_access_key')}${line('aws_session_token', 'fields.session_token')}`;
 }
 
-/** `NAME="value"` lines, double-quoted with backslash escapes (dotenv and docker-compose read them). */
+/**
+ * `NAME="value"` lines, double-quoted with backslash escapes (dotenv and docker-compose read them;
+ * a POSIX shell may source them): `\\`, `"`, newline, and the two characters a shell would expand
+ * inside double quotes, `$` and the backtick, so sourcing never runs a command a value carries.
+ */
 function dotenv(cred: HeldCredential, variables: Readonly<Record<string, string>>): string {
   return Object.entries(variables)
-    .map(([name, source]) => `${name}="${requireValue(cred, source).replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n').replace(/\$/g, '\\$')}"\n`)
+    .map(([name, source]) => `${name}="${requireValue(cred, source).replace(/[\\"$`]/g, '\\$&').replace(/\n/g, '\\n')}"\n`)
     .join('');
 }
 
@@ -72,7 +76,7 @@ interface PgParts {
 function pgParts(cred: HeldCredential, o: FormatOptions): PgParts {
   const p = o.postgres ?? {};
   const need = (v: string | undefined, what: string): string => {
-    if (v === undefined || v === '') throw new Error(`credential ${cred.name} has no ${what} (set postgres.${what} or use a postgres credential)`);
+    if (v === undefined || v === '') throw Object.assign(new Error(`credential ${cred.name} has no ${what} (set postgres.${what} or use a postgres credential)`), { code: 'MISSING_VALUE' });
     return v;
   };
   return {

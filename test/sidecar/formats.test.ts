@@ -1,4 +1,8 @@
 /** Named file formats of the sidecar, each against what its reader expects. */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { HeldCredential } from '../../sidecar/credential.js';
 import { render, type FormatOptions } from '../../sidecar/outputs/formats.js';
@@ -26,6 +30,20 @@ describe('file formats', () => {
     const odd = { ...base, token: 'a"b\\c$d\ne' };
     expect(render('dotenv', odd, { ...opts, variables: { T: 'token', G: 'grant_id' } })).toBe('T="a\\"b\\\\c\\$d\\ne"\nG="g-1"\n');
     expect(render('dotenv', base, opts)).toBe('STINT_TOKEN="tok.en.sig"\n');
+  });
+
+  it('dotenv: a shell sourcing the file gets the value as it is and runs nothing a value carries', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'stint-dotenv-'));
+    try {
+      const marker = join(dir, 'pwned');
+      const value = `a\`touch ${marker}\`b$(touch ${marker})c\${HOME}d"e\\f'g`;
+      writeFileSync(join(dir, 'x.env'), render('dotenv', { ...base, fields: { password: value } }, { ...opts, variables: { PW: 'fields.password' } }));
+      const out = execFileSync('sh', ['-c', `. ${join(dir, 'x.env')} && printf %s "$PW"`], { encoding: 'utf8' });
+      expect(out).toBe(value);
+      expect(existsSync(marker)).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('kubeconfig names the server, CA and the token as the user credential', () => {
