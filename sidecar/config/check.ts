@@ -26,9 +26,35 @@ export function validateFile(file: string): ValidationAnswer {
   } catch (e) {
     return { ok: false, path: '(syntax)', message: `${file}: ${(e as Error).message.split('\n')[0]}` };
   }
-  const result = validateSidecarConfig(raw);
+  const result = validateSidecarConfig(withEnvironmentDefaults(raw, process.env));
   if (!result.ok) return result;
   return { ok: true, config: resolvePaths(result.config, dirname(resolve(file))) };
+}
+
+/**
+ * Keys the file leaves out, taken from the environment (the admission webhook sets these, so a
+ * team's sidecar.yaml need only list its credentials): `stint.url` from `STINT_URL`,
+ * `subjectToken.file` from `STINT_SUBJECT_TOKEN_FILE`, `ops.listen` from
+ * `STINT_SIDECAR_OPS_LISTEN`. What the file says always wins.
+ */
+export function withEnvironmentDefaults(raw: unknown, env: NodeJS.ProcessEnv): unknown {
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return raw;
+  const out: Record<string, unknown> = { ...(raw as Record<string, unknown>) };
+  const section = (key: string): Record<string, unknown> | null => {
+    const v = out[key];
+    if (v === undefined) return {};
+    return v && typeof v === 'object' && !Array.isArray(v) ? { ...(v as Record<string, unknown>) } : null;
+  };
+  if (env.STINT_URL) {
+    const stint = section('stint');
+    if (stint && stint.url === undefined) out.stint = { ...stint, url: env.STINT_URL };
+  }
+  if (env.STINT_SUBJECT_TOKEN_FILE && out.subjectToken === undefined) out.subjectToken = { file: env.STINT_SUBJECT_TOKEN_FILE };
+  if (env.STINT_SIDECAR_OPS_LISTEN) {
+    const ops = section('ops');
+    if (ops && ops.listen === undefined) out.ops = { ...ops, listen: env.STINT_SIDECAR_OPS_LISTEN };
+  }
+  return out;
 }
 
 function resolvePaths(config: SidecarConfig, base: string): SidecarConfig {

@@ -180,6 +180,23 @@ describe('init mode', () => {
 });
 
 describe('configuration', () => {
+  it('takes stint.url, the subject token file and ops.listen from the environment when the file leaves them out (as the injector sets them)', async () => {
+    const ops = await freePort();
+    const file = writeSidecarConfig(tmp.path('from-env.yaml'), { credentials: [{ name: 'api', audience: API_AUDIENCE, outputs: [{ type: 'file', path: tmp.path('from-env.jwt') }] }] });
+    const sidecar = startSidecar(['--config', file], { env: { STINT_URL: stint.url, STINT_SUBJECT_TOKEN_FILE: tmp.path('subject.jwt'), STINT_SIDECAR_OPS_LISTEN: `127.0.0.1:${ops}` } });
+    try {
+      await sidecar.waitFor(/credential issued/);
+      expect(readFileSync(tmp.path('from-env.jwt'), 'utf8')).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
+      expect((await get(`http://127.0.0.1:${ops}/readyz`)).status).toBe(200);
+    } finally {
+      await sidecar.stop();
+    }
+    // Without them, the same file is refused, naming what is missing.
+    const res = await runSidecar(['init', '--config', file], { env: { STINT_URL: '', STINT_SUBJECT_TOKEN_FILE: '' } });
+    expect(res.code).toBe(78);
+    expect(res.stderr).toMatch(/invalid configuration: stint/);
+  });
+
   const invalid: [string, unknown, RegExp][] = [
     ['a credential without a name', { credentials: [{ audience: 'x' }] }, /credentials\[0\]\.name/],
     ['an unknown output type', { credentials: [{ name: 'a', outputs: [{ type: 'ftp' }] }] }, /credentials\[0\]\.outputs\[0\]\.type/],

@@ -1,6 +1,7 @@
 /** The sidecar configuration schema: defaults, and invalid files named by key path. */
 import { describe, expect, it } from 'vitest';
 import { validateSidecarConfig } from '../../sidecar/config/schema.js';
+import { withEnvironmentDefaults } from '../../sidecar/config/check.js';
 
 const minimal = { stint: { url: 'https://stint.example' }, subjectToken: { file: '/var/run/secrets/stint/token' }, credentials: [{ name: 'api', audience: 'https://api.example.com' }] };
 
@@ -36,4 +37,28 @@ describe('sidecar configuration', () => {
       expect(r.message).toMatch(message);
     });
   }
+});
+
+describe('defaults from the environment (set by the admission webhook)', () => {
+  const env = { STINT_URL: 'https://stint.stint-system.svc:8080', STINT_SUBJECT_TOKEN_FILE: '/var/run/secrets/stint/token', STINT_SIDECAR_OPS_LISTEN: '0.0.0.0:9100' };
+  const credentials = [{ name: 'api', audience: 'https://api.example.com', outputs: [{ type: 'file', path: '/var/run/stint/api.jwt' }] }];
+
+  it('fill what the file leaves out, and the result validates', () => {
+    const filled = withEnvironmentDefaults({ credentials }, env);
+    expect(filled).toEqual({ credentials, stint: { url: env.STINT_URL }, subjectToken: { file: env.STINT_SUBJECT_TOKEN_FILE }, ops: { listen: '0.0.0.0:9100' } });
+    const result = validateSidecarConfig(filled);
+    expect(result.ok && result.config.stint.url).toBe(env.STINT_URL);
+  });
+
+  it('never override what the file says', () => {
+    const raw = { stint: { url: 'https://other.example.com', timeout: '5s' }, subjectToken: { env: 'TOKEN' }, ops: { listen: false }, credentials };
+    expect(withEnvironmentDefaults(raw, env)).toEqual(raw);
+    expect(withEnvironmentDefaults({ stint: { timeout: '5s' }, credentials }, env)).toMatchObject({ stint: { url: env.STINT_URL, timeout: '5s' } });
+  });
+
+  it('leave a file without them, or a malformed one, for validation to refuse', () => {
+    expect(validateSidecarConfig(withEnvironmentDefaults({ credentials }, {}))).toMatchObject({ ok: false, path: 'stint' });
+    expect(withEnvironmentDefaults({ stint: 'nope', credentials }, env)).toEqual({ stint: 'nope', credentials, subjectToken: { file: env.STINT_SUBJECT_TOKEN_FILE }, ops: { listen: '0.0.0.0:9100' } });
+    expect(withEnvironmentDefaults([1], env)).toEqual([1]);
+  });
 });
