@@ -157,7 +157,6 @@ export function toStintError(err: unknown): StintError {
   return new StintError('ERR_INTERNAL', 'internal error', {}, { cause: err });
 }
 
-/** True when the code names a transient condition worth retrying. */
 /**
  * The error a client of Stint's HTTP endpoints (`/token`, `/renew`, `/revoke`: the CLI, the
  * sidecar) raises for an error answer, an RFC 6749 §5.2 body carrying Stint's `stint_code`: that
@@ -175,6 +174,7 @@ export function errorFromOAuthBody(status: number, body: Readonly<Record<string,
   return new StintError(code, `Stint refused (HTTP ${status}${oauthError ? ` ${oauthError}` : ''}): ${description}${extra ? ` (${extra})` : ''}`, { reason, status, ...(oauthError ? { oauthError } : {}) });
 }
 
+/** True when the code names a transient condition worth retrying. */
 export function isRetryable(code: ErrorCode): boolean {
   return ERROR_TABLE[code].grpc === GrpcStatus.UNAVAILABLE;
 }

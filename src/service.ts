@@ -28,12 +28,16 @@ import { StintMetrics } from './telemetry/metrics.js';
 import { BearerAuthenticator } from './transport/admin_auth.js';
 import { bindGrpc, createGrpcServers, serverCredentials } from './transport/grpc/server.js';
 import { createHttpServer } from './transport/http/server.js';
+import { injectorSettings } from './webhook/settings.js';
+import { createWebhookServer, type WebhookServer } from './webhook/server.js';
 
 /** A running service. */
 export interface RunningStint {
   readonly httpPort: number;
   readonly grpcPort: number;
   readonly adminPort: number;
+  /** The admission webhook's HTTPS port, when `webhook:` is configured. */
+  readonly webhookPort: number | null;
   readonly issuer: string;
   readonly store: Store;
   readonly keyring: Keyring;
@@ -102,6 +106,7 @@ export async function startStint(config: StintConfig, options: StartOptions = {}
   if (config.admin.clientNames.length > 0 && !adminTls?.ca) {
     throw new ConfigError('ERR_CONFIG_INVALID', 'admin.clientNames', 'client certificate names need admin.tls.clientCaFile (mTLS on the admin listener)');
   }
+  if (config.webhook) readTls(config.webhook.tls, 'webhook.tls');
   const adminTokens = config.admin.tokens.map((t, i) => ({ name: t.name, secret: readSecretRef(t.secret, `admin.tokens[${i}].secret`) }));
   const attestors = createAttestorSet(config.attestors, {
     clock,
@@ -233,6 +238,8 @@ export async function startStint(config: StintConfig, options: StartOptions = {}
     return new ConfigError('ERR_CONFIG_INVALID', key, `cannot listen on ${addr}: ${reason}`);
   };
   let httpPort: number, grpcPort: number, adminPort: number;
+  let webhookPort: number | null = null;
+  let webhook: WebhookServer | null = null;
   try {
     await new Promise<void>((resolve, reject) => {
       http.once('error', (e) => reject(listenError('listen.http', config.listen.http)(e)));
@@ -241,8 +248,20 @@ export async function startStint(config: StintConfig, options: StartOptions = {}
     httpPort = (http.address() as AddressInfo).port;
     grpcPort = await bindGrpc(grpcServers.workload, config.listen.grpc, serverCredentials(workloadTls)).catch((e) => Promise.reject(listenError('listen.grpc', config.listen.grpc)(e)));
     adminPort = await bindGrpc(grpcServers.admin, config.listen.admin, serverCredentials(adminTls)).catch((e) => Promise.reject(listenError('listen.admin', config.listen.admin)(e)));
+    if (config.webhook) {
+      const webhookConfig = config.webhook;
+      webhook = createWebhookServer({ settings: injectorSettings(webhookConfig.sidecar, audience), logger, tls: webhookConfig.tls });
+      const server = webhook.server;
+      const addr = splitHostPort(webhookConfig.listen);
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', (e) => reject(listenError('webhook.listen', webhookConfig.listen)(e)));
+        server.listen(addr.port, addr.host, () => resolve());
+      });
+      webhookPort = (server.address() as AddressInfo).port;
+    }
   } catch (e) {
     http.close();
+    await webhook?.close();
     grpcServers.workload.forceShutdown();
     grpcServers.admin.forceShutdown();
     attestors.close();
@@ -271,13 +290,14 @@ export async function startStint(config: StintConfig, options: StartOptions = {}
     data: { digest: policy.info().digest, shadowDigest: policy.info().shadowDigest ?? null, rules: policy.info().rules.length, file: config.policy.file, files: loadedPolicy.files },
   });
   reloader.start();
-  logger.info({ http: httpPort, grpc: grpcPort, admin: adminPort, issuer: config.issuer }, 'stint listening');
+  logger.info({ http: httpPort, grpc: grpcPort, admin: adminPort, ...(webhookPort !== null ? { webhook: webhookPort } : {}), issuer: config.issuer }, 'stint listening');
 
   let closed = false;
   return {
     httpPort,
     grpcPort,
     adminPort,
+    webhookPort,
     issuer: config.issuer,
     store,
     keyring,
@@ -295,6 +315,7 @@ export async function startStint(config: StintConfig, options: StartOptions = {}
           http.close(() => r());
           http.closeAllConnections();
         }),
+        webhook?.close(),
       ]);
       attestors.close();
       for (const p of providers.all()) await p.close?.().catch(() => undefined);

@@ -26,6 +26,9 @@ export function boundedDuration(min: number, max: number) {
   return durationSchema.pipe(z.number().int().min(min, `must be at least ${min} seconds`).max(max, `must be at most ${max} seconds`));
 }
 
+/** A listen address: `host:port` or `[v6]:port`. */
+export const hostPortSchema = z.string().regex(/^[^\s:]*:\d+$|^\[[0-9a-fA-F:]+\]:\d+$/, 'expected host:port');
+
 /** A secret reference: from an environment variable or a file, never inlined. */
 export const secretRefSchema = z.union([z.object({ env: z.string().min(1) }).strict(), z.object({ file: z.string().min(1) }).strict()]);
 export type SecretRef = z.infer<typeof secretRefSchema>;

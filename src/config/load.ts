@@ -59,6 +59,7 @@ export function resolvePaths(config: StintConfig, base: string): StintConfig {
       ...(config.admin.tls ? { tls: tlsPaths(config.admin.tls, abs) } : {}),
     },
     providers: resolveProviderPaths(config.providers, abs),
+    ...(config.webhook ? { webhook: { ...config.webhook, tls: { certFile: abs(config.webhook.tls.certFile), keyFile: abs(config.webhook.tls.keyFile) } } } : {}),
   };
 }
 

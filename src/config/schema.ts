@@ -3,8 +3,9 @@
  * path and the reason, and the service refuses to start on it.
  */
 import { z } from 'zod';
-import { durationSchema, secretRefSchema } from './fields.js';
+import { durationSchema, hostPortSchema, secretRefSchema } from './fields.js';
 import { UPSTREAM_PROVIDERS } from '../credentials/registry.js';
+import { webhookConfigSchema } from '../webhook/settings.js';
 
 export { durationSchema, secretRefSchema, type SecretRef } from './fields.js';
 
@@ -82,7 +83,7 @@ export const tlsSchema = z.object({
 }).strict();
 export type TlsConfig = z.infer<typeof tlsSchema>;
 
-const hostPort = z.string().regex(/^[^\s:]*:\d+$|^\[[0-9a-fA-F:]+\]:\d+$/, 'expected host:port');
+const hostPort = hostPortSchema;
 
 export const configSchema = z.object({
   /** Stint's own issuer URL: the `iss` of Stint JWTs and the base of discovery. */
@@ -147,6 +148,8 @@ export const configSchema = z.object({
     tls: tlsSchema.optional(),
     clientNames: z.array(z.string().min(1)).default([]),
   }).strict().default({ tokens: [], clientNames: [] }),
+  /** The mutating admission webhook that injects `stint-sidecar` into annotated pods (docs/sidecar.md#injection); absent = off. */
+  webhook: webhookConfigSchema.optional(),
   /** Cache verified subject tokens (by SHA-256) until their expiry: the sidecar pattern. */
   subjectTokenCache: z.object({ size: z.number().int().nonnegative().default(10000) }).strict().default({ size: 10000 }),
   log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).strict().default({ level: 'info' }),

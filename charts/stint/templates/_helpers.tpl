@@ -26,3 +26,20 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 app.kubernetes.io/name: {{ include "stint.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
+
+{{/* Name of the webhook's Service (also the DNS name in its certificate). */}}
+{{- define "stint.webhookService" -}}
+{{- printf "%s-webhook" (include "stint.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Name of the Secret holding the webhook's serving certificate. */}}
+{{- define "stint.webhookTlsSecret" -}}
+{{- .Values.injector.tls.existingSecret | default (printf "%s-webhook-tls" (include "stint.fullname" .)) -}}
+{{- end -}}
+
+{{/* Image of the injected sidecar: injector.sidecar.image, else Stint's own image. */}}
+{{- define "stint.sidecarImage" -}}
+{{- $repository := .Values.injector.sidecar.image.repository | default .Values.image.repository -}}
+{{- $tag := .Values.injector.sidecar.image.tag | default .Values.image.tag | default .Chart.AppVersion -}}
+{{- printf "%s:%s" $repository $tag -}}
+{{- end -}}

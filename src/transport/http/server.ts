@@ -8,6 +8,7 @@ import type { JSONWebKeySet } from 'jose';
 import type { Registry } from 'prom-client';
 import { StintError } from '../../errors.js';
 import { uuidv7 } from '../../ids.js';
+import { readBody } from './body.js';
 import type { ExchangePipeline } from '../../pipeline/exchange.js';
 import type { Introspector } from '../../pipeline/introspect.js';
 import type { WorkloadGrants } from '../../pipeline/workload_grants.js';
@@ -192,27 +193,8 @@ async function selfRenew(deps: HttpDeps, req: IncomingMessage, res: ServerRespon
 }
 
 async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
-  const type = (req.headers['content-type'] ?? '').split(';', 1)[0]!.trim().toLowerCase();
-  if (type !== 'application/x-www-form-urlencoded') {
-    req.resume();
-    throw new StintError('ERR_INVALID_REQUEST', 'content-type must be application/x-www-form-urlencoded', { field: 'content-type' });
-  }
-  const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > MAX_BODY_BYTES) {
-    req.resume();
-    throw new StintError('ERR_TOKEN_TOO_LARGE', `request body above ${MAX_BODY_BYTES} bytes`);
-  }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) {
-      req.resume();
-      throw new StintError('ERR_TOKEN_TOO_LARGE', `request body above ${MAX_BODY_BYTES} bytes`);
-    }
-    chunks.push(chunk as Buffer);
-  }
-  return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+  const body = await readBody(req, { contentType: 'application/x-www-form-urlencoded', maxBytes: MAX_BODY_BYTES, tooLargeCode: 'ERR_TOKEN_TOO_LARGE' });
+  return new URLSearchParams(body.toString('utf8'));
 }
 
 /**

@@ -1,0 +1,84 @@
+/**
+ * The webhook listener on its own: HTTPS only, routes, one log line per admission, and a rotated
+ * serving certificate picked up without a restart.
+ */
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/telemetry/logger.js';
+import { createWebhookServer, type WebhookServer } from '../../src/webhook/server.js';
+import { TestCa } from '../support/certs.js';
+import { admissionReview, minimalPod, postHttps, settings } from './helpers.js';
+
+let dir: string;
+let first: TestCa;
+let second: TestCa;
+let webhook: WebhookServer;
+let port: number;
+const lines: Record<string, unknown>[] = [];
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'stint-webhook-server-'));
+  first = new TestCa(dir, 'a-');
+  second = new TestCa(dir, 'b-');
+  const a = first.server('webhook', 'localhost');
+  copyFileSync(a.certFile, join(dir, 'tls.crt'));
+  copyFileSync(a.keyFile, join(dir, 'tls.key'));
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      for (const l of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(l) as Record<string, unknown>);
+      cb();
+    },
+  });
+  webhook = createWebhookServer({ settings: settings(), logger: createLogger('info', sink), tls: { certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key') }, tlsReloadIntervalMs: 0 });
+  await new Promise<void>((r) => webhook.server.listen(0, '127.0.0.1', () => r()));
+  port = (webhook.server.address() as { port: number }).port;
+});
+
+afterAll(async () => {
+  await webhook?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('webhook listener', () => {
+  it('answers POST /mutate and logs one line per admission, without the pod or its annotations', async () => {
+    const before = lines.length;
+    const res = await postHttps(port, readFileSync(first.caFile), JSON.stringify(admissionReview(minimalPod(), 'uid-s1')));
+    expect(res.status).toBe(200);
+    expect((res.json.response as Record<string, unknown>).uid).toBe('uid-s1');
+    await new Promise((r) => setTimeout(r, 50));
+    const logged = lines.slice(before).filter((l) => l.msg === 'admission');
+    expect(logged).toHaveLength(1);
+    expect(logged[0]).toMatchObject({ uid: 'uid-s1', namespace: 'payments', pod: 'orders-7d9f8b-', injected: true, reason: 'injected' });
+    expect(JSON.stringify(logged[0])).not.toContain('orders-sidecar');
+  });
+
+  it('GET /healthz is 200; other paths 404; GET /mutate 405', async () => {
+    const ca = readFileSync(first.caFile);
+    expect((await postHttps(port, ca, '', { path: '/healthz', method: 'GET' })).status).toBe(200);
+    expect((await postHttps(port, ca, '{}', { path: '/validate' })).status).toBe(404);
+    expect((await postHttps(port, ca, '', { method: 'GET' })).status).toBe(405);
+  });
+
+  it('a body that is not JSON, or not sent as JSON, is 400 ERR_INVALID_REQUEST', async () => {
+    const ca = readFileSync(first.caFile);
+    const notJson = await postHttps(port, ca, '{"apiVersion":');
+    expect(notJson.status).toBe(400);
+    expect(notJson.json).toMatchObject({ error: 'invalid_request', stint_code: 'ERR_INVALID_REQUEST', error_description: 'malformed AdmissionReview: the body is not JSON' });
+    expect((await postHttps(port, ca, JSON.stringify(admissionReview(minimalPod())), { contentType: 'text/plain' })).status).toBe(400);
+  });
+
+  it('picks up a rotated certificate without a restart, and keeps the old one while the pair is half-written', async () => {
+    const b = second.server('webhook', 'localhost');
+    copyFileSync(b.certFile, join(dir, 'tls.crt'));
+    expect(webhook.reloadTls()).toBe(false);
+    expect((await postHttps(port, readFileSync(first.caFile), '', { path: '/healthz', method: 'GET' })).status).toBe(200);
+    copyFileSync(b.keyFile, join(dir, 'tls.key'));
+    expect(webhook.reloadTls()).toBe(true);
+    expect((await postHttps(port, readFileSync(second.caFile), '', { path: '/healthz', method: 'GET' })).status).toBe(200);
+    await expect(postHttps(port, readFileSync(first.caFile), '', { path: '/healthz', method: 'GET' })).rejects.toThrow();
+    expect(webhook.reloadTls()).toBe(false);
+  });
+});
