@@ -48,6 +48,8 @@ export const ERROR_TABLE = {
   ERR_TOKEN_AUDIENCE_INVALID: badToken,
   ERR_TOKEN_ISSUER_UNKNOWN: badToken,
   ERR_TOKEN_LEGACY_REJECTED: badToken,
+  /** The Kubernetes API server (TokenReview) no longer accepts a token that verified locally: its pod or ServiceAccount is gone. */
+  ERR_TOKEN_REVIEW_REJECTED: badToken,
   ERR_ISSUER_UNAVAILABLE: { grpc: GrpcStatus.UNAVAILABLE, oauth: 'temporarily_unavailable', http: 503, exit: 69 },
   ERR_POLICY_DENIED: { grpc: GrpcStatus.PERMISSION_DENIED, oauth: 'unauthorized_client', http: 400, exit: 4 },
   ERR_TARGET_DENIED: { grpc: GrpcStatus.PERMISSION_DENIED, oauth: 'invalid_target', http: 400, exit: 4 },

@@ -21,7 +21,7 @@ import { Introspector } from './pipeline/introspect.js';
 import { WorkloadGrants } from './pipeline/workload_grants.js';
 import { PolicyHolder, PolicyReloader } from './pipeline/policy_source.js';
 import { loadPolicyFiles } from './policy/load.js';
-import { openSqliteStore } from './store/sqlite.js';
+import { openStore } from './store/open.js';
 import type { Store } from './store/store.js';
 import { createLogger, type Logger } from './telemetry/logger.js';
 import { StintMetrics } from './telemetry/metrics.js';
@@ -118,20 +118,33 @@ export async function startStint(config: StintConfig, options: StartOptions = {}
     },
   });
 
-  const store = openSqliteStore(config.store.path);
+  let store: Store;
+  try {
+    store = await openStore(config.store);
+  } catch (e) {
+    attestors.close();
+    throw e;
+  }
   const auditor = new Auditor(store, logger, clock);
-  const keyring = await Keyring.open({
-    store,
-    clock,
-    algorithm: config.signing.algorithm,
-    rotationPeriodSeconds: config.signing.rotationPeriod,
-    prepublishSeconds: config.signing.prepublish,
-    maxTokenTtlSeconds: config.credentials.maxTtl,
-    onEvent: (type, kid) => {
-      void auditor.record({ type, requestId: null, identity: null, rule: null, outcome: 'info', reason: null, grantIds: [], data: { kid } }).catch(() => undefined);
-    },
-  });
-  await keyring.tick();
+  let keyring: Keyring;
+  try {
+    keyring = await Keyring.open({
+      store,
+      clock,
+      algorithm: config.signing.algorithm,
+      rotationPeriodSeconds: config.signing.rotationPeriod,
+      prepublishSeconds: config.signing.prepublish,
+      maxTokenTtlSeconds: config.credentials.maxTtl,
+      onEvent: (type, kid) => {
+        void auditor.record({ type, requestId: null, identity: null, rule: null, outcome: 'info', reason: null, grantIds: [], data: { kid } }).catch(() => undefined);
+      },
+    });
+    await keyring.tick();
+  } catch (e) {
+    attestors.close();
+    await store.close();
+    throw e;
+  }
 
   let providers;
   try {
@@ -197,7 +210,8 @@ export async function startStint(config: StintConfig, options: StartOptions = {}
   };
   const reaper = new Reaper({ store, providers, auditor, metrics, clock, logger, settings: config.reaper });
   const admin = new AdminService({ store, auditor, reaper, clock, onRevoked: () => void refreshGauges().catch(() => undefined) });
-  const publicJwks = (): JSONWebKeySet => keyring.jwks() as unknown as JSONWebKeySet;
+  // Re-read when stale: with replicas on one store, keys another replica created are published here too.
+  const publicJwks = async (): Promise<JSONWebKeySet> => (await keyring.freshJwks()) as unknown as JSONWebKeySet;
   const introspector = new Introspector({ issuer: config.issuer, jwks: publicJwks, store, clock });
 
   const http: HttpServer = createHttpServer({

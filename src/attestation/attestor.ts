@@ -27,6 +27,12 @@ export interface WorkloadIdentity {
   readonly expiresAt: number;
   /** True for a legacy Kubernetes secret-based token: policy must opt in explicitly. */
   readonly legacy?: boolean;
+  /**
+   * Epoch seconds after which the identity must be attested again although the token has not
+   * expired: a check against a live system (the Kubernetes TokenReview) holds until then. A
+   * cache of verified identities must not keep this one longer.
+   */
+  readonly recheckAt?: number;
 }
 
 /** One configured attestor instance. */

@@ -3,10 +3,13 @@
  * `kubernetes.io` claim). Identity `spiffe://<trust-domain>/ns/<namespace>/sa/<serviceaccount>`.
  * Legacy secret-based tokens (issuer `kubernetes/serviceaccount`, no expiry) are refused unless
  * `acceptLegacyTokens` is set; even then the identity is marked `legacy` and policy must opt in.
+ * With `tokenReview`, a token that verified locally is also confirmed by the cluster's API server
+ * (kubernetes/token_review.ts), which refuses tokens of deleted pods and ServiceAccounts.
  */
 import type { KubernetesAttestorConfig } from '../config/schema.js';
 import { TokenError } from '../errors.js';
 import type { ClaimValue, WorkloadIdentity } from './attestor.js';
+import { createTokenReviewer, type ReviewExpectation } from './kubernetes/token_review.js';
 import { createJwtVerifier, type AttestorDeps, type JwtAttestor } from './jwt/jwt_verifier.js';
 import type { PrecheckedToken } from './jwt/precheck.js';
 import type { VerifiedJwt } from './jwt/verify.js';
@@ -21,10 +24,15 @@ const LEGACY_PREFIX = 'kubernetes.io/serviceaccount/';
 /** Create the Kubernetes attestor for one cluster issuer. */
 export function createKubernetesAttestor(config: KubernetesAttestorConfig, deps: AttestorDeps): JwtAttestor {
   const name = config.name ?? config.kind;
+  // Built first: it checks its files and may throw, before the key source starts anything.
+  const reviewer = config.tokenReview
+    ? createTokenReviewer(config.tokenReview, { attestorName: name, clock: deps.clock, configPath: `${deps.configPath ?? 'attestor'}.tokenReview` })
+    : null;
   const verifier = createJwtVerifier(config, name, deps);
+  reviewer?.warmUp();
   const issuers = config.acceptLegacyTokens ? [config.issuer, LEGACY_KUBERNETES_ISSUER] : [config.issuer];
 
-  const identity = (verified: VerifiedJwt, namespace: string, serviceAccount: string, normalized: Record<string, ClaimValue>, legacy: boolean): WorkloadIdentity => {
+  const identity = (verified: VerifiedJwt, namespace: string, serviceAccount: string, normalized: Record<string, ClaimValue>, legacy: boolean, recheckAtMs: number | undefined): WorkloadIdentity => {
     const claims = verified.claims as Record<string, ClaimValue>;
     const exp = claims['exp'];
     return {
@@ -36,6 +44,7 @@ export function createKubernetesAttestor(config: KubernetesAttestorConfig, deps:
       claims: { ...claims, ...normalized },
       expiresAt: typeof exp === 'number' ? exp : 0,
       ...(legacy ? { legacy: true } : {}),
+      ...(recheckAtMs !== undefined ? { recheckAt: Math.floor(recheckAtMs / 1000) } : {}),
     };
   };
 
@@ -47,7 +56,10 @@ export function createKubernetesAttestor(config: KubernetesAttestorConfig, deps:
     attestPrechecked: async (subjectToken, routed) => attest(subjectToken, verifier.precheck(subjectToken, routed)),
     ready: () => verifier.keys.ready(),
     load: () => verifier.keys.load(),
-    close: () => verifier.keys.close(),
+    close: () => {
+      reviewer?.close();
+      verifier.keys.close();
+    },
   };
 
   async function attest(subjectToken: string, prechecked: PrecheckedToken): Promise<WorkloadIdentity> {
@@ -64,7 +76,9 @@ export function createKubernetesAttestor(config: KubernetesAttestorConfig, deps:
       const normalized: Record<string, ClaimValue> = { namespace, service_account: serviceAccount };
       addString(normalized, 'service_account_uid', c[`${LEGACY_PREFIX}service-account.uid`]);
       addString(normalized, 'secret_name', c[`${LEGACY_PREFIX}secret.name`]);
-      return identity(verified, namespace, serviceAccount, normalized, true);
+      // A legacy token has no audience: it is reviewed for the API server's own audiences.
+      const recheckAt = await review(subjectToken, fp(), { namespace, serviceAccount, ...uidOf(normalized), audiences: [], expiresAt: 0 });
+      return identity(verified, namespace, serviceAccount, normalized, true, recheckAt);
     }
 
     const verified = await verifier.verify(subjectToken, prechecked);
@@ -88,7 +102,30 @@ export function createKubernetesAttestor(config: KubernetesAttestorConfig, deps:
       addString(normalized, 'node_name', node['name']);
       addString(normalized, 'node_uid', node['uid']);
     }
-    return identity(verified, namespace, serviceAccount, normalized, false);
+    const recheckAt = await review(subjectToken, fp(), {
+      namespace,
+      serviceAccount,
+      ...uidOf(normalized),
+      ...(isRecord(pod) ? { pod: { ...stringField('name', pod['name']), ...stringField('uid', pod['uid']) } } : {}),
+      audiences: acceptedAudiences(verified.claims['aud']),
+      expiresAt: typeof verified.claims['exp'] === 'number' ? verified.claims['exp'] : 0,
+    });
+    return identity(verified, namespace, serviceAccount, normalized, false, recheckAt);
+  }
+
+  /** The TokenReview, after every local check passed; undefined when none is configured. */
+  async function review(subjectToken: string, fingerprint: string, expected: ReviewExpectation): Promise<number | undefined> {
+    return reviewer ? reviewer.review(subjectToken, fingerprint, expected) : undefined;
+  }
+
+  /**
+   * The token's audiences that Stint accepts (what the review asks the API server to confirm).
+   * Never empty for a projected token (an empty list would skip the audience check).
+   */
+  function acceptedAudiences(aud: unknown): string[] {
+    const list = typeof aud === 'string' ? [aud] : Array.isArray(aud) ? aud.filter((a): a is string => typeof a === 'string') : [];
+    const accepted = list.filter((a) => verifier.policy.audiences.includes(a));
+    return accepted.length > 0 ? accepted : [deps.audience];
   }
 }
 
@@ -107,6 +144,15 @@ function checkSubject(sub: unknown, namespace: string, serviceAccount: string, f
   if (sub !== `system:serviceaccount:${namespace}:${serviceAccount}`) {
     throw new TokenError('ERR_TOKEN_CLAIM_INVALID', 'token "sub" does not name its namespace and ServiceAccount', { claim: 'sub', reason: 'mismatch', fingerprint: fp() });
   }
+}
+
+function uidOf(normalized: Record<string, ClaimValue>): { serviceAccountUid?: string } {
+  const uid = normalized['service_account_uid'];
+  return typeof uid === 'string' ? { serviceAccountUid: uid } : {};
+}
+
+function stringField<K extends string>(key: K, value: unknown): { [P in K]?: string } {
+  return (typeof value === 'string' && value.length > 0 ? { [key]: value } : {}) as { [P in K]?: string };
 }
 
 function addString(target: Record<string, ClaimValue>, key: string, value: unknown): void {

@@ -49,9 +49,15 @@ export function resolvePaths(config: StintConfig, base: string): StintConfig {
   const abs = (p: string): string => (isAbsolute(p) ? p : resolve(base, p));
   return {
     ...config,
-    store: { ...config.store, path: config.store.path === ':memory:' ? ':memory:' : abs(config.store.path) },
+    store: storePaths(config.store, abs),
     policy: { ...config.policy, file: abs(config.policy.file), ...(config.policy.shadowFile ? { shadowFile: abs(config.policy.shadowFile) } : {}) },
-    attestors: config.attestors.map((a) => (a.jwksFile ? { ...a, jwksFile: abs(a.jwksFile) } : a)),
+    attestors: config.attestors.map((a) => {
+      const keys = a.jwksFile ? { ...a, jwksFile: abs(a.jwksFile) } : a;
+      // The kubernetes attestor's TokenReview reads a CA bundle and Stint's token file.
+      return keys.kind === 'kubernetes' && keys.tokenReview
+        ? { ...keys, tokenReview: { ...keys.tokenReview, caFile: abs(keys.tokenReview.caFile), tokenFile: abs(keys.tokenReview.tokenFile) } }
+        : keys;
+    }),
     ...(config.tls ? { tls: tlsPaths(config.tls, abs) } : {}),
     admin: {
       ...config.admin,
@@ -61,6 +67,12 @@ export function resolvePaths(config: StintConfig, base: string): StintConfig {
     providers: resolveProviderPaths(config.providers, abs),
     ...(config.webhook ? { webhook: { ...config.webhook, tls: { certFile: abs(config.webhook.tls.certFile), keyFile: abs(config.webhook.tls.keyFile) } } } : {}),
   };
+}
+
+/** The SQLite file, or the file a PostgreSQL URL is read from. */
+function storePaths(store: StintConfig['store'], abs: (p: string) => string): StintConfig['store'] {
+  if (store.kind === 'sqlite') return { ...store, path: store.path === ':memory:' ? ':memory:' : abs(store.path) };
+  return 'file' in store.url ? { ...store, url: { file: abs(store.url.file) } } : store;
 }
 
 function tlsPaths(tls: TlsConfig, abs: (p: string) => string): TlsConfig {

@@ -6,6 +6,8 @@ import { z } from 'zod';
 import { durationSchema, hostPortSchema, secretRefSchema } from './fields.js';
 import { UPSTREAM_PROVIDERS } from '../credentials/registry.js';
 import { webhookConfigSchema } from '../webhook/settings.js';
+import { storeConfigSchema } from '../store/config.js';
+import { tokenReviewConfigSchema } from '../attestation/kubernetes/token_review_config.js';
 
 export { durationSchema, secretRefSchema, type SecretRef } from './fields.js';
 
@@ -50,6 +52,11 @@ export const kubernetesAttestorSchema = z.object({
   ...jwtAttestorBase,
   /** Accept legacy secret-based tokens (issuer `kubernetes/serviceaccount`, no exp); a rule must still opt in. */
   acceptLegacyTokens: z.boolean().default(false),
+  /**
+   * Ask the cluster's API server (TokenReview) to confirm each token after it verified locally:
+   * refuses tokens whose pod or ServiceAccount was deleted. Absent = no review.
+   */
+  tokenReview: tokenReviewConfigSchema.optional(),
 }).strict();
 
 export const githubActionsAttestorSchema = z.object({
@@ -97,9 +104,8 @@ export const configSchema = z.object({
     grpc: hostPort.default('127.0.0.1:8081'),
     admin: hostPort.default('127.0.0.1:8082'),
   }).strict().default({ http: '127.0.0.1:8080', grpc: '127.0.0.1:8081', admin: '127.0.0.1:8082' }),
-  store: z.discriminatedUnion('kind', [
-    z.object({ kind: z.literal('sqlite'), path: z.string().min(1) }).strict(),
-  ]),
+  /** Where grants, audit and keys live: SQLite (one replica) or PostgreSQL (several replicas). */
+  store: storeConfigSchema,
   signing: z.object({
     algorithm: z.enum(['ES256', 'EdDSA', 'RS256']).default('ES256'),
     rotationPeriod: durationSchema.default(86400),

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { Clock } from '../clock.js';
 import { epochSeconds } from '../clock.js';
-import { durationSchema, positiveDurationSchema, readSecretRef, secretRefSchema } from '../config/fields.js';
+import { durationSchema, positiveDurationSchema, postgresUrlSecrets, readSecretRef, secretRefSchema } from '../config/fields.js';
 import { ConfigError, StintError, UpstreamError } from '../errors.js';
 import { roleNameFor, grantIdOfRole, uuidv7TimeMs, MAX_IDENTIFIER_BYTES, MAX_ROLE_PREFIX_LENGTH, ROLE_PREFIX_PATTERN } from './postgres/role_name.js';
 import { PostgresRoles } from './postgres/roles.js';
@@ -94,29 +94,6 @@ interface RoleComment {
 const ALLOWED_OPTIONS = new Set(['memberOf', 'connectionLimit']);
 
 
-/** Check an admin URL's shape; returns the secrets it holds (for redaction). */
-function adminUrlSecrets(url: string, path: string): string[] {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new ConfigError('ERR_CONFIG_INVALID', path, 'is not a URL (expected postgresql://user:password@host:port/database)');
-  }
-  if (parsed.protocol !== 'postgresql:' && parsed.protocol !== 'postgres:') {
-    throw new ConfigError('ERR_CONFIG_INVALID', path, 'is not a postgresql:// URL');
-  }
-  const secrets = [url];
-  if (parsed.password) {
-    secrets.push(parsed.password);
-    try {
-      secrets.push(decodeURIComponent(parsed.password));
-    } catch {
-      // keep the encoded form only
-    }
-  }
-  return secrets;
-}
-
 /** The rule's options for a generated role; a malformed entry is a policy error naming the rule. */
 function roleOptions(draft: GrantDraft, db: Database): RoleOptions {
   const options = draft.granted.options;
@@ -184,7 +161,7 @@ export function createPostgresProvider(config: PostgresProviderConfig, deps: Pro
   for (const [name, db] of Object.entries(cfg.databases)) {
     const path = `${CONFIG_PATH}.databases.${name}.adminUrl`;
     const adminUrl = readSecretRef(db.adminUrl, path);
-    const secrets = adminUrlSecrets(adminUrl, path);
+    const secrets = postgresUrlSecrets(adminUrl, path);
     const roles = new PostgresRoles({
       kind: POSTGRES_KIND,
       name,

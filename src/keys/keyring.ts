@@ -7,7 +7,11 @@
  * `prepublish` before it signs, so verifiers that cache the JWKS already hold it. The one
  * exception is a first start (no key at all), where a fresh key signs at once.
  *
- * The store is the source of truth: every tick re-reads it, so replicas sharing a store converge.
+ * The store is the source of truth, so replicas sharing a store converge: every tick re-reads it,
+ * and so does freshJwks() (for the JWKS and introspection) once the last read is `reloadAfterMs`
+ * old, so a replica publishes keys another replica created within seconds. A new key goes into
+ * its rotation slot with Store.insertKey, which only one replica wins; the others adopt the
+ * winner's key instead of publishing a competing one.
  */
 import type { KeyObject } from 'node:crypto';
 import { epochSeconds, type Clock } from '../clock.js';
@@ -37,7 +41,12 @@ export interface KeyringOptions {
   readonly maxTokenTtlSeconds: number;
   /** Called after each lifecycle change is stored; exceptions thrown by it are ignored. */
   readonly onEvent?: (type: KeyEventType, kid: string) => void;
+  /** freshJwks() re-reads the store when its last read is at least this old (default 5000 ms). */
+  readonly reloadAfterMs?: number;
 }
+
+/** Default of KeyringOptions.reloadAfterMs. */
+export const DEFAULT_KEY_RELOAD_MS = 5000;
 
 /** The key that signs now. */
 export interface SigningKey {
@@ -95,6 +104,9 @@ export class Keyring {
   private published: Jwks = { keys: [] };
   private rotationRequested = false;
   private queue: Promise<unknown> = Promise.resolve();
+  /** Clock time (ms) of the last read of the stored keys. */
+  private loadedAt = Number.NEGATIVE_INFINITY;
+  private reloading: Promise<void> | null = null;
 
   private constructor(opts: KeyringOptions) {
     validate(opts);
@@ -153,6 +165,23 @@ export class Keyring {
     return this.published;
   }
 
+  /**
+   * The JWKS after re-reading the stored keys if the last read is `reloadAfterMs` old (keys another
+   * replica created); concurrent callers share one read. Never fails: while the store cannot be
+   * read, the keys last loaded (retried once the interval has passed again).
+   */
+  async freshJwks(): Promise<Jwks> {
+    if (this.stale()) {
+      this.reloading ??= this.serial(() => this.reload())
+        .catch(() => undefined)
+        .finally(() => {
+          this.reloading = null;
+        });
+      await this.reloading;
+    }
+    return this.published;
+  }
+
   /** Every key without private material, oldest first. */
   status(): KeyInfo[] {
     return this.keys.map((k) => ({
@@ -173,14 +202,34 @@ export class Keyring {
     return run;
   }
 
+  private stale(): boolean {
+    return this.opts.clock.now() - this.loadedAt >= (this.opts.reloadAfterMs ?? DEFAULT_KEY_RELOAD_MS);
+  }
+
+  /** Read the stored keys (and when), refusing an algorithm this build cannot sign with. */
+  private async load(): Promise<StoredKey[]> {
+    this.loadedAt = this.opts.clock.now();
+    const keys = await this.opts.store.listKeys();
+    for (const k of keys) {
+      if (!isSigningAlgorithm(k.alg)) throw new StintError('ERR_INTERNAL', `stored key ${k.kid} has unsupported algorithm ${k.alg}`, { kid: k.kid });
+    }
+    return keys;
+  }
+
+  /** Adopt the stored keys without changing any (another replica's changes); a tick may have just done it. */
+  private async reload(): Promise<void> {
+    if (!this.stale()) return;
+    const keys = await this.load();
+    if (!keys.some((k) => k.state === 'current')) return;
+    this.keys = keys;
+    this.refresh();
+  }
+
   /** Bring the stored keys up to date; returns true when a key was promoted. */
   private async advance(force: boolean): Promise<boolean> {
     const { store, clock, algorithm, rotationPeriodSeconds, prepublishSeconds } = this.opts;
     const now = epochSeconds(clock);
-    this.keys = await store.listKeys();
-    for (const k of this.keys) {
-      if (!isSigningAlgorithm(k.alg)) throw new StintError('ERR_INTERNAL', `stored key ${k.kid} has unsupported algorithm ${k.alg}`, { kid: k.kid });
-    }
+    this.keys = await this.load();
     let promoted = false;
 
     // Several current keys (a crash between promote and retire, or two replicas): the latest activated signs.
@@ -190,12 +239,8 @@ export class Keyring {
     // No current key: promote a published successor, else (first start) create one that signs at once.
     if (!this.currentKey()) {
       const next = this.nextKey();
-      if (next) {
-        await this.activate(next, now);
-      } else {
-        const created = await this.create('current', now);
-        this.emit('key.activated', created.kid);
-      }
+      if (next) await this.activate(next, now);
+      else await this.create('current', now);
     }
 
     // Retired keys past their publication window.
@@ -234,8 +279,9 @@ export class Keyring {
     return promoted;
   }
 
+  /** The key that signs: the latest activated current key (two exist only mid-promotion). */
   private currentKey(): StoredKey | undefined {
-    return this.keys.find((k) => k.state === 'current');
+    return this.keys.filter((k) => k.state === 'current').sort(byActivation).at(-1);
   }
 
   /** The oldest waiting successor of the configured algorithm. */
@@ -243,6 +289,7 @@ export class Keyring {
     return this.keys.find((k) => k.state === 'next' && k.alg === this.opts.algorithm);
   }
 
+  /** Create a key in the `current` or `next` slot; when another replica filled the slot first, adopt its key. */
   private async create(state: 'next' | 'current', now: number): Promise<StoredKey> {
     const generated = await generateSigningKey(this.opts.algorithm);
     const key: StoredKey = {
@@ -256,10 +303,16 @@ export class Keyring {
       retiredAt: null,
       publishUntil: null,
     };
-    await this.opts.store.putKey(key);
+    if (!(await this.opts.store.insertKey(key))) {
+      this.keys = await this.load();
+      const winner = state === 'current' ? this.currentKey() : this.nextKey();
+      if (!winner) throw new StintError('ERR_UNAVAILABLE', `the ${state} signing key changed concurrently; retrying at the next tick`);
+      return winner;
+    }
     this.keyObjects.set(key.kid, generated.privateKey);
     this.keys.push(key);
     this.emit('key.created', key.kid);
+    if (state === 'current') this.emit('key.activated', key.kid);
     return key;
   }
 

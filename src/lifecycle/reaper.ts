@@ -4,6 +4,10 @@
  * exponential backoff and jitter, never giving up), and on its own interval reconciles each
  * provider's upstream objects against live grants. State lives in the store, so a restart
  * resumes exactly where the last run stopped. Every cleanup writes an audit event and a metric.
+ *
+ * Replicas sharing a store each run a reaper: expiry is one atomic state transition per grant, and
+ * due cleanups are claimed (Store.claimCleanups) for a lease before they run, so two reapers never
+ * clean up the same grant at once; a claimer that dies leaves its claims to the next after the lease.
  */
 import type { Auditor } from '../audit/auditor.js';
 import type { Clock } from '../clock.js';
@@ -37,9 +41,11 @@ export interface CleanupResult {
   readonly error?: string;
 }
 
-/** Most grants cleaned up in one run (the rest wait for the next run). */
-const BATCH = 200;
+/** Grants claimed at a time, and most cleaned up in one run (the rest wait for the next run). */
+const BATCH = 50;
 const MAX_PER_RUN = 2000;
+/** How long a claim keeps other reapers off a grant: longer than a batch of slow upstream calls takes. */
+export const CLAIM_LEASE_SECONDS = 600;
 
 /** The provider's view of a recorded grant. */
 export function grantRef(g: Grant): GrantRef {
@@ -141,7 +147,7 @@ export class Reaper {
     await deps.store.expireGrants(now);
     let done = 0;
     while (done < MAX_PER_RUN) {
-      const due = await deps.store.dueCleanups(this.now(), BATCH);
+      const due = await deps.store.claimCleanups(this.now(), BATCH, CLAIM_LEASE_SECONDS);
       if (due.length === 0) break;
       for (const grant of due) await this.cleanup(grant, 'reaper');
       done += due.length;

@@ -322,7 +322,8 @@ export class ExchangePipeline {
     deps.metrics.subjectTokenCache.inc({ result: 'miss' });
     const identity = await deps.verifier.attest(subjectToken);
     if (identity.expiresAt > 0) {
-      const until = Math.min(identity.expiresAt * 1000, now + SUBJECT_CACHE_MAX_SECONDS * 1000);
+      // An identity confirmed with a live system (a TokenReview) is kept no longer than that answer.
+      const until = Math.min(identity.expiresAt * 1000, now + SUBJECT_CACHE_MAX_SECONDS * 1000, identity.recheckAt !== undefined ? identity.recheckAt * 1000 : Infinity);
       if (until > now) cache.set(key, { identity, until });
     }
     return identity;

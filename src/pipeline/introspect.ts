@@ -1,4 +1,8 @@
-/** RFC 7662 token introspection of Stint JWTs: verified with jose, then checked against the grant. */
+/**
+ * RFC 7662 token introspection of Stint JWTs: verified with jose, then checked against the grant.
+ * The grant is read from the store on every call (no cache), so a revocation made through any
+ * replica sharing the store shows at once; only the key set is cached, until the keys change.
+ */
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
 import type { Clock } from '../clock.js';
 import type { Store } from '../store/store.js';
@@ -7,14 +11,15 @@ import type { Store } from '../store/store.js';
 export class Introspector {
   private cachedSet: { jwks: JSONWebKeySet; resolve: ReturnType<typeof createLocalJWKSet> } | null = null;
 
-  constructor(private readonly deps: { issuer: string; jwks: () => JSONWebKeySet; store: Store; clock: Clock }) {}
+  /** `jwks` may re-read the keys (Keyring.freshJwks), so tokens signed by another replica's new key verify. */
+  constructor(private readonly deps: { issuer: string; jwks: () => JSONWebKeySet | Promise<JSONWebKeySet>; store: Store; clock: Clock }) {}
 
   /** RFC 7662 §2.2 response; anything invalid is simply `{ active: false }`. */
   async introspect(token: string): Promise<Record<string, unknown>> {
     if (typeof token !== 'string' || token.length === 0 || token.length > 16384) return { active: false };
     let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(token, this.keySet(), {
+      ({ payload } = await jwtVerify(token, await this.keySet(), {
         issuer: this.deps.issuer,
         currentDate: new Date(this.deps.clock.now()),
         requiredClaims: ['exp', 'jti', 'sub', 'aud'],
@@ -40,8 +45,8 @@ export class Introspector {
     };
   }
 
-  private keySet(): ReturnType<typeof createLocalJWKSet> {
-    const jwks = this.deps.jwks();
+  private async keySet(): Promise<ReturnType<typeof createLocalJWKSet>> {
+    const jwks = await this.deps.jwks();
     // The keyring hands out the same JWKS object until its keys change: rebuild only then.
     if (this.cachedSet?.jwks !== jwks) this.cachedSet = { jwks, resolve: createLocalJWKSet(jwks) };
     return this.cachedSet.resolve;

@@ -17,7 +17,8 @@ import Database from 'better-sqlite3';
 import { StintError } from '../errors.js';
 import { startCheckpointer, type Checkpointer } from './sqlite_checkpointer.js';
 import { SQLITE_MIGRATIONS } from './sqlite_schema.js';
-import type { AuditEvent, AuditFilter, AuditType, CleanupOutcome, CleanupState, Grant, GrantFilter, GrantState, Store, StoredKey } from './store.js';
+import { AUDIT_COLUMNS, GRANT_COLUMNS, INLINE_REVOKE_GRACE_SECONDS, INSERT_GRANT_COLUMNS, grantFromRow, keyFromRow, type GrantRow, type KeyRow } from './rows.js';
+import type { AuditEvent, AuditFilter, AuditType, CleanupOutcome, Grant, GrantFilter, Store, StoredKey } from './store.js';
 
 /** The SQLite implementation of Store. */
 export interface SqliteStore extends Store {
@@ -44,28 +45,6 @@ interface QueuedWrite {
   readonly reject: (err: StintError) => void;
 }
 
-interface GrantRow {
-  id: string;
-  identity: string;
-  attestor: string;
-  issuer: string;
-  rule: string;
-  kind: string;
-  audience: string | null;
-  target: string | null;
-  issued_at: number;
-  expires_at: number;
-  state: GrantState;
-  revoked_at: number | null;
-  revoked_reason: string | null;
-  revocation_handle: string | null;
-  credential_fingerprint: string;
-  cleanup: CleanupState;
-  cleanup_attempts: number;
-  cleanup_next_at: number | null;
-  cleanup_error: string | null;
-}
-
 interface AuditRow {
   id: string;
   time: number;
@@ -78,25 +57,6 @@ interface AuditRow {
   grant_ids: string;
   data: string;
 }
-
-interface KeyRow {
-  kid: string;
-  alg: string;
-  private_jwk: string;
-  public_jwk: string;
-  state: StoredKey['state'];
-  created_at: number;
-  activated_at: number | null;
-  retired_at: number | null;
-  publish_until: number | null;
-}
-
-const INSERT_GRANT_COLUMNS =
-  'id, identity, attestor, issuer, rule, kind, audience, target, issued_at, expires_at, state, revoked_at, revoked_reason, revocation_handle, credential_fingerprint';
-const GRANT_COLUMNS = `${INSERT_GRANT_COLUMNS}, cleanup, cleanup_attempts, cleanup_next_at, cleanup_error`;
-/** Seconds an admin revoke gets to clean up inline before the reaper retries it. */
-const INLINE_REVOKE_GRACE_SECONDS = 60;
-const AUDIT_COLUMNS = 'id, time, type, request_id, identity, rule, outcome, reason, grant_ids, data';
 
 /** Open (creating if needed) the SQLite store at `path`; `:memory:` gives a throwaway store. */
 export function openSqliteStore(path: string): SqliteStore {
@@ -164,30 +124,6 @@ function migrate(db: Database.Database, file: string): void {
   if (version < SQLITE_MIGRATIONS.length) apply.immediate();
 }
 
-function grantFromRow(r: GrantRow): Grant {
-  return {
-    id: r.id,
-    identity: r.identity,
-    attestor: r.attestor,
-    issuer: r.issuer,
-    rule: r.rule,
-    kind: r.kind,
-    audience: r.audience,
-    target: r.target,
-    issuedAt: r.issued_at,
-    expiresAt: r.expires_at,
-    state: r.state,
-    revokedAt: r.revoked_at,
-    revokedReason: r.revoked_reason,
-    revocationHandle: r.revocation_handle,
-    credentialFingerprint: r.credential_fingerprint,
-    cleanup: r.cleanup,
-    cleanupAttempts: r.cleanup_attempts,
-    cleanupNextAt: r.cleanup_next_at,
-    cleanupError: r.cleanup_error,
-  };
-}
-
 function auditFromRow(r: AuditRow): AuditEvent {
   return {
     id: r.id,
@@ -200,20 +136,6 @@ function auditFromRow(r: AuditRow): AuditEvent {
     reason: r.reason,
     grantIds: JSON.parse(r.grant_ids) as string[],
     data: JSON.parse(r.data) as Record<string, unknown>,
-  };
-}
-
-function keyFromRow(r: KeyRow): StoredKey {
-  return {
-    kid: r.kid,
-    alg: r.alg,
-    privateJwk: r.private_jwk,
-    publicJwk: r.public_jwk,
-    state: r.state,
-    createdAt: r.created_at,
-    activatedAt: r.activated_at,
-    retiredAt: r.retired_at,
-    publishUntil: r.publish_until,
   };
 }
 
@@ -238,6 +160,7 @@ class SqliteStoreImpl implements SqliteStore {
   private readonly revokeAll: Database.Statement<[{ at: number; reason: string; key: string }], GrantRow>;
   private readonly expire: Database.Statement<[{ now: number }], GrantRow>;
   private readonly due: Database.Statement<[number, number], GrantRow>;
+  private readonly lease: Database.Statement<[number, string]>;
   private readonly cleanupOk: Database.Statement<[string], GrantRow>;
   private readonly cleanupFailed: Database.Statement<[number, string, string], GrantRow>;
   private readonly cleanupResolved: Database.Statement<[string], GrantRow>;
@@ -247,6 +170,7 @@ class SqliteStoreImpl implements SqliteStore {
   private readonly countStuck: Database.Statement<[number], number>;
   private readonly selectKeys: Database.Statement<[], KeyRow>;
   private readonly upsertKey: Database.Statement<unknown[]>;
+  private readonly insertKeyInSlot: Database.Statement<[Record<string, unknown>]>;
   private readonly removeKey: Database.Statement<[string]>;
   /** Statements of dynamic queries, keyed by their SQL (a handful of filter shapes). */
   private readonly dynamic = new Map<string, Database.Statement<unknown[], unknown>>();
@@ -283,6 +207,7 @@ class SqliteStoreImpl implements SqliteStore {
       `UPDATE grants SET state = 'expired', cleanup = 'pending', cleanup_next_at = @now WHERE state = 'active' AND expires_at <= @now RETURNING ${GRANT_COLUMNS}`,
     );
     this.due = db.prepare(`SELECT ${GRANT_COLUMNS} FROM grants WHERE cleanup = 'pending' AND cleanup_next_at <= ? ORDER BY cleanup_next_at, seq LIMIT ?`);
+    this.lease = db.prepare(`UPDATE grants SET cleanup_next_at = ? WHERE id = ?`);
     this.cleanupOk = db.prepare(
       `UPDATE grants SET cleanup = 'done', cleanup_next_at = NULL, cleanup_error = NULL, state = CASE state WHEN 'expired' THEN 'reaped' ELSE state END
        WHERE id = ? AND cleanup = 'pending' RETURNING ${GRANT_COLUMNS}`,
@@ -307,6 +232,11 @@ class SqliteStoreImpl implements SqliteStore {
        ON CONFLICT (kid) DO UPDATE SET alg = excluded.alg, private_jwk = excluded.private_jwk, public_jwk = excluded.public_jwk,
          state = excluded.state, created_at = excluded.created_at, activated_at = excluded.activated_at,
          retired_at = excluded.retired_at, publish_until = excluded.publish_until`,
+    );
+    this.insertKeyInSlot = db.prepare(
+      `INSERT INTO keys (kid, alg, private_jwk, public_jwk, state, created_at, activated_at, retired_at, publish_until)
+       SELECT @kid, @alg, @privateJwk, @publicJwk, @state, @createdAt, @activatedAt, @retiredAt, @publishUntil
+       WHERE NOT EXISTS (SELECT 1 FROM keys WHERE kid = @kid OR (state = 'current' AND @state = 'current') OR (state = 'next' AND alg = @alg AND @state = 'next'))`,
     );
     this.removeKey = db.prepare('DELETE FROM keys WHERE kid = ?');
     this.begin = db.prepare('BEGIN IMMEDIATE');
@@ -377,6 +307,19 @@ class SqliteStoreImpl implements SqliteStore {
     return this.run(() => this.due.all(now, limit).map(grantFromRow));
   }
 
+  async claimCleanups(now: number, limit: number, leaseSeconds: number): Promise<Grant[]> {
+    return this.run(() =>
+      this.db
+        .transaction(() =>
+          this.due.all(now, limit).map((row) => {
+            this.lease.run(now + leaseSeconds, row.id);
+            return grantFromRow({ ...row, cleanup_next_at: now + leaseSeconds });
+          }),
+        )
+        .immediate(),
+    );
+  }
+
   async recordCleanup(id: string, outcome: CleanupOutcome): Promise<Grant | null> {
     return this.run(() => {
       const row = outcome.ok ? this.cleanupOk.get(id) : this.cleanupFailed.get(outcome.nextAt, outcome.error, id);
@@ -445,6 +388,10 @@ class SqliteStoreImpl implements SqliteStore {
     return this.run(() => {
       this.upsertKey.run(key.kid, key.alg, key.privateJwk, key.publicJwk, key.state, key.createdAt, key.activatedAt, key.retiredAt, key.publishUntil);
     });
+  }
+
+  async insertKey(key: StoredKey): Promise<boolean> {
+    return this.run(() => this.insertKeyInSlot.run({ ...key }).changes === 1);
   }
 
   async deleteKey(kid: string): Promise<void> {

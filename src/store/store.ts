@@ -1,6 +1,7 @@
 /**
  * The Store seam: grants, audit events and signing keys. SQLite is the embedded default;
- * PostgreSQL will implement the same interface, and one contract suite runs against both.
+ * PostgreSQL serves several replicas; one contract suite runs against both. Methods that replicas
+ * sharing a store could race on (claiming cleanups, creating keys) are atomic across them.
  */
 
 /** Lifecycle state of a grant. */
@@ -131,8 +132,15 @@ export interface Store {
   revokeIdentity(identity: string, at: number, reason: string): Promise<Grant[]>;
   /** Mark active grants past expiry as expired, with cleanup pending and due now; returns them. */
   expireGrants(now: number): Promise<Grant[]>;
-  /** Grants whose cleanup is pending and due at `now`, oldest due first. */
+  /** Grants whose cleanup is pending and due at `now`, oldest due first (a read: the reaper claims with claimCleanups). */
   dueCleanups(now: number, limit: number): Promise<Grant[]>;
+  /**
+   * Claim up to `limit` grants whose cleanup is pending and due at `now`, oldest due first: their
+   * next attempt moves to `now + leaseSeconds` (the returned cleanupNextAt), so a reaper sharing the
+   * store skips them until recordCleanup settles them or the lease runs out (a claimer that died).
+   * Two concurrent claims never return the same grant.
+   */
+  claimCleanups(now: number, limit: number, leaseSeconds: number): Promise<Grant[]>;
   /** Record a cleanup attempt: success marks cleanup done (and an expired grant reaped); failure schedules the next. */
   recordCleanup(id: string, outcome: CleanupOutcome): Promise<Grant | null>;
   /** Move an active grant's expiry (renewal); returns the updated grant, or null when unknown or not active. */
@@ -151,6 +159,12 @@ export interface Store {
   listKeys(): Promise<StoredKey[]>;
   /** Insert or replace a key by kid. */
   putKey(key: StoredKey): Promise<void>;
+  /**
+   * Insert a new key only if its rotation slot is free: a `current` key while no key is current, a
+   * `next` key while no `next` key of its algorithm waits (a `retired` key has no slot). Atomic across
+   * replicas sharing the store; returns false, writing nothing, when the slot is taken or the kid exists.
+   */
+  insertKey(key: StoredKey): Promise<boolean>;
   /** Delete a key; an unknown kid is a no-op. */
   deleteKey(kid: string): Promise<void>;
   /** Release the store; calling it again is harmless. */

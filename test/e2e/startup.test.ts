@@ -1,12 +1,14 @@
 /**
  * Scenario: the service refuses to start on an invalid configuration or policy, naming the key
- * path and the reason, with the configuration exit status.
+ * path and the reason, with the configuration exit status; and on a PostgreSQL store it cannot
+ * reach, with the unavailable status and never the store's URL or password.
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { freePort } from '../support/ports.js';
 import { runStint } from '../support/programs.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'stint-startup-'));
@@ -89,6 +91,24 @@ rules:
     expect(res.stderr).toContain('ERR_POLICY_INVALID');
     expect(res.stderr).toMatch(/deploy/);
     expect(res.stderr).toMatch(/sessionTagz/);
+  });
+
+  it('refuses to start when the PostgreSQL store is unreachable, exiting 69 without the URL or password', async () => {
+    const password = 'store-Pa55word-not-for-logs';
+    const url = `postgresql://stint:${password}@127.0.0.1:${await freePort()}/stint`;
+    writeFileSync(join(dir, 'pg.yaml'), config('').replace('store: { kind: sqlite, path: ./state.db }', 'store: { kind: postgres, url: { env: STINT_STORE_URL }, connectTimeout: 2s }'));
+    const res = await runStint(['serve', '--config', join(dir, 'pg.yaml')], { env: { STINT_STORE_URL: url } });
+    expect(res.code).toBe(69);
+    expect(res.stderr).toMatch(/ERR_UNAVAILABLE: cannot open the PostgreSQL store: .*ECONNREFUSED/);
+    expect(res.stdout + res.stderr).not.toContain(password);
+    expect(res.stdout + res.stderr).not.toContain(url);
+  });
+
+  it('names the store URL reference that is not set', async () => {
+    writeFileSync(join(dir, 'pg-unset.yaml'), config('').replace('store: { kind: sqlite, path: ./state.db }', 'store: { kind: postgres, url: { env: STINT_TEST_UNSET_STORE_URL } }'));
+    const res = await runStint(['serve', '--config', join(dir, 'pg-unset.yaml')]);
+    expect(res.code).toBe(78);
+    expect(res.stderr).toContain('store.url: environment variable STINT_TEST_UNSET_STORE_URL is not set');
   });
 
   it('names a missing configuration file', async () => {

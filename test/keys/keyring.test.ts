@@ -2,9 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { calculateJwkThumbprint, createLocalJWKSet, jwtVerify, type JWK } from 'jose';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createStintJwtProvider } from '../../src/credentials/stint_jwt.js';
-import { Keyring, VERIFIER_SKEW_SECONDS, type KeyEventType, type KeyringOptions, type SigningAlgorithm } from '../../src/keys/keyring.js';
+import { DEFAULT_KEY_RELOAD_MS, Keyring, VERIFIER_SKEW_SECONDS, type KeyEventType, type KeyringOptions, type SigningAlgorithm } from '../../src/keys/keyring.js';
 import { openSqliteStore, type SqliteStore } from '../../src/store/sqlite.js';
 import { FakeClock } from '../support/fake_clock.js';
 import { draftFor, ISSUER } from '../credentials/drafts.js';
@@ -341,5 +341,60 @@ describe('Keyring: persistence and recovery', () => {
     await b.tick();
     expect(b.signer().kid).toBe(a.signer().kid);
     expect(kids(b)).toEqual(kids(a));
+  });
+});
+
+describe('Keyring: replicas sharing one store', () => {
+  it('replicas starting together create one key and both sign with it', async () => {
+    const f = fixture();
+    const [a, b, c] = await Promise.all([f.open(), f.open(), f.open()]);
+    expect(await f.store.listKeys()).toHaveLength(1);
+    expect(new Set([a.signer().kid, b.signer().kid, c.signer().kid]).size).toBe(1);
+    expect(kids(b)).toEqual(kids(a));
+    expect(f.events.filter(([type]) => type === 'key.created')).toHaveLength(1);
+  });
+
+  it('replicas reaching the rotation point together publish one successor and promote the same key', async () => {
+    const f = fixture();
+    const a = await f.open();
+    const b = await f.open();
+    const first = a.signer().kid;
+    f.clock.advance(seconds(ROTATION - PREPUBLISH));
+    await Promise.all([a.tick(), b.tick()]);
+    const next = (await f.store.listKeys()).filter((k) => k.state === 'next');
+    expect(next).toHaveLength(1);
+    expect(kids(a)).toEqual([first, next[0]!.kid]);
+    expect(kids(b)).toEqual(kids(a));
+    f.clock.advance(seconds(PREPUBLISH));
+    await Promise.all([a.tick(), b.tick()]);
+    expect(a.signer().kid).toBe(next[0]!.kid);
+    expect(b.signer().kid).toBe(next[0]!.kid);
+    expect((await f.store.listKeys()).map((k) => k.state).sort()).toEqual(['current', 'retired']);
+  });
+
+  it('freshJwks picks up another replica\'s keys once the last read is reloadAfterMs old, with one read for concurrent callers', async () => {
+    const f = fixture();
+    const a = await f.open();
+    const b = await f.open();
+    const before = kids(b);
+    await a.rotateNow({ force: true });
+    const reads = vi.spyOn(f.store, 'listKeys');
+    expect((await b.freshJwks()).keys.map((k) => k.kid)).toEqual(before);
+    expect(reads).not.toHaveBeenCalled();
+    f.clock.advance(DEFAULT_KEY_RELOAD_MS);
+    const answers = await Promise.all([b.freshJwks(), b.freshJwks(), b.freshJwks()]);
+    expect(reads).toHaveBeenCalledTimes(1);
+    for (const jwks of answers) expect(jwks.keys.map((k) => k.kid)).toEqual(kids(a));
+    expect(b.signer().kid).toBe(a.signer().kid);
+    reads.mockRestore();
+  });
+
+  it('freshJwks serves the keys it has while the store cannot be read', async () => {
+    const f = fixture();
+    const keyring = await f.open({ reloadAfterMs: 1000 });
+    const published = keyring.jwks();
+    await f.store.close();
+    f.clock.advance(1000);
+    expect(await keyring.freshJwks()).toBe(published);
   });
 });

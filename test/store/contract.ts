@@ -1,5 +1,5 @@
 /**
- * The Store contract: every Store implementation (SQLite now, PostgreSQL later) runs this suite.
+ * The Store contract: every Store implementation (SQLite, PostgreSQL) runs this suite.
  *
  * Ordering contract: listGrants returns the most recently recorded grant first; queryAudit returns
  * newest time first, ties going to the one recorded last; listKeys returns oldest createdAt first.
@@ -242,6 +242,35 @@ export function describeStoreContract(name: string, open: () => Promise<StoreHar
         expect(await store.extendGrant('unknown', T0 + 900)).toBeNull();
       });
 
+      it('claims due cleanups oldest due first for a lease, and never hands one out twice', async () => {
+        const early = makeGrant({ expiresAt: T0 + 5 });
+        const late = makeGrant({ expiresAt: T0 + 8 });
+        const notDue = makeGrant({ expiresAt: T0 + 100 });
+        await store.recordIssuance([late, notDue, early], makeEvent());
+        await store.expireGrants(T0 + 10);
+        expect(await store.claimCleanups(T0 + 4, 10, 300)).toEqual([]);
+        // Expired at T0 + 10: both due then; ties go to the one recorded first.
+        const claimed = await store.claimCleanups(T0 + 10, 1, 300);
+        expect(ids(claimed)).toEqual([late.id]);
+        expect(claimed[0]).toMatchObject({ state: 'expired', cleanup: 'pending', cleanupNextAt: T0 + 310 });
+        expect(ids(await store.claimCleanups(T0 + 10, 10, 300))).toEqual([early.id]);
+        expect(await store.claimCleanups(T0 + 309, 10, 300)).toEqual([]);
+        expect(ids(await store.dueCleanups(T0 + 310, 10))).toEqual([late.id, early.id]);
+        // A settled cleanup is not claimed again; an unsettled one comes back once its lease has run out.
+        await store.recordCleanup(late.id, { ok: true, at: T0 + 11 });
+        expect(ids(await store.claimCleanups(T0 + 310, 10, 300))).toEqual([early.id]);
+      });
+
+      it('splits concurrent claims: each due grant goes to exactly one claimer', async () => {
+        const grants = Array.from({ length: 12 }, (_, i) => makeGrant({ expiresAt: T0 + i }));
+        await store.recordIssuance(grants, makeEvent());
+        await store.expireGrants(T0 + 20);
+        const claims = await Promise.all([1, 2, 3, 4].map(() => store.claimCleanups(T0 + 20, 4, 60)));
+        const all = claims.flatMap(ids);
+        expect(all.sort()).toEqual(ids(grants).sort());
+        expect(await store.claimCleanups(T0 + 20, 100, 60)).toEqual([]);
+      });
+
       it('keeps a revoked grant revoked when its cleanup completes', async () => {
         const g = makeGrant();
         await store.recordIssuance([g], makeEvent());
@@ -399,7 +428,8 @@ export function describeStoreContract(name: string, open: () => Promise<StoreHar
         expect(await store.getGrant(good1.id)).toEqual(good1);
         expect(await store.getGrant(good2.id)).toEqual(good2);
         expect(await store.getGrant(bad.id)).toBeNull();
-        expect(ids(await store.queryAudit())).toEqual(ids([ev2, ev1]));
+        // Concurrent writes have no defined order between them (PostgreSQL commits them on separate connections).
+        expect(ids(await store.queryAudit()).sort()).toEqual(ids([ev1, ev2]).sort());
       });
 
       it('makes a recorded issuance visible to the very next read', async () => {
@@ -429,6 +459,35 @@ export function describeStoreContract(name: string, open: () => Promise<StoreHar
         await store.deleteKey('k2');
         await store.deleteKey('unknown');
         expect(await store.listKeys()).toEqual([k1, promoted]);
+      });
+    });
+
+    describe('key rotation slots', () => {
+      it('inserts a current key only while none is current', async () => {
+        const first = makeKey({ kid: 'first' });
+        expect(await store.insertKey(first)).toBe(true);
+        expect(await store.insertKey(makeKey({ kid: 'rival' }))).toBe(false);
+        expect(await store.listKeys()).toEqual([first]);
+        await store.putKey({ ...first, state: 'retired', retiredAt: T0 + 1, publishUntil: T0 + 100 });
+        expect(await store.insertKey(makeKey({ kid: 'second', createdAt: T0 + 1 }))).toBe(true);
+      });
+
+      it('inserts a next key only while none of its algorithm waits, and never over an existing kid', async () => {
+        await store.putKey(makeKey({ kid: 'current' }));
+        const next = makeKey({ kid: 'next-es', state: 'next', activatedAt: null, createdAt: T0 + 1 });
+        expect(await store.insertKey(next)).toBe(true);
+        expect(await store.insertKey({ ...next, kid: 'next-es-rival' })).toBe(false);
+        expect(await store.insertKey({ ...next, kid: 'next-ed', alg: 'EdDSA' })).toBe(true);
+        expect(await store.insertKey({ ...next, state: 'retired' })).toBe(false);
+        expect(await store.insertKey(makeKey({ kid: 'old', state: 'retired', retiredAt: T0, publishUntil: T0 + 10 }))).toBe(true);
+        expect((await store.listKeys()).map((k) => k.kid).sort()).toEqual(['current', 'next-ed', 'next-es', 'old']);
+        expect((await store.listKeys()).find((k) => k.kid === 'next-es')).toEqual(next);
+      });
+
+      it('lets exactly one of several concurrent inserts fill a slot', async () => {
+        const results = await Promise.all(Array.from({ length: 6 }, (_, i) => store.insertKey(makeKey({ kid: `k${i}` }))));
+        expect(results.filter(Boolean)).toHaveLength(1);
+        expect(await store.listKeys()).toHaveLength(1);
       });
     });
 

@@ -3,14 +3,24 @@
  * with the machine's `openssl` at start), speaking the Kubernetes REST API's JSON for what Stint
  * uses: the TokenRequest subresource (tokens are real ES256 JWTs with the claims of ServiceAccount
  * tokens), and RoleBindings / ClusterRoleBindings (create, get, replace, delete, list in one or all
- * namespaces with `labelSelector`, `limit` and `continue`). Errors are metav1.Status bodies. Every
+ * namespaces with `labelSelector`, `limit` and `continue`), and TokenReview (the attestor's
+ * check): a reviewed token is verified against the trusted issuers' JWKS (`trustIssuer`, e.g. a
+ * TestIssuer), its audiences against `spec.audiences` (or the API server's own), and, like the
+ * real API server, its ServiceAccount (by uid), bound pod (by uid) and, for a legacy token, its
+ * ServiceAccount must still exist; the answer carries the user info and `extra` a real API server
+ * returns, or `authenticated` unset and an `error`. Errors are metav1.Status bodies. Every
  * request must carry the bearer token in `tokenFile`; RBAC denials, throttling (429 +
- * Retry-After), outages, malformed replies, hangs and resets can be injected.
+ * Retry-After), outages, malformed replies, hangs and resets can be injected, and the whole
+ * server can go down (`goDown`: connections refused) and come back on the same port.
  *
  * ```ts
  * const kube = await FakeKubeApiServer.start({ clock, serviceAccounts: ['payments/deployer'] });
  * // providers.kubernetes: { server: kube.url, caFile: kube.caFile, tokenFile: kube.tokenFile }
  * kube.fail('throttled', { times: 1 });
+ * // TokenReview of tokens minted by a TestIssuer, bound to a pod that can be deleted:
+ * kube.trustIssuer(issuer);
+ * const podUid = kube.addPod('payments', 'api-0', { serviceAccount: 'api' });
+ * kube.deletePod('payments', 'api-0');
  * await kube.close();
  * ```
  */
@@ -22,7 +32,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { jwtVerify, SignJWT, type JWTPayload } from 'jose';
+import { createLocalJWKSet, decodeJwt, jwtVerify, SignJWT, type JWK, type JWTPayload } from 'jose';
 import type { Clock } from '../../src/clock.js';
 
 /** Faults the server can inject. */
@@ -57,12 +67,29 @@ export interface FakeKubeOptions {
   readonly namespaces?: readonly string[];
   /** The API server's cap on token lifetimes (`--service-account-max-token-expiration`), default 48 h. */
   readonly maxTokenSeconds?: number;
+  /** Issuers whose ServiceAccount tokens TokenReview accepts (see trustIssuer). */
+  readonly tokenIssuers?: readonly ReviewedIssuer[];
+}
+
+/** An issuer of ServiceAccount tokens the fake's TokenReview verifies (a TestIssuer is one). */
+export interface ReviewedIssuer {
+  /** The `iss` of its tokens (`--service-account-issuer`). */
+  readonly issuer: string;
+  /** Its public keys (`--service-account-key-file`), read at each review (rotation works). */
+  jwks(): { keys: JWK[] };
+}
+
+/** A pod that exists in the fake. */
+interface FakePod {
+  readonly uid: string;
+  readonly serviceAccount: string;
+  readonly nodeName: string | undefined;
 }
 
 /** Which requests a fault or a denial applies to. */
 export interface RequestMatch {
   readonly verb?: 'create' | 'get' | 'list' | 'update' | 'delete';
-  readonly resource?: 'serviceaccounts/token' | 'rolebindings' | 'clusterrolebindings';
+  readonly resource?: 'serviceaccounts/token' | 'rolebindings' | 'clusterrolebindings' | 'tokenreviews';
   readonly namespace?: string;
 }
 
@@ -84,6 +111,8 @@ interface Route {
 type KubeObject = Record<string, unknown> & { metadata: Record<string, unknown> & { name: string; namespace?: string } };
 
 const RBAC_GROUP = 'rbac.authorization.k8s.io';
+const AUTHN_GROUP = 'authentication.k8s.io';
+const LEGACY_ISSUER = 'kubernetes/serviceaccount';
 const API_AUDIENCE = 'https://kubernetes.default.svc.cluster.local';
 const STINT_USER = 'system:serviceaccount:stint-system:stint';
 const DNS_LABEL = /^[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -128,6 +157,10 @@ export class FakeKubeApiServer {
   readonly issuer = API_AUDIENCE;
   private readonly namespaces = new Set<string>();
   private readonly serviceAccounts = new Map<string, string>();
+  private readonly pods = new Map<string, FakePod>();
+  private readonly tokenIssuers: ReviewedIssuer[] = [];
+  private reviewTamper: ((status: Record<string, unknown>) => Record<string, unknown>) | undefined;
+  private port = 0;
   private readonly roleBindingStore = new Map<string, KubeObject>();
   private readonly clusterRoleBindingStore = new Map<string, KubeObject>();
   private readonly faults: Fault[] = [];
@@ -183,6 +216,8 @@ export class FakeKubeApiServer {
       self.addServiceAccount(ns!, name!);
     }
     for (const ns of options.namespaces ?? []) self.addNamespace(ns);
+    for (const issuer of options.tokenIssuers ?? []) self.trustIssuer(issuer);
+    self.port = port;
     return self;
   }
 
@@ -191,10 +226,11 @@ export class FakeKubeApiServer {
     this.namespaces.add(namespace);
   }
 
-  /** Create a ServiceAccount (and its namespace). */
-  addServiceAccount(namespace: string, name: string): void {
+  /** Create a ServiceAccount (and its namespace); returns its uid (new on every creation). */
+  addServiceAccount(namespace: string, name: string, uid: string = randomUUID()): string {
     this.namespaces.add(namespace);
-    this.serviceAccounts.set(`${namespace}/${name}`, randomUUID());
+    this.serviceAccounts.set(`${namespace}/${name}`, uid);
+    return uid;
   }
 
   /** Delete a ServiceAccount. */
@@ -202,10 +238,70 @@ export class FakeKubeApiServer {
     this.serviceAccounts.delete(`${namespace}/${name}`);
   }
 
+  /** The uid of an existing ServiceAccount. */
+  serviceAccountUid(namespace: string, name: string): string | undefined {
+    return this.serviceAccounts.get(`${namespace}/${name}`);
+  }
+
+  /**
+   * Create a pod running as `serviceAccount` (default `default`), creating the ServiceAccount when
+   * it does not exist; returns the pod's uid (new on every creation, as for a recreated pod).
+   */
+  addPod(namespace: string, name: string, options: { serviceAccount?: string; uid?: string; nodeName?: string } = {}): string {
+    const serviceAccount = options.serviceAccount ?? 'default';
+    if (!this.serviceAccounts.has(`${namespace}/${serviceAccount}`)) this.addServiceAccount(namespace, serviceAccount);
+    const uid = options.uid ?? randomUUID();
+    this.pods.set(`${namespace}/${name}`, { uid, serviceAccount, nodeName: options.nodeName });
+    return uid;
+  }
+
+  /** Delete a pod: the API server then refuses the tokens bound to it. */
+  deletePod(namespace: string, name: string): void {
+    this.pods.delete(`${namespace}/${name}`);
+  }
+
+  /** Accept (in TokenReview) the ServiceAccount tokens of `issuer`. */
+  trustIssuer(issuer: ReviewedIssuer): void {
+    this.tokenIssuers.push(issuer);
+  }
+
+  /**
+   * Rewrite the `status` of every TokenReview answer (a misbehaving or audience-unaware
+   * authenticator); undefined restores honest answers.
+   */
+  tamperTokenReview(fn: ((status: Record<string, unknown>) => Record<string, unknown>) | undefined): void {
+    this.reviewTamper = fn;
+  }
+
+  /** Stop accepting connections (clients get ECONNREFUSED) and drop open ones; comeBack() undoes it. */
+  async goDown(): Promise<void> {
+    for (const res of this.hanging) res.destroy();
+    this.hanging.clear();
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const s of this.sockets) s.destroy();
+    await closed;
+  }
+
+  /** Listen again on the same port after goDown(). */
+  async comeBack(): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.port, '127.0.0.1', () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+  }
+
   /** Accept only `token` from now on, and write it to tokenFile (a rotated projected token). */
   rotateToken(token: string = `stint-api-token-${randomUUID()}`): void {
     this.acceptedToken = token;
     writeFileSync(this.tokenFile, token, { mode: 0o600 });
+  }
+
+  /** The bearer token the server accepts now. */
+  acceptedBearer(): string {
+    return this.acceptedToken;
   }
 
   /** Accept a different token than tokenFile holds (Stint's credentials go stale). */
@@ -252,10 +348,11 @@ export class FakeKubeApiServer {
     this.faults.push({ fault, remaining: options.times ?? Infinity, match: options.match ?? {}, retryAfter: options.retryAfter });
   }
 
-  /** Remove injected faults and RBAC denials; release hanging requests. */
+  /** Remove injected faults, RBAC denials and TokenReview tampering; release hanging requests. */
   clearFaults(): void {
     this.faults.length = 0;
     this.denials.length = 0;
+    this.reviewTamper = undefined;
     for (const res of this.hanging) res.destroy();
     this.hanging.clear();
   }
@@ -367,6 +464,7 @@ export class FakeKubeApiServer {
 
     try {
       if (route.resource === 'serviceaccounts/token') return send(...(await this.tokenRequest(route, body)));
+      if (route.resource === 'tokenreviews') return send(...(await this.tokenReview(body)));
       return send(...this.bindings(route, body, url.searchParams));
     } catch (e) {
       return send(500, statusBody(500, 'InternalError', `fake apiserver: ${(e as Error).message}`));
@@ -420,6 +518,9 @@ export class FakeKubeApiServer {
     let m: RegExpExecArray | null;
     if ((m = /^\/api\/v1\/namespaces\/([^/]+)\/serviceaccounts\/([^/]+)\/token$/.exec(path))) {
       return method === 'POST' ? { verb: 'create', resource: 'serviceaccounts/token', namespace: decodeURIComponent(m[1]!), name: decodeURIComponent(m[2]!), group: '' } : null;
+    }
+    if (path === `/apis/${AUTHN_GROUP}/v1/tokenreviews`) {
+      return method === 'POST' ? { verb: 'create', resource: 'tokenreviews', namespace: null, name: null, group: AUTHN_GROUP } : null;
     }
     const rbac = `/apis/${RBAC_GROUP}/v1`;
     if (!path.startsWith(rbac)) return null;
@@ -478,6 +579,120 @@ export class FakeKubeApiServer {
         status: { token, expirationTimestamp: new Date((now + seconds) * 1000).toISOString().replace('.000Z', 'Z') },
       },
     ];
+  }
+
+  /**
+   * TokenReview as the API server answers it: 201 with `status.authenticated`, the user and the
+   * audiences when the token is valid, else `status.error` and an empty user. A ServiceAccount
+   * token is valid when a trusted issuer signed it, it is unexpired, its audiences meet
+   * `spec.audiences` (or the API server's own), and its ServiceAccount and bound pod still exist
+   * with the uids it names (`service account token has been invalidated` otherwise).
+   */
+  private async tokenReview(body: unknown): Promise<[number, unknown]> {
+    const spec = (body as { spec?: { token?: unknown; audiences?: unknown } } | undefined)?.spec;
+    const kind = (body as { kind?: unknown } | undefined)?.kind;
+    if (kind !== 'TokenReview' || typeof spec !== 'object' || spec === null) {
+      return [400, statusBody(400, 'BadRequest', 'the body of the request was in an unknown format')];
+    }
+    const token = typeof spec.token === 'string' ? spec.token : '';
+    const requested = Array.isArray(spec.audiences) ? spec.audiences.filter((a): a is string => typeof a === 'string') : [];
+    const answer = (status: Record<string, unknown>): [number, unknown] => [
+      201,
+      { kind: 'TokenReview', apiVersion: `${AUTHN_GROUP}/v1`, metadata: { creationTimestamp: null }, spec: { token, ...(requested.length ? { audiences: requested } : {}) }, status: this.reviewTamper ? this.reviewTamper(structuredClone(status)) : status },
+    ];
+    const refuse = (error: string): [number, unknown] => answer({ user: {}, error: `[invalid bearer token, ${error}]` });
+    if (!token) return [422, statusBody(422, 'Invalid', 'TokenReview.authentication.k8s.io "" is invalid: spec.token: Required value', { group: AUTHN_GROUP, kind: 'TokenReview' })];
+
+    let unverified: JWTPayload;
+    try {
+      unverified = decodeJwt(token);
+    } catch {
+      return refuse('square/go-jose: compact JWS format must have three parts');
+    }
+    const legacy = unverified.iss === LEGACY_ISSUER;
+    // The legacy authenticator is audience-agnostic: it only answers requests for the API server's audiences.
+    const implicit = [API_AUDIENCE];
+    let payload: JWTPayload;
+    try {
+      const trusted = legacy ? this.tokenIssuers : this.tokenIssuers.filter((i) => i.issuer === unverified.iss);
+      if (trusted.length === 0) return refuse('token issuer is not trusted');
+      payload = await this.verifyWithAny(token, trusted, legacy);
+    } catch (e) {
+      const expired = (e as { code?: string }).code === 'ERR_JWT_EXPIRED';
+      return refuse(expired ? 'service account token has expired' : 'square/go-jose: error in cryptographic primitive');
+    }
+    let audiences: string[];
+    if (legacy) {
+      audiences = requested.length === 0 ? implicit : requested.filter((a) => implicit.includes(a));
+      if (audiences.length === 0) return refuse(`token audiences ${JSON.stringify(implicit)} is invalid for the target audiences ${JSON.stringify(requested)}`);
+    } else {
+      const tokenAud = typeof payload.aud === 'string' ? [payload.aud] : (payload.aud ?? []);
+      const wanted = requested.length > 0 ? requested : implicit;
+      audiences = wanted.filter((a) => tokenAud.includes(a));
+      if (audiences.length === 0) return refuse(`token audiences ${JSON.stringify(tokenAud)} is invalid for the target audiences ${JSON.stringify(wanted)}`);
+    }
+
+    const invalidated = refuse('service account token has been invalidated');
+    const claims = payload as Record<string, unknown>;
+    let ns: unknown;
+    let saName: unknown;
+    let saUid: unknown;
+    let pod: { name?: unknown; uid?: unknown } | undefined;
+    let node: { name?: unknown; uid?: unknown } | undefined;
+    if (legacy) {
+      ns = claims['kubernetes.io/serviceaccount/namespace'];
+      saName = claims['kubernetes.io/serviceaccount/service-account.name'];
+      saUid = claims['kubernetes.io/serviceaccount/service-account.uid'];
+    } else {
+      const k8s = claims['kubernetes.io'] as { namespace?: unknown; serviceaccount?: { name?: unknown; uid?: unknown }; pod?: { name?: unknown; uid?: unknown }; node?: { name?: unknown; uid?: unknown } } | undefined;
+      ns = k8s?.namespace;
+      saName = k8s?.serviceaccount?.name;
+      saUid = k8s?.serviceaccount?.uid;
+      pod = k8s?.pod;
+      node = k8s?.node;
+    }
+    if (typeof ns !== 'string' || typeof saName !== 'string') return refuse('service account token claims are missing');
+    const existingSa = this.serviceAccounts.get(`${ns}/${saName}`);
+    if (existingSa === undefined || existingSa !== saUid) return invalidated;
+    const extra: Record<string, string[]> = {};
+    if (pod) {
+      const found = typeof pod.name === 'string' ? this.pods.get(`${ns}/${pod.name}`) : undefined;
+      if (!found || found.uid !== pod.uid) return invalidated;
+      extra['authentication.kubernetes.io/pod-name'] = [String(pod.name)];
+      extra['authentication.kubernetes.io/pod-uid'] = [String(pod.uid)];
+    }
+    if (node && typeof node.name === 'string') {
+      extra['authentication.kubernetes.io/node-name'] = [node.name];
+      if (typeof node.uid === 'string') extra['authentication.kubernetes.io/node-uid'] = [node.uid];
+    }
+    if (typeof payload.jti === 'string') extra['authentication.kubernetes.io/credential-id'] = [`JTI=${payload.jti}`];
+    return answer({
+      authenticated: true,
+      user: {
+        username: `system:serviceaccount:${ns}:${saName}`,
+        uid: existingSa,
+        groups: ['system:serviceaccounts', `system:serviceaccounts:${ns}`, 'system:authenticated'],
+        ...(Object.keys(extra).length > 0 ? { extra } : {}),
+      },
+      audiences,
+    });
+  }
+
+  /** Verify a reviewed token with the first trusted issuer whose keys accept it. */
+  private async verifyWithAny(token: string, issuers: readonly ReviewedIssuer[], legacy: boolean): Promise<JWTPayload> {
+    let last: unknown = new Error('no trusted issuer');
+    for (const issuer of issuers) {
+      try {
+        const { payload } = await jwtVerify(token, createLocalJWKSet(issuer.jwks()), {
+          ...(legacy ? { issuer: LEGACY_ISSUER } : { issuer: issuer.issuer, requiredClaims: ['exp'] }),
+          currentDate: new Date(this.clock.now()),
+        });
+        return payload;
+      } catch (e) {
+        last = e;
+      }
+    }
+    throw last;
   }
 
   private bindings(route: Route, body: unknown, query: URLSearchParams): [number, unknown] {

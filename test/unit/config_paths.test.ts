@@ -28,7 +28,7 @@ providers:
 `,
     );
     const c = loadConfigFile(file);
-    expect(c.store.path).toBe(join(dir, 'state/stint.db'));
+    expect(c.store).toEqual({ kind: 'sqlite', path: join(dir, 'state/stint.db') });
     expect(c.policy.file).toBe(join(dir, 'policy.yaml'));
     expect(c.attestors[0]!.jwksFile).toBe(join(dir, 'keys/jwks.json'));
     expect(c.admin.tokens[0]!.secret).toEqual({ file: join(dir, 'secrets/admin') });
@@ -36,5 +36,20 @@ providers:
     expect(c.providers.vault!.caFile).toBe(join(dir, 'ca/vault.pem'));
     expect(c.providers.kubernetes!.kubeconfig).toBe(join(dir, 'kube/config'));
     expect(c.providers.postgres!.databases.main!.adminUrl).toEqual({ file: join(dir, 'secrets/pg-url') });
+  });
+
+  it('resolves the file a PostgreSQL store URL is read from, and applies the store defaults', () => {
+    const file = join(dir, 'stint.postgres.yaml');
+    writeFileSync(file, 'issuer: https://stint.example.com\nstore: { kind: postgres, url: { file: secrets/store-url } }\npolicy: { file: policy.yaml }\n');
+    expect(loadConfigFile(file).store).toEqual({ kind: 'postgres', url: { file: join(dir, 'secrets/store-url') }, poolSize: 10, connectTimeout: 5, statementTimeout: 10 });
+    writeFileSync(file, 'issuer: https://stint.example.com\nstore: { kind: postgres, url: { env: STINT_STORE_URL }, poolSize: 4, statementTimeout: 30s }\npolicy: { file: policy.yaml }\n');
+    expect(loadConfigFile(file).store).toEqual({ kind: 'postgres', url: { env: 'STINT_STORE_URL' }, poolSize: 4, connectTimeout: 5, statementTimeout: 30 });
+  });
+
+  it('refuses a PostgreSQL URL inlined in the file, naming the key path', () => {
+    const file = join(dir, 'inline.yaml');
+    writeFileSync(file, 'issuer: https://stint.example.com\nstore: { kind: postgres, url: "postgresql://stint:hunter2@db/stint" }\npolicy: { file: policy.yaml }\n');
+    expect(() => loadConfigFile(file)).toThrow(expect.objectContaining({ code: 'ERR_CONFIG_INVALID', path: 'store.url' }));
+    expect(() => loadConfigFile(file)).toThrow(expect.not.objectContaining({ message: expect.stringContaining('hunter2') }));
   });
 });

@@ -112,10 +112,13 @@ export function resolveConnectionSource(config: KubernetesProviderConfig): Conne
 }
 
 /** The kubeconfig user whose token Stint reads from a file on every call (rotation-safe, trimmed). */
-const TOKEN_FILE_PROVIDER = 'stint-token-file';
+export const TOKEN_FILE_PROVIDER = 'stint-token-file';
 
-/** An Authenticator for the client: `Authorization: Bearer <token file contents>`. */
-const tokenFileAuthenticator = {
+/**
+ * An Authenticator for the client: `Authorization: Bearer <token file contents>`. Also used by the
+ * kubernetes attestor's TokenReview (src/attestation/kubernetes/token_review.ts).
+ */
+export const tokenFileAuthenticator = {
   isAuthProvider(user: User): boolean {
     return (user.authProvider as { name?: unknown } | undefined)?.name === TOKEN_FILE_PROVIDER;
   },

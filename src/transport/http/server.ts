@@ -28,7 +28,8 @@ export interface HttpDeps {
   readonly introspector: Introspector;
   readonly introspectionAuth: BearerAuthenticator;
   readonly workloadGrants: WorkloadGrants;
-  readonly jwks: () => JSONWebKeySet;
+  /** The published keys; may re-read them first (keys another replica created). */
+  readonly jwks: () => JSONWebKeySet | Promise<JSONWebKeySet>;
   readonly signingAlgorithms: () => string[];
   readonly metrics: Registry;
   /** Readiness checks: name → ok or a reason. */
@@ -81,7 +82,7 @@ async function handle(deps: HttpDeps, req: IncomingMessage, res: ServerResponse)
       if (onlyGet(method, res)) sendJson(res, 200, discoveryDocument(deps), { 'cache-control': 'public, max-age=300' });
       return;
     case '/.well-known/jwks.json':
-      if (onlyGet(method, res)) sendJson(res, 200, deps.jwks(), { 'cache-control': 'public, max-age=60' });
+      if (onlyGet(method, res)) sendJson(res, 200, await deps.jwks(), { 'cache-control': 'public, max-age=60' });
       return;
     case '/token':
       return method === 'POST' ? tokenExchange(deps, req, res) : methodNotAllowed(res, 'POST');

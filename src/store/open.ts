@@ -1,0 +1,18 @@
+/** Open the Store the configuration names: the embedded SQLite file or a shared PostgreSQL database. */
+import { readSecretRef } from '../config/fields.js';
+import type { StoreConfig } from './config.js';
+import { openPostgresStore } from './postgres.js';
+import { openSqliteStore } from './sqlite.js';
+import type { Store } from './store.js';
+
+/** Open the configured store; PostgreSQL unreachable at start is ERR_UNAVAILABLE (the service refuses to start). */
+export async function openStore(config: StoreConfig): Promise<Store> {
+  if (config.kind === 'sqlite') return openSqliteStore(config.path);
+  return openPostgresStore({
+    url: readSecretRef(config.url, 'store.url'),
+    keyPath: 'store.url',
+    poolSize: config.poolSize,
+    connectTimeoutMs: config.connectTimeout * 1000,
+    statementTimeoutMs: config.statementTimeout * 1000,
+  });
+}

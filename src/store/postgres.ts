@@ -1,0 +1,427 @@
+/**
+ * The PostgreSQL Store (node-postgres Pool), for several Stint replicas sharing state. Every query
+ * is parameterized; an issuance (its grants and its audit event) commits in one transaction;
+ * claiming cleanups uses `FOR UPDATE SKIP LOCKED` and creating a key takes a transaction-scoped
+ * advisory lock, so replicas never claim the same grant or fill the same rotation slot twice.
+ * Schema migrations run at open, under an advisory lock (postgres_migrate.ts).
+ *
+ * PostgreSQL text and JSONB cannot hold NUL: a NUL character in a stored string becomes U+FFFD
+ * (SQLite keeps it). Errors carry the project's codes (postgres_errors.ts), never the URL or its
+ * password.
+ */
+import pg from 'pg';
+import { postgresUrlSecrets } from '../config/fields.js';
+import { StintError } from '../errors.js';
+import { ADVISORY_LOCK_NAMESPACE, KEY_SLOT_LOCK, migratePostgres, postgresSchemaVersion } from './postgres_migrate.js';
+import { storeErrorFromPg } from './postgres_errors.js';
+import { AUDIT_COLUMNS, GRANT_COLUMNS, INLINE_REVOKE_GRACE_SECONDS, INSERT_GRANT_COLUMNS, grantFromRow, keyFromRow, type GrantRow, type KeyRow } from './rows.js';
+import type { AuditEvent, AuditFilter, CleanupOutcome, Grant, GrantFilter, Store, StoredKey } from './store.js';
+
+/** Options of openPostgresStore. */
+export interface PostgresStoreOptions {
+  /** Connection URL (a secret: never shown in errors). */
+  readonly url: string;
+  /** Configuration key path of the URL, for errors (default `store.url`). */
+  readonly keyPath?: string;
+  /** Connections of this replica's pool (default 10). */
+  readonly poolSize?: number;
+  /** Timeout of opening one connection (default 5 s). */
+  readonly connectTimeoutMs?: number;
+  /** statement_timeout of every connection (default 10 s). */
+  readonly statementTimeoutMs?: number;
+}
+
+/** The PostgreSQL implementation of Store. */
+export interface PostgresStore extends Store {
+  /** The schema version the database is at. */
+  schemaVersion(): Promise<number>;
+}
+
+interface AuditRow {
+  id: string;
+  time: number;
+  type: AuditEvent['type'];
+  request_id: string | null;
+  identity: string | null;
+  rule: string | null;
+  outcome: AuditEvent['outcome'];
+  reason: string | null;
+  grant_ids: string[];
+  data: Record<string, unknown>;
+}
+
+const REVOKE_SET = `state = 'revoked', revoked_at = $1::bigint, revoked_reason = $2, cleanup = 'pending', cleanup_next_at = $1::bigint + ${INLINE_REVOKE_GRACE_SECONDS}`;
+const INSERT_GRANT = `INSERT INTO grants (${INSERT_GRANT_COLUMNS}) VALUES (${placeholders(1, 15)})`;
+/** The event, and a link to each grant it names that the store holds (grants of the same transaction included). */
+const INSERT_AUDIT = `WITH a AS (INSERT INTO audit (${AUDIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10::jsonb) RETURNING seq)
+  INSERT INTO audit_grants (grant_seq, audit_seq) SELECT g.seq, a.seq FROM a CROSS JOIN grants g WHERE g.id = ANY($11::text[]) ON CONFLICT DO NOTHING`;
+const QUALIFIED_GRANT_COLUMNS = GRANT_COLUMNS.split(', ')
+  .map((c) => `g.${c}`)
+  .join(', ');
+/** Lock the due grants no other claimer holds, push their next attempt to the lease's end, return them with their due time. */
+const CLAIM_CLEANUPS = `WITH due AS (
+    SELECT seq, cleanup_next_at AS due_at FROM grants WHERE cleanup = 'pending' AND cleanup_next_at <= $1
+    ORDER BY cleanup_next_at, seq LIMIT $2 FOR UPDATE SKIP LOCKED)
+  UPDATE grants g SET cleanup_next_at = $3 FROM due WHERE g.seq = due.seq
+  RETURNING ${QUALIFIED_GRANT_COLUMNS}, due.due_at, due.seq`;
+const KEY_VALUES = '$1::text, $2::text, $3::text, $4::text, $5::text, $6::bigint, $7::bigint, $8::bigint, $9::bigint';
+const KEY_COLUMNS = 'kid, alg, private_jwk, public_jwk, state, created_at, activated_at, retired_at, publish_until';
+const INSERT_KEY_IN_SLOT = `INSERT INTO keys (${KEY_COLUMNS}) SELECT ${KEY_VALUES}
+  WHERE NOT EXISTS (SELECT 1 FROM keys WHERE kid = $1 OR (state = 'current' AND $5::text = 'current') OR (state = 'next' AND alg = $2 AND $5::text = 'next'))
+  ON CONFLICT (kid) DO NOTHING`;
+
+/** Open the store: connect, apply migrations; throws ERR_UNAVAILABLE when PostgreSQL cannot be reached. */
+export async function openPostgresStore(options: PostgresStoreOptions): Promise<PostgresStore> {
+  const secrets = postgresUrlSecrets(options.url, options.keyPath ?? 'store.url');
+  const statementTimeoutMs = options.statementTimeoutMs ?? 10_000;
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: options.poolSize ?? 10,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
+    statement_timeout: statementTimeoutMs,
+    // Client-side bound too, in case the server stops answering altogether.
+    query_timeout: statementTimeoutMs + 1000,
+    // A replica that stalls inside a transaction must not hold row or advisory locks for long.
+    idle_in_transaction_session_timeout: Math.max(60_000, 2 * statementTimeoutMs),
+    idleTimeoutMillis: 30_000,
+    application_name: 'stint',
+    keepAlive: true,
+    types: { getTypeParser: typeParser },
+  });
+  // An idle connection that dies (server restart, terminated) is dropped; the next query opens another.
+  pool.on('error', () => undefined);
+  try {
+    const client = await pool.connect();
+    client.on('error', ignore);
+    try {
+      await migratePostgres(client);
+    } finally {
+      client.off('error', ignore);
+      client.release(true);
+    }
+  } catch (err) {
+    await pool.end().catch(() => undefined);
+    throw storeErrorFromPg(err, 'open', secrets);
+  }
+  return new PostgresStoreImpl(pool, secrets);
+}
+
+/** BIGINT (epoch seconds and milliseconds, counts) as a JS number; everything else as node-postgres parses it. */
+const typeParser = ((oid: number, format?: 'text' | 'binary') =>
+  oid === pg.types.builtins.INT8 && format !== 'binary' ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser;
+
+function placeholders(from: number, count: number): string {
+  return Array.from({ length: count }, (_, i) => `$${from + i}`).join(', ');
+}
+
+/** PostgreSQL text cannot hold NUL. */
+function pgText(v: unknown): unknown {
+  if (typeof v === 'string') return v.includes('\0') ? v.replaceAll('\0', '\uFFFD') : v;
+  if (Array.isArray(v)) return v.map(pgText);
+  return v;
+}
+
+/** JSON text for a JSONB parameter (JSONB refuses the escape \u0000 too); throws on what JSON cannot hold. */
+function jsonb(value: unknown): string {
+  const text = JSON.stringify(value);
+  if (text === undefined) throw new TypeError('value has no JSON form');
+  return text.includes('\\u0000') ? text.replace(/(?<!\\)((?:\\\\)*)\\u0000/g, '$1\\ufffd') : text;
+}
+
+function grantParams(g: Grant): unknown[] {
+  return [
+    g.id,
+    g.identity,
+    g.attestor,
+    g.issuer,
+    g.rule,
+    g.kind,
+    g.audience,
+    g.target,
+    g.issuedAt,
+    g.expiresAt,
+    g.state,
+    g.revokedAt,
+    g.revokedReason,
+    g.revocationHandle,
+    g.credentialFingerprint,
+  ];
+}
+
+function auditParams(e: AuditEvent): unknown[] {
+  // Serialized first: an event JSON cannot hold fails before anything is written.
+  return [e.id, e.time, e.type, e.requestId, e.identity, e.rule, e.outcome, e.reason, jsonb(e.grantIds), jsonb(e.data), [...e.grantIds]];
+}
+
+function keyParams(k: StoredKey): unknown[] {
+  return [k.kid, k.alg, k.privateJwk, k.publicJwk, k.state, k.createdAt, k.activatedAt, k.retiredAt, k.publishUntil];
+}
+
+function auditFromRow(r: AuditRow): AuditEvent {
+  return {
+    id: r.id,
+    time: r.time,
+    type: r.type,
+    requestId: r.request_id,
+    identity: r.identity,
+    rule: r.rule,
+    outcome: r.outcome,
+    reason: r.reason,
+    grantIds: r.grant_ids,
+    data: r.data,
+  };
+}
+
+/** A query runner: the pool, or a client inside a transaction. */
+type Runner = Pick<pg.Pool, 'query'> | pg.PoolClient;
+
+class PostgresStoreImpl implements PostgresStore {
+  private closed = false;
+
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly secrets: readonly string[],
+  ) {}
+
+  schemaVersion(): Promise<number> {
+    return this.call('schema_version', () => postgresSchemaVersion(this.pool));
+  }
+
+  recordIssuance(grants: readonly Grant[], event: AuditEvent): Promise<void> {
+    return this.call('record_issuance', async () => {
+      const audit = auditParams(event);
+      if (grants.length === 0) {
+        await this.query(this.pool, INSERT_AUDIT, audit);
+        return;
+      }
+      await this.transaction(async (client) => {
+        for (const g of grants) await this.query(client, INSERT_GRANT, grantParams(g));
+        await this.query(client, INSERT_AUDIT, audit);
+      });
+    });
+  }
+
+  appendAudit(event: AuditEvent): Promise<void> {
+    return this.call('append_audit', async () => {
+      await this.query(this.pool, INSERT_AUDIT, auditParams(event));
+    });
+  }
+
+  getGrant(id: string): Promise<Grant | null> {
+    return this.call('get_grant', () => this.selectGrant(id));
+  }
+
+  listGrants(filter: GrantFilter = {}): Promise<Grant[]> {
+    return this.call('list_grants', async () => {
+      const where: string[] = [];
+      const params: unknown[] = [];
+      if (filter.identity !== undefined) where.push(`identity = $${params.push(filter.identity)}`);
+      if (filter.state !== undefined) where.push(`state = $${params.push(filter.state)}`);
+      if (filter.stuckAfterAttempts !== undefined) where.push(`cleanup = 'pending' AND cleanup_attempts >= $${params.push(filter.stuckAfterAttempts)}`);
+      const limit = `$${params.push(limitOf(filter.limit))}`;
+      const sql = `SELECT ${GRANT_COLUMNS} FROM grants${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ${limit}`;
+      return (await this.query<GrantRow>(this.pool, sql, params)).map(grantFromRow);
+    });
+  }
+
+  revokeGrant(id: string, at: number, reason: string): Promise<Grant | null> {
+    return this.call('revoke_grant', async () => {
+      const [row] = await this.query<GrantRow>(this.pool, `UPDATE grants SET ${REVOKE_SET} WHERE id = $3 AND state = 'active' RETURNING ${GRANT_COLUMNS}`, [at, reason, id]);
+      return row ? grantFromRow(row) : this.selectGrant(id);
+    });
+  }
+
+  revokeIdentity(identity: string, at: number, reason: string): Promise<Grant[]> {
+    return this.call('revoke_identity', async () =>
+      (await this.query<GrantRow>(this.pool, `UPDATE grants SET ${REVOKE_SET} WHERE identity = $3 AND state = 'active' RETURNING ${GRANT_COLUMNS}`, [at, reason, identity])).map(grantFromRow),
+    );
+  }
+
+  expireGrants(now: number): Promise<Grant[]> {
+    return this.call('expire_grants', async () =>
+      (
+        await this.query<GrantRow>(
+          this.pool,
+          `UPDATE grants SET state = 'expired', cleanup = 'pending', cleanup_next_at = $1 WHERE state = 'active' AND expires_at <= $1 RETURNING ${GRANT_COLUMNS}`,
+          [now],
+        )
+      ).map(grantFromRow),
+    );
+  }
+
+  dueCleanups(now: number, limit: number): Promise<Grant[]> {
+    return this.call('due_cleanups', async () =>
+      (
+        await this.query<GrantRow>(this.pool, `SELECT ${GRANT_COLUMNS} FROM grants WHERE cleanup = 'pending' AND cleanup_next_at <= $1 ORDER BY cleanup_next_at, seq LIMIT $2`, [now, limit])
+      ).map(grantFromRow),
+    );
+  }
+
+  claimCleanups(now: number, limit: number, leaseSeconds: number): Promise<Grant[]> {
+    return this.call('claim_cleanups', async () => {
+      const rows = await this.query<GrantRow & { due_at: number; seq: number }>(this.pool, CLAIM_CLEANUPS, [now, limit, now + leaseSeconds]);
+      return rows.sort((a, b) => a.due_at - b.due_at || a.seq - b.seq).map(grantFromRow);
+    });
+  }
+
+  recordCleanup(id: string, outcome: CleanupOutcome): Promise<Grant | null> {
+    return this.call('record_cleanup', async () => {
+      const [row] = outcome.ok
+        ? await this.query<GrantRow>(
+            this.pool,
+            `UPDATE grants SET cleanup = 'done', cleanup_next_at = NULL, cleanup_error = NULL, state = CASE state WHEN 'expired' THEN 'reaped' ELSE state END
+             WHERE id = $1 AND cleanup = 'pending' RETURNING ${GRANT_COLUMNS}`,
+            [id],
+          )
+        : await this.query<GrantRow>(
+            this.pool,
+            `UPDATE grants SET cleanup_attempts = cleanup_attempts + 1, cleanup_next_at = $1, cleanup_error = $2 WHERE id = $3 AND cleanup = 'pending' RETURNING ${GRANT_COLUMNS}`,
+            [outcome.nextAt, outcome.error, id],
+          );
+      return row ? grantFromRow(row) : this.selectGrant(id);
+    });
+  }
+
+  extendGrant(id: string, expiresAt: number): Promise<Grant | null> {
+    return this.call('extend_grant', async () => {
+      const [row] = await this.query<GrantRow>(this.pool, `UPDATE grants SET expires_at = $1 WHERE id = $2 AND state = 'active' RETURNING ${GRANT_COLUMNS}`, [expiresAt, id]);
+      return row ? grantFromRow(row) : null;
+    });
+  }
+
+  liveRevocationHandles(kind: string, now: number): Promise<string[]> {
+    return this.call('live_revocation_handles', async () =>
+      (
+        await this.query<{ revocation_handle: string }>(
+          this.pool,
+          `SELECT revocation_handle FROM grants WHERE kind = $1 AND state = 'active' AND expires_at > $2 AND revocation_handle IS NOT NULL
+           UNION SELECT revocation_handle FROM grants WHERE kind = $1 AND cleanup = 'pending' AND revocation_handle IS NOT NULL`,
+          [kind, now],
+        )
+      ).map((r) => r.revocation_handle),
+    );
+  }
+
+  resolveCleanup(id: string): Promise<Grant | null> {
+    return this.call('resolve_cleanup', async () => {
+      const [row] = await this.query<GrantRow>(this.pool, `UPDATE grants SET cleanup = 'resolved', cleanup_next_at = NULL WHERE id = $1 AND cleanup = 'pending' RETURNING ${GRANT_COLUMNS}`, [id]);
+      return row ? grantFromRow(row) : this.selectGrant(id);
+    });
+  }
+
+  countActiveGrants(now: number): Promise<number> {
+    return this.call('count_active_grants', () => this.count(`SELECT count(*) AS n FROM grants WHERE state = 'active' AND expires_at > $1`, [now]));
+  }
+
+  countStuckGrants(stuckAfterAttempts: number): Promise<number> {
+    return this.call('count_stuck_grants', () => this.count(`SELECT count(*) AS n FROM grants WHERE cleanup = 'pending' AND cleanup_attempts >= $1`, [stuckAfterAttempts]));
+  }
+
+  queryAudit(filter: AuditFilter = {}): Promise<AuditEvent[]> {
+    return this.call('query_audit', async () => {
+      const where: string[] = [];
+      const params: unknown[] = [];
+      if (filter.since !== undefined) where.push(`time >= $${params.push(filter.since)}`);
+      if (filter.identity !== undefined) where.push(`identity = $${params.push(filter.identity)}`);
+      if (filter.type !== undefined) where.push(`type = $${params.push(filter.type)}`);
+      if (filter.grantId !== undefined) {
+        where.push(`seq IN (SELECT audit_seq FROM audit_grants WHERE grant_seq = (SELECT seq FROM grants WHERE id = $${params.push(filter.grantId)}))`);
+      }
+      const limit = `$${params.push(limitOf(filter.limit))}`;
+      const sql = `SELECT ${AUDIT_COLUMNS} FROM audit${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY time DESC, seq DESC LIMIT ${limit}`;
+      return (await this.query<AuditRow>(this.pool, sql, params)).map(auditFromRow);
+    });
+  }
+
+  listKeys(): Promise<StoredKey[]> {
+    return this.call('list_keys', async () => (await this.query<KeyRow>(this.pool, `SELECT ${KEY_COLUMNS} FROM keys ORDER BY created_at, kid COLLATE "C"`, [])).map(keyFromRow));
+  }
+
+  putKey(key: StoredKey): Promise<void> {
+    return this.call('put_key', async () => {
+      await this.query(
+        this.pool,
+        `INSERT INTO keys (${KEY_COLUMNS}) VALUES (${KEY_VALUES})
+         ON CONFLICT (kid) DO UPDATE SET alg = excluded.alg, private_jwk = excluded.private_jwk, public_jwk = excluded.public_jwk,
+           state = excluded.state, created_at = excluded.created_at, activated_at = excluded.activated_at,
+           retired_at = excluded.retired_at, publish_until = excluded.publish_until`,
+        keyParams(key),
+      );
+    });
+  }
+
+  insertKey(key: StoredKey): Promise<boolean> {
+    return this.call('insert_key', () =>
+      // Under READ COMMITTED, NOT EXISTS alone lets two replicas both see a free slot; the lock serialises them.
+      this.transaction(async (client) => {
+        await client.query('SELECT pg_advisory_xact_lock($1, $2)', [ADVISORY_LOCK_NAMESPACE, KEY_SLOT_LOCK]);
+        const r = await client.query(INSERT_KEY_IN_SLOT, keyParams(key).map(pgText));
+        return r.rowCount === 1;
+      }),
+    );
+  }
+
+  deleteKey(kid: string): Promise<void> {
+    return this.call('delete_key', async () => {
+      await this.query(this.pool, 'DELETE FROM keys WHERE kid = $1', [kid]);
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.pool.end();
+  }
+
+  private async selectGrant(id: string): Promise<Grant | null> {
+    const [row] = await this.query<GrantRow>(this.pool, `SELECT ${GRANT_COLUMNS} FROM grants WHERE id = $1`, [id]);
+    return row ? grantFromRow(row) : null;
+  }
+
+  private async count(sql: string, params: unknown[]): Promise<number> {
+    const [row] = await this.query<{ n: number }>(this.pool, sql, params);
+    return row?.n ?? 0;
+  }
+
+  private async query<R extends pg.QueryResultRow = pg.QueryResultRow>(runner: Runner, sql: string, params: unknown[]): Promise<R[]> {
+    return (await runner.query<R>(sql, params.map(pgText))).rows;
+  }
+
+  /** Run `fn` in a transaction on one pooled connection; a connection that failed is discarded. */
+  private async transaction<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    // A checked-out connection reports its death as an event too; the failing query reports it to the caller.
+    client.on('error', ignore);
+    let broken = false;
+    try {
+      await client.query('BEGIN');
+      const value = await fn(client);
+      await client.query('COMMIT');
+      return value;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {
+        broken = true;
+      });
+      throw err;
+    } finally {
+      client.off('error', ignore);
+      client.release(broken);
+    }
+  }
+
+  /** One store operation: refused after close, failures classified. */
+  private async call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    if (this.closed) throw new StintError('ERR_UNAVAILABLE', 'store closed');
+    try {
+      return await fn();
+    } catch (err) {
+      throw storeErrorFromPg(err, operation, this.secrets);
+    }
+  }
+}
+
+function ignore(): void {}
+
+function limitOf(limit: number | undefined): number | null {
+  return limit !== undefined && Number.isFinite(limit) && limit > 0 ? Math.floor(limit) : null;
+}
