@@ -14,7 +14,7 @@ import { postgresUrlSecrets } from '../config/fields.js';
 import { StintError } from '../errors.js';
 import { ADVISORY_LOCK_NAMESPACE, KEY_SLOT_LOCK, migratePostgres, postgresSchemaVersion } from './postgres_migrate.js';
 import { storeErrorFromPg } from './postgres_errors.js';
-import { AUDIT_COLUMNS, GRANT_COLUMNS, INLINE_REVOKE_GRACE_SECONDS, INSERT_GRANT_COLUMNS, grantFromRow, keyFromRow, type GrantRow, type KeyRow } from './rows.js';
+import { AUDIT_COLUMNS, GRANT_COLUMNS, INLINE_REVOKE_GRACE_SECONDS, INSERT_GRANT_COLUMNS, grantFromRow, grantParams, keyFromRow, type GrantRow, type KeyRow } from './rows.js';
 import type { AuditEvent, AuditFilter, CleanupOutcome, Grant, GrantFilter, Store, StoredKey } from './store.js';
 
 /** Options of openPostgresStore. */
@@ -126,26 +126,6 @@ function jsonb(value: unknown): string {
   const text = JSON.stringify(value);
   if (text === undefined) throw new TypeError('value has no JSON form');
   return text.includes('\\u0000') ? text.replace(/(?<!\\)((?:\\\\)*)\\u0000/g, '$1\\ufffd') : text;
-}
-
-function grantParams(g: Grant): unknown[] {
-  return [
-    g.id,
-    g.identity,
-    g.attestor,
-    g.issuer,
-    g.rule,
-    g.kind,
-    g.audience,
-    g.target,
-    g.issuedAt,
-    g.expiresAt,
-    g.state,
-    g.revokedAt,
-    g.revokedReason,
-    g.revocationHandle,
-    g.credentialFingerprint,
-  ];
 }
 
 function auditParams(e: AuditEvent): unknown[] {

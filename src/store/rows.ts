@@ -51,6 +51,27 @@ export const INLINE_REVOKE_GRACE_SECONDS = 60;
 export const AUDIT_COLUMNS = 'id, time, type, request_id, identity, rule, outcome, reason, grant_ids, data';
 
 /** A grant from its row. */
+/** A grant's values in INSERT_GRANT_COLUMNS order, for either store's insert. */
+export function grantParams(g: Grant): unknown[] {
+  return [
+    g.id,
+    g.identity,
+    g.attestor,
+    g.issuer,
+    g.rule,
+    g.kind,
+    g.audience,
+    g.target,
+    g.issuedAt,
+    g.expiresAt,
+    g.state,
+    g.revokedAt,
+    g.revokedReason,
+    g.revocationHandle,
+    g.credentialFingerprint,
+  ];
+}
+
 export function grantFromRow(r: GrantRow): Grant {
   return {
     id: r.id,

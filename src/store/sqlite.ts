@@ -17,7 +17,7 @@ import Database from 'better-sqlite3';
 import { StintError } from '../errors.js';
 import { startCheckpointer, type Checkpointer } from './sqlite_checkpointer.js';
 import { SQLITE_MIGRATIONS } from './sqlite_schema.js';
-import { AUDIT_COLUMNS, GRANT_COLUMNS, INLINE_REVOKE_GRACE_SECONDS, INSERT_GRANT_COLUMNS, grantFromRow, keyFromRow, type GrantRow, type KeyRow } from './rows.js';
+import { AUDIT_COLUMNS, GRANT_COLUMNS, INLINE_REVOKE_GRACE_SECONDS, INSERT_GRANT_COLUMNS, grantFromRow, grantParams, keyFromRow, type GrantRow, type KeyRow } from './rows.js';
 import type { AuditEvent, AuditFilter, AuditType, CleanupOutcome, Grant, GrantFilter, Store, StoredKey } from './store.js';
 
 /** The SQLite implementation of Store. */
@@ -462,23 +462,7 @@ class SqliteStoreImpl implements SqliteStore {
   }
 
   private writeGrant(g: Grant): void {
-    this.insertGrant.run(
-      g.id,
-      g.identity,
-      g.attestor,
-      g.issuer,
-      g.rule,
-      g.kind,
-      g.audience,
-      g.target,
-      g.issuedAt,
-      g.expiresAt,
-      g.state,
-      g.revokedAt,
-      g.revokedReason,
-      g.revocationHandle,
-      g.credentialFingerprint,
-    );
+    this.insertGrant.run(...grantParams(g));
   }
 
   /** Insert one audit event and its grant links. */
