@@ -12,6 +12,7 @@ import { ANNOTATIONS } from '../../src/webhook/annotations.js';
 import { MUTATE_PATH } from '../../src/webhook/server.js';
 import { sidecarInjectionSchema, webhookConfigSchema } from '../../src/webhook/settings.js';
 import { ROOT } from '../support/programs.js';
+import { storeConfigSchema } from '../../src/store/config.js';
 
 const CHART = join(ROOT, 'charts/stint');
 const read = (f: string): string => readFileSync(join(CHART, f), 'utf8');
@@ -127,5 +128,24 @@ describe('injector wiring', () => {
     expect(notes).toContain('{{- if .Values.injector.enabled }}');
     expect(notes).toContain('stint.dev/inject: "true"');
     expect(notes).toContain('docs/sidecar.md');
+  });
+});
+
+describe('store wiring', () => {
+  const configmap = read('templates/configmap.yaml');
+  const deployment = read('templates/deployment.yaml');
+
+  it('writes a store section the service config accepts, for sqlite and for postgres', () => {
+    expect(configmap).toContain('kind: postgres\n      url: { env: STINT_STORE_URL }');
+    expect(configmap).toContain('kind: sqlite\n      path: /var/lib/stint/stint.db');
+    expect(storeConfigSchema.safeParse({ kind: 'postgres', url: { env: 'STINT_STORE_URL' } }).success).toBe(true);
+    expect(storeConfigSchema.safeParse({ kind: 'sqlite', path: '/var/lib/stint/stint.db' }).success).toBe(true);
+    expect((values.store as { kind: string }).kind).toBe('sqlite');
+  });
+
+  it('gives the PostgreSQL URL from a Secret, never the ConfigMap, and refuses several SQLite replicas', () => {
+    expect(deployment).toMatch(/name: STINT_STORE_URL\s+valueFrom:\s+secretKeyRef: \{ name: \{\{ \.Values\.store\.postgres\.urlSecret\.name \}\}/);
+    expect(deployment).toContain('fail "replicaCount above 1 needs store.kind: postgres');
+    expect(read('templates/pvc.yaml')).toContain('(eq .Values.store.kind "sqlite")');
   });
 });
