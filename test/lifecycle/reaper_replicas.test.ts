@@ -15,6 +15,7 @@ import type { Grant } from '../../src/store/store.js';
 import { StintMetrics } from '../../src/telemetry/metrics.js';
 import { startEmbeddedPg, type EmbeddedPg } from '../support/embedded_pg.js';
 import { FakeClock } from '../support/fake_clock.js';
+import { makeGrant } from '../store/contract.js';
 
 const KIND = 'counting-upstream';
 
@@ -51,27 +52,7 @@ afterAll(async () => {
 
 function grant(ttl: number): Grant {
   const id = uuidv7(clock.now());
-  return {
-    id,
-    identity: 'spiffe://t/ns/a/sa/b',
-    attestor: 'k',
-    issuer: 'i',
-    rule: 'r',
-    kind: KIND,
-    audience: null,
-    target: 'db',
-    issuedAt: now(),
-    expiresAt: now() + ttl,
-    state: 'active',
-    revokedAt: null,
-    revokedReason: null,
-    revocationHandle: `db/${id}`,
-    credentialFingerprint: 'sha256:0',
-    cleanup: 'none',
-    cleanupAttempts: 0,
-    cleanupNextAt: null,
-    cleanupError: null,
-  };
+  return makeGrant({ id, kind: KIND, audience: null, target: 'db', issuedAt: now(), expiresAt: now() + ttl, revocationHandle: `db/${id}` });
 }
 
 describe('reapers of replicas sharing a PostgreSQL store', () => {
