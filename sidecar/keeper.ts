@@ -4,8 +4,8 @@
  * until its expiry and never past it: at expiry it is withdrawn from every output until a fresh
  * one arrives.
  */
-import { createHash } from 'node:crypto';
 import { StintError, isRetryable, toStintError } from '../src/errors.js';
+import { fingerprint } from '../src/fingerprint.js';
 import type { HeldCredential } from './credential.js';
 import type { CredentialRequest, StintClient } from './exchange_client.js';
 import type { Logger } from './log.js';
@@ -32,11 +32,6 @@ export interface KeeperDeps {
   readonly random: () => number;
 }
 
-/** Short fingerprint of a secret for logs. */
-function fingerprint(value: string): string {
-  return `sha256:${createHash('sha256').update(value).digest('hex').slice(0, 16)}`;
-}
-
 /** One credential, its outputs and its timers. */
 export class CredentialKeeper {
   readonly request: CredentialRequest;
@@ -46,7 +41,6 @@ export class CredentialKeeper {
   readonly #listeners: ((change: CredentialChange, cred: HeldCredential | null) => void)[] = [];
   #current: HeldCredential | null = null;
   #failures = 0;
-  #attempts = 0;
   #lastError: StintError | null = null;
   #renewTimer: { cancel(): void } | null = null;
   #expiryTimer: { cancel(): void } | null = null;
@@ -70,19 +64,9 @@ export class CredentialKeeper {
     return this.#current;
   }
 
-  /** The outputs of this credential. */
-  get outputs(): readonly Output[] {
-    return this.#outputs;
-  }
-
   /** The last failure (cleared by a success). */
   get lastError(): StintError | null {
     return this.#lastError;
-  }
-
-  /** Exchanges attempted so far. */
-  get attempts(): number {
-    return this.#attempts;
   }
 
   /** True while an unexpired credential is served. */
@@ -141,7 +125,6 @@ export class CredentialKeeper {
   async #attempt(): Promise<boolean> {
     const { client, subjectToken, log, metrics, now } = this.#deps;
     const name = this.request.name;
-    this.#attempts++;
     let cred: HeldCredential;
     let change: CredentialChange;
     try {

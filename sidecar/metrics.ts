@@ -48,13 +48,6 @@ export class SidecarMetrics {
     this.#of(name).expiresAt = null;
   }
 
-  /** Renewals so far, over every credential. */
-  totalRenewals(): number {
-    let n = 0;
-    for (const c of this.#by.values()) n += c.renewals;
-    return n;
-  }
-
   /** The exposition text. */
   render(now: number): string {
     const lines: string[] = [];

@@ -106,7 +106,7 @@ export async function startStint(config: StintConfig, options: StartOptions = {}
   if (config.admin.clientNames.length > 0 && !adminTls?.ca) {
     throw new ConfigError('ERR_CONFIG_INVALID', 'admin.clientNames', 'client certificate names need admin.tls.clientCaFile (mTLS on the admin listener)');
   }
-  if (config.webhook) readTls(config.webhook.tls, 'webhook.tls');
+  const webhookTls = config.webhook ? readTls(config.webhook.tls, 'webhook.tls') : undefined;
   const adminTokens = config.admin.tokens.map((t, i) => ({ name: t.name, secret: readSecretRef(t.secret, `admin.tokens[${i}].secret`) }));
   const attestors = createAttestorSet(config.attestors, {
     clock,
@@ -264,7 +264,7 @@ export async function startStint(config: StintConfig, options: StartOptions = {}
     adminPort = await bindGrpc(grpcServers.admin, config.listen.admin, serverCredentials(adminTls)).catch((e) => Promise.reject(listenError('listen.admin', config.listen.admin)(e)));
     if (config.webhook) {
       const webhookConfig = config.webhook;
-      webhook = createWebhookServer({ settings: injectorSettings(webhookConfig.sidecar, audience), logger, tls: webhookConfig.tls });
+      webhook = createWebhookServer({ settings: injectorSettings(webhookConfig.sidecar, audience), logger, tls: webhookConfig.tls, ...(webhookTls ? { initialTls: webhookTls } : {}) });
       const server = webhook.server;
       const addr = splitHostPort(webhookConfig.listen);
       await new Promise<void>((resolve, reject) => {

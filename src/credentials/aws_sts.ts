@@ -19,7 +19,7 @@ import { ConfigError, StintError, UpstreamError } from '../errors.js';
 import { boundedDuration, readSecretRef, secretRefSchema as secretRef } from '../config/fields.js';
 import { AWS_STS_KIND, classifyStsError } from './aws/errors.js';
 import { sessionName, sessionOptions, sessionTags, webIdentityClaims } from './aws/session.js';
-import type { CredentialProvider, GrantDraft, IssuedCredential, ProviderDeps, RevokeResult } from './provider.js';
+import { renewAfterOf, type CredentialProvider, type GrantDraft, type IssuedCredential, type ProviderDeps, type RevokeResult } from './provider.js';
 import { callUpstream } from './upstream.js';
 
 /** The credential kind named in policy rules and requests. */
@@ -175,7 +175,7 @@ function credentialOf(c: Credentials | undefined, assumedRoleArn: string | undef
     },
     secretFields: SECRET_FIELDS,
     expiresAt,
-    renewAfter: issuedAt + Math.floor(((expiresAt - issuedAt) * 2) / 3),
+    renewAfter: renewAfterOf(issuedAt, expiresAt),
     revocationHandle: assumedRoleArn,
   };
 }

@@ -17,7 +17,7 @@ import { epochSeconds } from '../clock.js';
 import { parseDuration } from '../duration.js';
 import { durationSchema } from '../config/fields.js';
 import { ConfigError, StintError } from '../errors.js';
-import type { CredentialProvider, GrantDraft, IssuedCredential, ProviderDeps, RevokeResult } from './provider.js';
+import { renewAfterOf, type CredentialProvider, type GrantDraft, type IssuedCredential, type ProviderDeps, type RevokeResult } from './provider.js';
 import { federate, impersonate, type GcpCallContext, type GoogleAccessToken } from './gcp/access_token.js';
 import { endpointUrlProblem } from './gcp/endpoint_url.js';
 import { GCP_MODES, ruleOptions, scopeSchema, type GcpMode } from './gcp/rule_options.js';
@@ -157,7 +157,7 @@ export function createGcpAccessTokenProvider(config: GcpProviderConfig, deps: Pr
         fields,
         secretFields: [],
         expiresAt: google.expiresAt,
-        renewAfter: now + Math.floor(((google.expiresAt - now) * 2) / 3),
+        renewAfter: renewAfterOf(now, google.expiresAt),
       };
     },
 

@@ -14,7 +14,7 @@ import { ConfigError, StintError, UpstreamError } from '../errors.js';
 import { roleNameFor, grantIdOfRole, uuidv7TimeMs, MAX_IDENTIFIER_BYTES, MAX_ROLE_PREFIX_LENGTH, ROLE_PREFIX_PATTERN } from './postgres/role_name.js';
 import { PostgresRoles } from './postgres/roles.js';
 import { scramSha256Verifier } from './postgres/scram.js';
-import type { CredentialProvider, GrantDraft, GrantRef, IssuedCredential, LiveGrantCheck, ProviderDeps, ReconcileReport, RevokeResult } from './provider.js';
+import { renewAfterOf, type CredentialProvider, type GrantDraft, type GrantRef, type IssuedCredential, type LiveGrantCheck, type ProviderDeps, type ReconcileReport, type RevokeResult } from './provider.js';
 
 /** The credential kind named in policy rules and requests. */
 export const POSTGRES_KIND = 'postgres';
@@ -258,7 +258,7 @@ export function createPostgresProvider(config: PostgresProviderConfig, deps: Pro
         fields: { username: role, password, host, port: String(port), database, url, pgpass },
         secretFields: ['password', 'url', 'pgpass'],
         expiresAt: draft.expiresAt,
-        renewAfter: draft.issuedAt + Math.floor((ttl * 2) / 3),
+        renewAfter: renewAfterOf(draft.issuedAt, draft.issuedAt + ttl),
         revocationHandle: `${db.name}/${role}`,
       };
     },

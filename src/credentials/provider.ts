@@ -120,3 +120,12 @@ export interface ProviderDeps {
   /** Metrics hook for every upstream call. */
   readonly onUpstreamCall?: UpstreamObserver;
 }
+
+/**
+ * When a client should renew a credential valid from `start` until `expiresAt` (epoch seconds):
+ * two thirds of the way there (whole seconds, rounded down). Every provider and the renewal
+ * endpoint answer `renew_after` with it.
+ */
+export function renewAfterOf(start: number, expiresAt: number): number {
+  return start + Math.floor(((expiresAt - start) * 2) / 3);
+}

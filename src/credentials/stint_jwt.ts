@@ -9,7 +9,7 @@ import type { Clock } from '../clock.js';
 import { epochSeconds } from '../clock.js';
 import { StintError } from '../errors.js';
 import type { SigningKey } from '../keys/keyring.js';
-import type { CredentialProvider, GrantDraft, IssuedCredential, RevokeResult } from './provider.js';
+import { renewAfterOf, type CredentialProvider, type GrantDraft, type IssuedCredential, type RevokeResult } from './provider.js';
 
 /** The credential kind named in policy rules and requests. */
 export const STINT_JWT_KIND = 'stint-jwt';
@@ -132,7 +132,7 @@ export function createStintJwtProvider(options: StintJwtProviderOptions): Creden
         fields: NO_FIELDS,
         secretFields: NO_SECRET_FIELDS,
         expiresAt: draft.expiresAt,
-        renewAfter: draft.issuedAt + Math.floor((ttl * 2) / 3),
+        renewAfter: renewAfterOf(draft.issuedAt, draft.issuedAt + ttl),
       };
     },
 

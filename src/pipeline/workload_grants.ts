@@ -14,6 +14,7 @@ import type { AdminService, RevocationResult } from './admin.js';
 import type { PolicySource, ProviderLookup } from './contracts.js';
 import { grantRef } from '../lifecycle/reaper.js';
 import { providerTtl } from './exchange.js';
+import { renewAfterOf } from '../credentials/provider.js';
 
 /** Dependencies of workload grant operations. */
 export interface WorkloadGrantsDeps {
@@ -75,7 +76,7 @@ export class WorkloadGrants {
       grantIds: [grant.id],
       data: { kind: grant.kind, previousExpiresAt: grant.expiresAt, expiresAt: updated.expiresAt, ttlSeconds: ttl },
     });
-    return { grant: updated, renewAfter: now + Math.floor(((updated.expiresAt - now) * 2) / 3) };
+    return { grant: updated, renewAfter: renewAfterOf(now, updated.expiresAt) };
   }
 
   private async ownGrant(subjectToken: string, grantId: string): Promise<{ identity: WorkloadIdentity; grant: Grant }> {

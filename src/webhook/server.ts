@@ -25,6 +25,8 @@ export interface WebhookServerDeps {
   readonly settings: InjectorSettings;
   readonly logger: Logger;
   readonly tls: { readonly certFile: string; readonly keyFile: string };
+  /** The certificate and key as already read from `tls` at start (else read here); reloads read the files. */
+  readonly initialTls?: { readonly cert: Buffer; readonly key: Buffer };
   /** How often the certificate files are checked for a change (ms; default 60 s; 0: never). */
   readonly tlsReloadIntervalMs?: number;
 }
@@ -40,7 +42,7 @@ export interface WebhookServer {
 /** Create the webhook listener; reads the certificate now (ConfigError naming `webhook.tls` if unreadable). */
 export function createWebhookServer(deps: WebhookServerDeps): WebhookServer {
   const read = () => readTls(deps.tls, 'webhook.tls');
-  const first = read();
+  const first = deps.initialTls ?? read();
   let digest = fingerprint(first);
   const server = createServer({ cert: first.cert, key: first.key, minVersion: 'TLSv1.2' }, (req, res) => {
     handle(deps, req, res).catch((err: unknown) => {

@@ -10,7 +10,7 @@
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpsServer, type Server } from 'node:https';
-import { request as httpRequest } from 'node:http';
+import { createServer as createHttpServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -106,7 +106,40 @@ describe('TLS and mTLS to Stint', () => {
 });
 
 describe('shutdown.revokeGrants', () => {
-  it('on SIGTERM revokes the served grant through POST /revoke, or says this Stint version cannot; exits 0 either way', async () => {
+  it('against a Stint without POST /revoke, says so plainly on SIGTERM and exits 0', async () => {
+    // An older Stint: everything but /revoke, which it does not route (404 without a stint_code).
+    const target = new URL(stint.url);
+    const old = createHttpServer((req, res) => {
+      if (req.url?.startsWith('/revoke')) {
+        req.resume();
+        res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'not_found' }));
+        return;
+      }
+      const up = httpRequest({ host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers }, (r) => {
+        res.writeHead(r.statusCode ?? 502, r.headers);
+        r.pipe(res);
+      });
+      req.pipe(up);
+    });
+    await new Promise<void>((r) => old.listen(0, '127.0.0.1', () => r()));
+    try {
+      const url = `http://127.0.0.1:${(old.address() as AddressInfo).port}`;
+      const config = writeSidecarConfig(
+        tmp.path('old.yaml'),
+        baseConfig(url, tmp.path('subject.jwt'), false, [{ name: 'api', audience: API_AUDIENCE, outputs: [{ type: 'file', path: tmp.path('old.jwt') }] }], { shutdown: { revokeGrants: true } }),
+      );
+      const sidecar = startSidecar(['--config', config]);
+      await sidecar.waitFor(/credential issued/);
+      expect(await sidecar.stop()).toBe(0);
+      const line = sidecar.logs().find((l) => l.msg === 'grant not revoked');
+      expect(line?.error).toBe('revoking grants on shutdown is not supported by this Stint version (no POST /revoke)');
+      expect(sidecar.logs().some((l) => l.msg === 'grant revoked')).toBe(false);
+    } finally {
+      old.close();
+    }
+  });
+
+  it('on SIGTERM revokes the served grant through POST /revoke and exits 0', async () => {
     const discovery = JSON.parse((await get(`${stint.url}/.well-known/openid-configuration`)).text) as Record<string, unknown>;
     const config = writeSidecarConfig(
       tmp.path('revoke.yaml'),
@@ -116,16 +149,13 @@ describe('shutdown.revokeGrants', () => {
     await sidecar.waitFor(/credential issued/);
     expect(await sidecar.stop()).toBe(0);
     const logs = sidecar.logs();
-    if (discovery.revocation_endpoint) {
-      const revoked = logs.find((l) => l.msg === 'grant revoked');
-      expect(revoked?.grant_id).toBe(logs.find((l) => l.msg === 'credential issued')?.grant_id);
-      // Introspection reports the token inactive from now on.
-      const res = await fetch(`${stint.url}/introspect`, { method: 'POST', headers: { authorization: `Bearer ${stint.adminToken}` }, body: new URLSearchParams({ token: readFileSync(tmp.path('revoke.jwt'), 'utf8') }) });
-      expect(((await res.json()) as { active: boolean }).active).toBe(false);
-    } else {
-      const line = logs.find((l) => l.msg === 'grant not revoked');
-      expect(line?.error).toBe('revoking grants on shutdown is not supported by this Stint version (no POST /revoke)');
-    }
+    // This Stint has POST /revoke and says so in discovery: the served grant is revoked.
+    expect(discovery.revocation_endpoint).toBe(`${stint.url}/revoke`);
+    const revoked = logs.find((l) => l.msg === 'grant revoked');
+    expect(revoked?.grant_id).toBe(logs.find((l) => l.msg === 'credential issued')?.grant_id);
+    // Introspection reports the token inactive from now on.
+    const res = await fetch(`${stint.url}/introspect`, { method: 'POST', headers: { authorization: `Bearer ${stint.adminToken}` }, body: new URLSearchParams({ token: readFileSync(tmp.path('revoke.jwt'), 'utf8') }) });
+    expect(((await res.json()) as { active: boolean }).active).toBe(false);
   });
 });
 

@@ -10,7 +10,7 @@
 import type { V1ClusterRoleBinding, V1ObjectMeta, V1RoleBinding } from '@kubernetes/client-node';
 import type { Clock } from '../../clock.js';
 import { UpstreamError } from '../../errors.js';
-import type { CredentialProvider, GrantDraft, GrantRef, IssuedCredential, LiveGrantCheck, ReconcileReport, RevokeResult } from '../provider.js';
+import { renewAfterOf, type CredentialProvider, type GrantDraft, type GrantRef, type IssuedCredential, type LiveGrantCheck, type ReconcileReport, type RevokeResult } from '../provider.js';
 import type { KubernetesProviderConfig } from './config.js';
 import type { CallOptions, KubeApis, KubernetesConnection } from './connection.js';
 import { apiFailureOf } from './errors.js';
@@ -149,7 +149,7 @@ export function createRoleBindingProvider(config: KubernetesProviderConfig, conn
         },
         secretFields: [],
         expiresAt: draft.expiresAt,
-        renewAfter: draft.issuedAt + Math.floor(((draft.expiresAt - draft.issuedAt) * 2) / 3),
+        renewAfter: renewAfterOf(draft.issuedAt, draft.expiresAt),
         revocationHandle: handleOf(loc),
       };
     },

@@ -11,7 +11,7 @@
 import type { CoreV1Api } from '@kubernetes/client-node';
 import type { Clock } from '../../clock.js';
 import { StintError, UpstreamError } from '../../errors.js';
-import type { CredentialProvider, GrantDraft, IssuedCredential, RevokeResult } from '../provider.js';
+import { renewAfterOf, type CredentialProvider, type GrantDraft, type IssuedCredential, type RevokeResult } from '../provider.js';
 import type { KubernetesProviderConfig } from './config.js';
 import type { KubernetesConnection } from './connection.js';
 import { renderKubeconfig } from './kubeconfig.js';
@@ -98,7 +98,7 @@ export function createTokenProvider(config: KubernetesProviderConfig, connection
         fields,
         secretFields,
         expiresAt,
-        renewAfter: now + Math.floor(((expiresAt - now) * 2) / 3),
+        renewAfter: renewAfterOf(now, expiresAt),
       };
     },
 

@@ -5,7 +5,7 @@
  * and booleans as text, objects as JSON, null left out) and every one of them is marked secret;
  * `lease_id`, `lease_duration` and `renewable` describe the lease.
  */
-import type { GrantDraft, IssuedCredential } from '../provider.js';
+import { renewAfterOf, type GrantDraft, type IssuedCredential } from '../provider.js';
 import type { VaultSecret } from './client.js';
 
 /** RFC 8693 issued_token_type of a Vault secret. */
@@ -42,7 +42,8 @@ export function credentialOf(kind: string, draft: GrantDraft, secret: VaultSecre
     fields,
     secretFields,
     expiresAt,
-    renewAfter: now + Math.max(1, Math.floor(((expiresAt - now) * 2) / 3)),
+    // Vault leases as short as 1 s: never ask for a renewal before the next second.
+    renewAfter: Math.max(now + 1, renewAfterOf(now, expiresAt)),
     revocationHandle: secret.leaseId,
   };
 }
