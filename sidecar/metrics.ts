@@ -6,15 +6,24 @@ interface CredentialCounters {
   failures: Map<string, number>;
   outputFailures: Map<string, number>;
   expiresAt: number | null;
+  /** Lifetime of the served credential when it was obtained (ms), and when that was. */
+  lifetime: number | null;
+  renewedAt: number | null;
 }
 
 /** Metrics of one sidecar. */
 export class SidecarMetrics {
   readonly #by = new Map<string, CredentialCounters>();
+  readonly #now: () => number;
+
+  /** `now` (ms) dates renewals; the sidecar's clock. */
+  constructor(now: () => number = Date.now) {
+    this.#now = now;
+  }
 
   #of(name: string): CredentialCounters {
     let c = this.#by.get(name);
-    if (!c) this.#by.set(name, (c = { renewals: 0, inPlace: 0, failures: new Map(), outputFailures: new Map(), expiresAt: null }));
+    if (!c) this.#by.set(name, (c = { renewals: 0, inPlace: 0, failures: new Map(), outputFailures: new Map(), expiresAt: null, lifetime: null, renewedAt: null }));
     return c;
   }
 
@@ -29,6 +38,8 @@ export class SidecarMetrics {
     c.renewals++;
     if (inPlace) c.inPlace++;
     c.expiresAt = expiresAt;
+    c.renewedAt = this.#now();
+    c.lifetime = Math.max(0, expiresAt - c.renewedAt);
   }
 
   /** An exchange failed with a (bounded) error code. */
@@ -75,6 +86,18 @@ export class SidecarMetrics {
       'gauge',
       'Seconds until the served credential expires (absent while none is served).',
       entries.filter(([, c]) => c.expiresAt !== null && c.expiresAt > now).map(([n, c]) => `stint_sidecar_credential_expiry_seconds{credential="${esc(n)}"} ${((c.expiresAt! - now) / 1000).toFixed(3)}`),
+    );
+    family(
+      'stint_sidecar_credential_lifetime_seconds',
+      'gauge',
+      'Lifetime of the served credential when it was obtained (with expiry_seconds: the fraction of it left).',
+      entries.filter(([, c]) => c.expiresAt !== null && c.expiresAt > now && c.lifetime !== null).map(([n, c]) => `stint_sidecar_credential_lifetime_seconds{credential="${esc(n)}"} ${(c.lifetime! / 1000).toFixed(3)}`),
+    );
+    family(
+      'stint_sidecar_last_renewal_timestamp_seconds',
+      'gauge',
+      'Unix time of the last successful renewal (absent before the first).',
+      entries.filter(([, c]) => c.renewedAt !== null).map(([n, c]) => `stint_sidecar_last_renewal_timestamp_seconds{credential="${esc(n)}"} ${(c.renewedAt! / 1000).toFixed(3)}`),
     );
     family('stint_sidecar_credential_ready', 'gauge', '1 while an unexpired credential is served.', entries.map(([n, c]) => `stint_sidecar_credential_ready{credential="${esc(n)}"} ${c.expiresAt !== null && c.expiresAt > now ? 1 : 0}`));
     const mem = process.memoryUsage();

@@ -1,10 +1,12 @@
 /**
  * The audit trail: every decision, issuance, revocation and key event becomes one AuditEvent,
- * written to the store and, as one JSON line, to stdout through pino.
+ * written to the store and, as one JSON line, to stdout through pino. Written and failed writes
+ * are counted (audit completeness: decisions made vs decision events recorded).
  */
 import { uuidv7 } from '../ids.js';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../telemetry/logger.js';
+import type { StintMetrics } from '../telemetry/metrics.js';
 import type { AuditEvent, Grant, Store } from '../store/store.js';
 
 /** Fields of an event the caller supplies; id and time are filled in. */
@@ -16,7 +18,14 @@ export class Auditor {
     private readonly store: Store,
     private readonly logger: Logger,
     private readonly clock: Clock,
-  ) {}
+    private readonly metrics?: Pick<StintMetrics, 'auditEvents' | 'auditWriteFailures'>,
+  ) {
+    // The decision events exist from the start, so completeness and failure panels read 0, not "no data".
+    for (const [type, outcome] of [['exchange.allowed', 'allow'], ['exchange.denied', 'deny'], ['exchange.error', 'error']] as const) {
+      metrics?.auditEvents.inc({ type, outcome }, 0);
+      metrics?.auditWriteFailures.inc({ type }, 0);
+    }
+  }
 
   /** Build a complete event from a draft. */
   build(draft: AuditDraft): AuditEvent {
@@ -27,15 +36,26 @@ export class Auditor {
   /** Persist an event, then log it. */
   async record(draft: AuditDraft): Promise<AuditEvent> {
     const event = this.build(draft);
-    await this.store.appendAudit(event);
+    await this.counted(event, () => this.store.appendAudit(event));
     this.log(event);
     return event;
   }
 
   /** Persist grants and their event atomically, then log the event. */
   async recordIssuance(grants: readonly Grant[], event: AuditEvent): Promise<void> {
-    await this.store.recordIssuance(grants, event);
+    await this.counted(event, () => this.store.recordIssuance(grants, event));
     this.log(event);
+  }
+
+  /** Run one store write of `event`, counting it as written or failed. */
+  private async counted(event: AuditEvent, write: () => Promise<void>): Promise<void> {
+    try {
+      await write();
+    } catch (err) {
+      this.metrics?.auditWriteFailures.inc({ type: event.type });
+      throw err;
+    }
+    this.metrics?.auditEvents.inc({ type: event.type, outcome: event.outcome });
   }
 
   /** Write the event as one JSON log line (request id, identity, rule, outcome on top). */

@@ -155,6 +155,12 @@ export class Keyring {
     return this.signing;
   }
 
+  /** Unix seconds at which the current key is due to be replaced (null before the first key): the rotation gauge. */
+  rotationDueAt(): number | null {
+    const current = this.currentKey();
+    return current && current.activatedAt !== null ? current.activatedAt + this.opts.rotationPeriodSeconds : null;
+  }
+
   /** True once a signing key is loaded (for /readyz). */
   ready(): boolean {
     return this.signing !== null;

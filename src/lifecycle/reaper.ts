@@ -68,7 +68,16 @@ export class Reaper {
       settings: ReaperSettings;
       random?: () => number;
     },
-  ) {}
+  ) {
+    // Known label sets exist from the start: error and latency panels read 0 rather than "no data".
+    for (const provider of deps.providers.all()) {
+      for (const result of ['ok', 'error'] as const) deps.metrics.revocations.inc({ provider: provider.kind, result }, 0);
+      if (provider.reconcile) {
+        deps.metrics.reconcileErrors.inc({ provider: provider.kind }, 0);
+        deps.metrics.reconcileRemoved.inc({ provider: provider.kind }, 0);
+      }
+    }
+  }
 
   /** One pass: expire, clean up what is due, reconcile when its interval has passed. Never overlaps itself. */
   run(): Promise<void> {
@@ -115,6 +124,8 @@ export class Reaper {
     } else {
       deps.metrics.revocations.inc({ provider: grant.kind, result: resultLabel });
       deps.metrics.revocationDuration.observe({ provider: grant.kind }, seconds);
+      // Command to enforced: from the revoke (store first) to this successful upstream revocation, retries included.
+      if (result.ok && grant.revokedAt !== null) deps.metrics.revocationLatency.observe({ provider: grant.kind }, Math.max(0, now - grant.revokedAt) + seconds);
     }
     // Reaping a credential that leaves nothing upstream is a state change, not an event worth a row.
     if (!(reaping && result.ok && provider?.reapOnExpiry === false)) {

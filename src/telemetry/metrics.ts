@@ -2,6 +2,7 @@
  * Prometheus metrics of the service. Names follow `stint_<thing>_<unit>`, counters end in
  * `_total`, and every label takes values from a bounded set (never a token, identity or audience).
  */
+import { X509Certificate } from 'node:crypto';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 const latencyBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
@@ -139,7 +140,90 @@ export class StintMetrics {
     registers: [this.registry],
   });
 
+  readonly auditEvents = new Counter({
+    name: 'stint_audit_events_total',
+    help: 'Audit events written to the store, by type and outcome (compare with stint_exchanges_total for audit completeness).',
+    labelNames: ['type', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly auditWriteFailures = new Counter({
+    name: 'stint_audit_write_failures_total',
+    help: 'Audit events that could not be written to the store, by type.',
+    labelNames: ['type'] as const,
+    registers: [this.registry],
+  });
+  readonly issuedCredentials = new Counter({
+    name: 'stint_issued_credentials_total',
+    help: 'Issued credentials by kind and where their TTL came from (default: the rule default; requested: within the rule maximum; capped: cut to the maximum).',
+    labelNames: ['credential_kind', 'ttl_source'] as const,
+    registers: [this.registry],
+  });
+  readonly revocationLatency = new Histogram({
+    name: 'stint_revocation_latency_seconds',
+    help: 'Time from a revoke command to the upstream revocation taking effect, retries included, by provider.',
+    labelNames: ['provider'] as const,
+    buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600],
+    registers: [this.registry],
+  });
+  readonly signingKeyRotation = new Gauge({
+    name: 'stint_signing_key_rotation_timestamp_seconds',
+    help: 'Unix time at which the current signing key is due to be replaced by its successor.',
+    registers: [this.registry],
+  });
+  readonly webhookCertificateExpiry = new Gauge({
+    name: 'stint_webhook_certificate_expiry_timestamp_seconds',
+    help: "Unix time at which the admission webhook's serving certificate expires (absent without webhook:).",
+    registers: [this.registry],
+  });
+  readonly storeDuration = new Histogram({
+    name: 'stint_store_operation_duration_seconds',
+    help: 'Duration of store operations, by operation (Store method) and outcome (ok, error).',
+    labelNames: ['operation', 'outcome'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'stint_process_' });
   }
+}
+
+/** Where a granted TTL came from, the `ttl_source` label of stint_issued_credentials_total (scope correctness). */
+export function ttlSource(granted: { readonly ttlCapped: boolean; readonly request: { readonly ttlSeconds?: number | undefined } }): 'capped' | 'requested' | 'default' {
+  if (granted.ttlCapped) return 'capped';
+  return granted.request.ttlSeconds === undefined || granted.request.ttlSeconds === 0 ? 'default' : 'requested';
+}
+
+/** Expiry of a PEM certificate (the first in the bundle) in Unix seconds, for stint_webhook_certificate_expiry_timestamp_seconds. */
+export function certificateExpirySeconds(pem: string | Buffer): number {
+  return Math.floor(Date.parse(new X509Certificate(pem).validTo) / 1000);
+}
+
+/**
+ * Wrap a store so that every method returning a promise is timed into
+ * stint_store_operation_duration_seconds (operation = method name, a bounded set).
+ */
+export function instrumentStore<T extends object>(store: T, metrics: Pick<StintMetrics, 'storeDuration'>): T {
+  return new Proxy(store, {
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver) as unknown;
+      if (typeof value !== 'function' || typeof property !== 'string' || property === 'constructor') return value;
+      return function timed(this: unknown, ...args: unknown[]): unknown {
+        const started = process.hrtime.bigint();
+        const result = (value as (...a: unknown[]) => unknown).apply(target, args);
+        if (!(result instanceof Promise)) return result;
+        const done = (outcome: 'ok' | 'error'): void => metrics.storeDuration.observe({ operation: property, outcome }, Number(process.hrtime.bigint() - started) / 1e9);
+        return result.then(
+          (v) => {
+            done('ok');
+            return v;
+          },
+          (e: unknown) => {
+            done('error');
+            throw e;
+          },
+        );
+      };
+    },
+  });
 }
