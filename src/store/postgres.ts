@@ -14,8 +14,24 @@ import { postgresUrlSecrets } from '../config/fields.js';
 import { StintError } from '../errors.js';
 import { ADVISORY_LOCK_NAMESPACE, KEY_SLOT_LOCK, migratePostgres, postgresSchemaVersion } from './postgres_migrate.js';
 import { storeErrorFromPg } from './postgres_errors.js';
-import { AUDIT_COLUMNS, GRANT_COLUMNS, INLINE_REVOKE_GRACE_SECONDS, INSERT_GRANT_COLUMNS, grantFromRow, grantParams, keyFromRow, type GrantRow, type KeyRow } from './rows.js';
-import type { AuditEvent, AuditFilter, CleanupOutcome, Grant, GrantFilter, Store, StoredKey } from './store.js';
+import {
+  AUDIT_COLUMNS,
+  GRANT_COLUMNS,
+  INLINE_REVOKE_GRACE_SECONDS,
+  INSERT_GRANT_COLUMNS,
+  grantFromRow,
+  grantParams,
+  keyFromRow,
+  quarantineFromRow,
+  quarantineInForce,
+  sortQuarantines,
+  type GrantRow,
+  type KeyRow,
+  type QuarantineRow,
+} from './rows.js';
+import * as sql from './sql.js';
+import { pgSql } from './sql.js';
+import type { AttestationBinding, AttestationBindingInput, AuditEvent, AuditFilter, CleanupOutcome, Grant, GrantFilter, Quarantine, Store, StoredKey } from './store.js';
 
 /** Options of openPostgresStore. */
 export interface PostgresStoreOptions {
@@ -218,15 +234,17 @@ class PostgresStoreImpl implements PostgresStore {
   }
 
   expireGrants(now: number): Promise<Grant[]> {
-    return this.call('expire_grants', async () =>
-      (
+    return this.call('expire_grants', async () => {
+      await this.query(this.pool, pgSql(sql.DELETE_EXPIRED_BINDINGS), [now * 1000]);
+      await this.query(this.pool, pgSql(sql.DELETE_ENDED_QUARANTINES), [now * 1000]);
+      return (
         await this.query<GrantRow>(
           this.pool,
           `UPDATE grants SET state = 'expired', cleanup = 'pending', cleanup_next_at = $1 WHERE state = 'active' AND expires_at <= $1 RETURNING ${GRANT_COLUMNS}`,
           [now],
         )
-      ).map(grantFromRow),
-    );
+      ).map(grantFromRow);
+    });
   }
 
   dueCleanups(now: number, limit: number): Promise<Grant[]> {
@@ -345,6 +363,49 @@ class PostgresStoreImpl implements PostgresStore {
     return this.call('delete_key', async () => {
       await this.query(this.pool, 'DELETE FROM keys WHERE kid = $1', [kid]);
     });
+  }
+
+  bindAttestation(input: AttestationBindingInput): Promise<AttestationBinding> {
+    return this.call('bind_attestation', async () => {
+      const { kind, key, binding, now, expiresAt } = input;
+      // A concurrent first binder makes the upsert wait for its commit, then see its row: no second winner.
+      for (let attempt = 0; attempt < 5; attempt++) {
+        const [won] = await this.query<{ binding: string }>(this.pool, pgSql(sql.BIND_ATTESTATION), [kind, key, binding, now, expiresAt]);
+        if (won) return { binding: won.binding, firstUse: true };
+        const [held] = await this.query<{ binding: string }>(this.pool, pgSql(sql.SELECT_BINDING), [kind, key, now]);
+        if (held) return { binding: held.binding, firstUse: false };
+        // The binding that held was removed between the two statements: try again.
+      }
+      throw new StintError('ERR_UNAVAILABLE', 'PostgreSQL store: bind_attestation kept racing an unbind', { postgres: 'BindingRace' });
+    });
+  }
+
+  unbindAttestation(kind: string, key: string): Promise<boolean> {
+    return this.call('unbind_attestation', async () => (await this.pool.query(pgSql(sql.DELETE_BINDING), [kind, key].map(pgText))).rowCount! > 0);
+  }
+
+  quarantineIdentity(q: Quarantine): Promise<void> {
+    return this.call('quarantine_identity', async () => {
+      await this.query(this.pool, pgSql(sql.UPSERT_QUARANTINE), [q.identity, q.reason, q.actor, q.at, q.until]);
+    });
+  }
+
+  liftQuarantine(identity: string, at: number): Promise<boolean> {
+    return this.call('lift_quarantine', async () => {
+      const [row] = await this.query<{ ends_at: number | null }>(this.pool, pgSql(sql.DELETE_QUARANTINE), [identity]);
+      return row !== undefined && quarantineInForce(row.ends_at, at);
+    });
+  }
+
+  activeQuarantine(identity: string, now: number): Promise<Quarantine | null> {
+    return this.call('active_quarantine', async () => {
+      const [row] = await this.query<QuarantineRow>(this.pool, pgSql(sql.SELECT_ACTIVE_QUARANTINE), [identity, now]);
+      return row ? quarantineFromRow(row) : null;
+    });
+  }
+
+  listQuarantines(now: number): Promise<Quarantine[]> {
+    return this.call('list_quarantines', async () => sortQuarantines((await this.query<QuarantineRow>(this.pool, pgSql(sql.SELECT_ACTIVE_QUARANTINES), [now])).map(quarantineFromRow)));
   }
 
   async close(): Promise<void> {

@@ -10,6 +10,8 @@
  * scans.
  */
 
+import { BINDINGS_AND_QUARANTINES } from './schema.js';
+
 /** Table holding the schema version (one row). */
 export const SCHEMA_VERSION_TABLE = 'stint_schema';
 
@@ -82,5 +84,5 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
     retired_at BIGINT,
     publish_until BIGINT
   );
-  `,
+  `,  BINDINGS_AND_QUARANTINES,
 ];

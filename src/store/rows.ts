@@ -2,7 +2,7 @@
  * Row shapes and column lists shared by the SQL stores (SQLite, PostgreSQL): the same table layout,
  * snake_case columns, epoch seconds as integers.
  */
-import type { CleanupState, Grant, GrantState, StoredKey } from './store.js';
+import type { CleanupState, Grant, GrantState, Quarantine, StoredKey } from './store.js';
 
 /** A `grants` row. */
 export interface GrantRow {
@@ -109,4 +109,28 @@ export function keyFromRow(r: KeyRow): StoredKey {
     retiredAt: r.retired_at,
     publishUntil: r.publish_until,
   };
+}
+
+/** A `quarantines` row. */
+export interface QuarantineRow {
+  identity: string;
+  reason: string;
+  actor: string;
+  quarantined_at: number;
+  ends_at: number | null;
+}
+
+/** A quarantine from its row. */
+export function quarantineFromRow(r: QuarantineRow): Quarantine {
+  return { identity: r.identity, reason: r.reason, actor: r.actor, at: r.quarantined_at, until: r.ends_at };
+}
+
+/** Quarantines most recent first, then by identity (code units, the same in both stores). */
+export function sortQuarantines(list: Quarantine[]): Quarantine[] {
+  return list.sort((a, b) => b.at - a.at || (a.identity < b.identity ? -1 : a.identity > b.identity ? 1 : 0));
+}
+
+/** Whether a quarantine that ends at `until` is still in force at `at`. */
+export function quarantineInForce(until: number | null, at: number): boolean {
+  return until === null || until > at;
 }

@@ -17,8 +17,23 @@ import Database from 'better-sqlite3';
 import { StintError } from '../errors.js';
 import { startCheckpointer, type Checkpointer } from './sqlite_checkpointer.js';
 import { SQLITE_MIGRATIONS } from './sqlite_schema.js';
-import { AUDIT_COLUMNS, GRANT_COLUMNS, INLINE_REVOKE_GRACE_SECONDS, INSERT_GRANT_COLUMNS, grantFromRow, grantParams, keyFromRow, type GrantRow, type KeyRow } from './rows.js';
-import type { AuditEvent, AuditFilter, AuditType, CleanupOutcome, Grant, GrantFilter, Store, StoredKey } from './store.js';
+import {
+  AUDIT_COLUMNS,
+  GRANT_COLUMNS,
+  INLINE_REVOKE_GRACE_SECONDS,
+  INSERT_GRANT_COLUMNS,
+  grantFromRow,
+  grantParams,
+  keyFromRow,
+  quarantineFromRow,
+  quarantineInForce,
+  sortQuarantines,
+  type GrantRow,
+  type KeyRow,
+  type QuarantineRow,
+} from './rows.js';
+import * as sql from './sql.js';
+import type { AttestationBinding, AttestationBindingInput, AuditEvent, AuditFilter, AuditType, CleanupOutcome, Grant, GrantFilter, Quarantine, Store, StoredKey } from './store.js';
 
 /** The SQLite implementation of Store. */
 export interface SqliteStore extends Store {
@@ -300,7 +315,15 @@ class SqliteStoreImpl implements SqliteStore {
   }
 
   async expireGrants(now: number): Promise<Grant[]> {
-    return this.run(() => this.expire.all({ now }).map(grantFromRow));
+    return this.run(() =>
+      this.db
+        .transaction(() => {
+          this.statement(sql.DELETE_EXPIRED_BINDINGS).run(now * 1000);
+          this.statement(sql.DELETE_ENDED_QUARANTINES).run(now * 1000);
+          return this.expire.all({ now }).map(grantFromRow);
+        })
+        .immediate(),
+    );
   }
 
   async dueCleanups(now: number, limit: number): Promise<Grant[]> {
@@ -398,6 +421,48 @@ class SqliteStoreImpl implements SqliteStore {
     return this.run(() => {
       this.removeKey.run(kid);
     });
+  }
+
+  async bindAttestation(input: AttestationBindingInput): Promise<AttestationBinding> {
+    return this.run(() =>
+      this.db
+        .transaction((): AttestationBinding => {
+          const { kind, key, binding, now, expiresAt } = input;
+          const won = this.statement(sql.BIND_ATTESTATION).get(kind, key, binding, now, expiresAt) as { binding: string } | undefined;
+          if (won) return { binding: won.binding, firstUse: true };
+          const held = this.statement(sql.SELECT_BINDING).get(kind, key, now) as { binding: string };
+          return { binding: held.binding, firstUse: false };
+        })
+        .immediate(),
+    );
+  }
+
+  async unbindAttestation(kind: string, key: string): Promise<boolean> {
+    return this.run(() => this.statement(sql.DELETE_BINDING).run(kind, key).changes > 0);
+  }
+
+  async quarantineIdentity(q: Quarantine): Promise<void> {
+    return this.run(() => {
+      this.statement(sql.UPSERT_QUARANTINE).run(q.identity, q.reason, q.actor, q.at, q.until);
+    });
+  }
+
+  async liftQuarantine(identity: string, at: number): Promise<boolean> {
+    return this.run(() => {
+      const row = this.statement(sql.DELETE_QUARANTINE).get(identity) as { ends_at: number | null } | undefined;
+      return row !== undefined && quarantineInForce(row.ends_at, at);
+    });
+  }
+
+  async activeQuarantine(identity: string, now: number): Promise<Quarantine | null> {
+    return this.run(() => {
+      const row = this.statement(sql.SELECT_ACTIVE_QUARANTINE).get(identity, now) as QuarantineRow | undefined;
+      return row ? quarantineFromRow(row) : null;
+    });
+  }
+
+  async listQuarantines(now: number): Promise<Quarantine[]> {
+    return this.run(() => sortQuarantines((this.statement(sql.SELECT_ACTIVE_QUARANTINES).all(now) as QuarantineRow[]).map(quarantineFromRow)));
   }
 
   async close(): Promise<void> {

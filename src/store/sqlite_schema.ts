@@ -8,6 +8,8 @@
  * and audit_grants links sequence numbers, which grow, instead of random grant ids.
  */
 
+import { BINDINGS_AND_QUARANTINES } from './schema.js';
+
 /** Ordered migrations; the index + 1 is the schema version each one produces. */
 export const SQLITE_MIGRATIONS: readonly string[] = [
   `
@@ -74,4 +76,5 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   ALTER TABLE grants ADD COLUMN cleanup_error TEXT;
   CREATE INDEX grants_cleanup_due ON grants (cleanup_next_at) WHERE cleanup = 'pending';
   `,
+  BINDINGS_AND_QUARANTINES,
 ];

@@ -114,6 +114,38 @@ export interface AuditFilter {
   readonly limit?: number;
 }
 
+/** Trust-on-first-use binding of a static attestation proof (e.g. an AWS instance identity document) to its first use. */
+export interface AttestationBindingInput {
+  /** Attestation kind, e.g. `aws-iid`. */
+  readonly kind: string;
+  /** What identifies the proof within its kind (a digest of the document, never the document). */
+  readonly key: string;
+  /** What the proof is bound to on first use (e.g. the client nonce). */
+  readonly binding: string;
+  /** Epoch milliseconds. */
+  readonly now: number;
+  /** Epoch milliseconds: the binding holds while `now < expiresAt`. */
+  readonly expiresAt: number;
+}
+
+/** The binding in force after bindAttestation. */
+export interface AttestationBinding {
+  readonly binding: string;
+  /** True when this call created (or replaced an expired) binding; false when an earlier one holds. */
+  readonly firstUse: boolean;
+}
+
+/** An identity refused new exchanges and renewals until `until` (or until lifted). Times are epoch milliseconds. */
+export interface Quarantine {
+  readonly identity: string;
+  readonly reason: string;
+  /** Who quarantined it (an admin name). */
+  readonly actor: string;
+  readonly at: number;
+  /** When it ends by itself; null: only when lifted. */
+  readonly until: number | null;
+}
+
 /** Persistent state of Stint. */
 export interface Store {
   /** Record grants and their audit event atomically: if either insert fails, nothing of this call is written. */
@@ -130,7 +162,10 @@ export interface Store {
   revokeGrant(id: string, at: number, reason: string): Promise<Grant | null>;
   /** Revoke every active grant of an identity; returns those revoked. */
   revokeIdentity(identity: string, at: number, reason: string): Promise<Grant[]>;
-  /** Mark active grants past expiry as expired, with cleanup pending and due now; returns them. */
+  /**
+   * Mark active grants past expiry as expired, with cleanup pending and due now; returns them. The
+   * same pass drops attestation bindings and quarantines that ended by `now` (the reaper's tick).
+   */
   expireGrants(now: number): Promise<Grant[]>;
   /** Grants whose cleanup is pending and due at `now`, oldest due first (a read: the reaper claims with claimCleanups). */
   dueCleanups(now: number, limit: number): Promise<Grant[]>;
@@ -167,6 +202,23 @@ export interface Store {
   insertKey(key: StoredKey): Promise<boolean>;
   /** Delete a key; an unknown kid is a no-op. */
   deleteKey(kid: string): Promise<void>;
+  /**
+   * Bind a static attestation proof to its first use, atomically (across replicas sharing the store):
+   * while a binding of (kind, key) holds at `now` it is returned unchanged with firstUse false;
+   * otherwise the given binding is stored (replacing an expired one) and returned with firstUse true.
+   * Of concurrent first binders exactly one gets firstUse true; the others see its binding.
+   */
+  bindAttestation(input: AttestationBindingInput): Promise<AttestationBinding>;
+  /** Drop the binding of (kind, key) (an operator's escape hatch); false when there was none. */
+  unbindAttestation(kind: string, key: string): Promise<boolean>;
+  /** Quarantine an identity, replacing any quarantine it already has (the latest decision holds). */
+  quarantineIdentity(q: Quarantine): Promise<void>;
+  /** Lift an identity's quarantine; true when one was in force at `at` (epoch milliseconds). */
+  liftQuarantine(identity: string, at: number): Promise<boolean>;
+  /** The identity's quarantine in force at `now` (epoch milliseconds: at or after `until` it has ended), or null. */
+  activeQuarantine(identity: string, now: number): Promise<Quarantine | null>;
+  /** Every quarantine in force at `now`, most recent `at` first (then by identity). */
+  listQuarantines(now: number): Promise<Quarantine[]>;
   /** Release the store; calling it again is harmless. */
   close(): Promise<void>;
 }

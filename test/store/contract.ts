@@ -491,6 +491,103 @@ export function describeStoreContract(name: string, open: () => Promise<StoreHar
       });
     });
 
+    describe('attestation bindings (trust on first use)', () => {
+      const MS = T0 * 1000;
+      const bind = (binding: string, now: number, expiresAt = MS + 60_000, key = 'doc-sha256') =>
+        store.bindAttestation({ kind: 'aws-iid', key, binding, now, expiresAt });
+
+      it('binds on first use and keeps the first binding while it holds', async () => {
+        expect(await bind('nonce-a', MS)).toEqual({ binding: 'nonce-a', firstUse: true });
+        expect(await bind('nonce-b', MS + 1)).toEqual({ binding: 'nonce-a', firstUse: false });
+        expect(await bind('nonce-a', MS + 59_999)).toEqual({ binding: 'nonce-a', firstUse: false });
+        // Another key, or the same key under another kind, binds on its own.
+        expect(await bind('nonce-c', MS, MS + 60_000, 'other-doc')).toEqual({ binding: 'nonce-c', firstUse: true });
+        expect(await store.bindAttestation({ kind: 'gcp-iit', key: 'doc-sha256', binding: 'nonce-d', now: MS, expiresAt: MS + 1 })).toEqual({ binding: 'nonce-d', firstUse: true });
+      });
+
+      it('rebinds once the binding has expired (at expiresAt), with the new expiry', async () => {
+        await bind('nonce-a', MS, MS + 1000);
+        expect(await bind('nonce-b', MS + 1000, MS + 5000)).toEqual({ binding: 'nonce-b', firstUse: true });
+        expect(await bind('nonce-c', MS + 4999)).toEqual({ binding: 'nonce-b', firstUse: false });
+        expect(await bind('nonce-c', MS + 5000)).toEqual({ binding: 'nonce-c', firstUse: true });
+      });
+
+      it('lets exactly one of several concurrent first binders win; the others see its binding', async () => {
+        const results = await Promise.all(Array.from({ length: 8 }, (_, i) => bind(`nonce-${i}`, MS)));
+        const winners = results.filter((r) => r.firstUse);
+        expect(winners).toHaveLength(1);
+        for (const r of results) expect(r.binding).toBe(winners[0]!.binding);
+      });
+
+      it('unbinds for an operator, after which the next use binds anew', async () => {
+        await bind('nonce-a', MS);
+        expect(await store.unbindAttestation('aws-iid', 'doc-sha256')).toBe(true);
+        expect(await store.unbindAttestation('aws-iid', 'doc-sha256')).toBe(false);
+        expect(await bind('nonce-b', MS + 1)).toEqual({ binding: 'nonce-b', firstUse: true });
+      });
+
+      it('drops expired bindings in the reaper pass and keeps live ones', async () => {
+        await bind('old', MS, MS + 1000, 'old-doc');
+        await bind('live', MS, MS + 10_000, 'live-doc');
+        await store.expireGrants(T0 + 1);
+        expect(await bind('new', MS + 1000, MS + 10_000, 'old-doc')).toEqual({ binding: 'new', firstUse: true });
+        expect(await bind('other', MS + 1000, MS + 10_000, 'live-doc')).toEqual({ binding: 'live', firstUse: false });
+      });
+    });
+
+    describe('identity quarantine', () => {
+      const MS = T0 * 1000;
+      const alice = 'spiffe://stint.local/ns/a/sa/alice';
+      const bob = 'spiffe://stint.local/ns/b/sa/bob';
+
+      it('holds a quarantine until it ends, and knows nothing of other identities', async () => {
+        const q = { identity: alice, reason: 'credential leaked', actor: 'ops', at: MS, until: MS + 60_000 };
+        await store.quarantineIdentity(q);
+        expect(await store.activeQuarantine(alice, MS)).toEqual(q);
+        expect(await store.activeQuarantine(alice, MS + 59_999)).toEqual(q);
+        expect(await store.activeQuarantine(alice, MS + 60_000)).toBeNull();
+        expect(await store.activeQuarantine(bob, MS)).toBeNull();
+        expect(await store.activeQuarantine('spiffe://stint.local/ns/a/sa/ALICE', MS)).toBeNull();
+      });
+
+      it('keeps a quarantine without an end until it is lifted, once', async () => {
+        const q = { identity: alice, reason: 'r', actor: 'ops', at: MS, until: null };
+        await store.quarantineIdentity(q);
+        expect(await store.activeQuarantine(alice, MS + 365 * 86_400_000)).toEqual(q);
+        expect(await store.liftQuarantine(alice, MS + 1)).toBe(true);
+        expect(await store.activeQuarantine(alice, MS + 2)).toBeNull();
+        expect(await store.liftQuarantine(alice, MS + 3)).toBe(false);
+        expect(await store.liftQuarantine(bob, MS + 3)).toBe(false);
+      });
+
+      it('says a quarantine that had already ended was not lifted', async () => {
+        await store.quarantineIdentity({ identity: alice, reason: 'r', actor: 'ops', at: MS, until: MS + 10 });
+        expect(await store.liftQuarantine(alice, MS + 10)).toBe(false);
+        expect(await store.activeQuarantine(alice, MS)).toBeNull();
+      });
+
+      it('replaces an identity\'s quarantine with the latest decision', async () => {
+        await store.quarantineIdentity({ identity: alice, reason: 'first', actor: 'ops', at: MS, until: null });
+        const later = { identity: alice, reason: 'second', actor: 'oncall', at: MS + 5, until: MS + 100 };
+        await store.quarantineIdentity(later);
+        expect(await store.activeQuarantine(alice, MS + 6)).toEqual(later);
+        expect(await store.listQuarantines(MS + 6)).toEqual([later]);
+      });
+
+      it('lists the quarantines in force, most recent first, and drops ended ones in the reaper pass', async () => {
+        const a = { identity: alice, reason: 'a', actor: 'ops', at: MS, until: null };
+        const b = { identity: bob, reason: 'b', actor: 'ops', at: MS + 2, until: MS + 1000 };
+        const c = { identity: 'spiffe://stint.local/ns/c/sa/carol', reason: 'c', actor: 'ops', at: MS + 1, until: MS + 500 };
+        for (const q of [a, b, c]) await store.quarantineIdentity(q);
+        expect(await store.listQuarantines(MS + 2)).toEqual([b, c, a]);
+        expect(await store.listQuarantines(MS + 500)).toEqual([b, a]);
+        await store.expireGrants(T0 + 1);
+        expect(await store.listQuarantines(MS)).toEqual([a]);
+        expect(await store.liftQuarantine(alice, MS + 3)).toBe(true);
+        expect(await store.listQuarantines(MS + 3)).toEqual([]);
+      });
+    });
+
     describe('lifecycle', () => {
       it('keeps grants, audit and keys across a reopen', async (ctx) => {
         if (!h.reopen) ctx.skip();

@@ -114,6 +114,20 @@ describe('PostgreSQL store', () => {
       expect(await replicas[5]!.listKeys()).toEqual([k]);
     });
 
+    it('binds an attestation once across replicas racing on one database', async () => {
+      const url = await database();
+      const replicas = await Promise.all(Array.from({ length: 3 }, () => open({ url, poolSize: 4 })));
+      const now = 1_900_000_000_000;
+      const results = await Promise.all(
+        Array.from({ length: 12 }, (_, i) => replicas[i % 3]!.bindAttestation({ kind: 'aws-iid', key: 'doc', binding: `nonce-${i}`, now, expiresAt: now + 60_000 })),
+      );
+      const winners = results.filter((r) => r.firstUse);
+      expect(winners).toHaveLength(1);
+      for (const r of results) expect(r.binding).toBe(winners[0]!.binding);
+      const [row] = await server.exec(`SELECT count(*)::int AS n FROM attestation_bindings`, dbName(url));
+      expect(row).toEqual({ n: 1 });
+    });
+
     it('refuses a database whose schema is newer than this build', async () => {
       const url = await database();
       await (await open({ url })).close();
@@ -228,6 +242,7 @@ describe('PostgreSQL store', () => {
         db,
       );
       expect(types).toEqual([
+        { c: 'attestation_bindings.expires_at', t: 'bigint' },
         { c: 'audit.data', t: 'jsonb' },
         { c: 'audit.grant_ids', t: 'jsonb' },
         { c: 'audit.time', t: 'bigint' },
