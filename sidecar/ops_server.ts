@@ -37,5 +37,5 @@ export function startOpsServer(hostPort: string, keepers: readonly CredentialKee
       default:
         return sendJson(res, 404, { error: 'not found' });
     }
-  });
+  }, { name: 'ops' });
 }

@@ -228,6 +228,7 @@ export async function startStint(config: StintConfig, options: StartOptions = {}
       store: (await store.countActiveGrants(0).then(() => true, () => false)) ? true : 'store unavailable',
       policy: policyReadiness(policy),
     }),
+    logger,
   }, workloadTls);
   const reloader = new PolicyReloader({
     holder: policy,
@@ -244,7 +245,7 @@ export async function startStint(config: StintConfig, options: StartOptions = {}
     clock,
     watch: config.policy.watch ?? true,
   });
-  const grpcServers = createGrpcServers({ pipeline, admin, adminAuth: new BearerAuthenticator(adminTokens), adminClientNames: config.admin.clientNames, policy, reloadPolicy: () => reloader.reload('admin'), stuckAfterAttempts: config.reaper.stuckAfterAttempts });
+  const grpcServers = createGrpcServers({ pipeline, admin, adminAuth: new BearerAuthenticator(adminTokens), adminClientNames: config.admin.clientNames, policy, reloadPolicy: () => reloader.reload('admin'), stuckAfterAttempts: config.reaper.stuckAfterAttempts, logger });
 
   const httpAddr = splitHostPort(config.listen.http);
   const listenError = (key: string, addr: string) => (e: unknown) => {

@@ -52,7 +52,7 @@ export function createAwsContainerOutput(c: AwsContainerOutputConfig, deps: Outp
         }
         if (!body || expiresAt <= deps.now()) return sendJson(res, 503, { Code: 'CredentialsUnavailable', Message: 'no unexpired credentials yet' }, { 'retry-after': '1' });
         sendJson(res, 200, body);
-      });
+      }, { log: deps.log, name: 'aws-container' });
     },
     async publish(cred: HeldCredential) {
       body = {

@@ -23,6 +23,15 @@ export interface GcpMetadataOutputConfig {
 const FLAVOR = { 'metadata-flavor': 'Google', server: 'Metadata Server for VM' };
 const V1 = '/computeMetadata/v1';
 
+/** Percent-decode a path segment; null when the encoding is malformed (`%E0%A4%A`), which is a 404. */
+function decodeSegment(segment: string): string | null {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return null;
+  }
+}
+
 /** Create the endpoint. */
 export function createGcpMetadataOutput(c: GcpMetadataOutputConfig, deps: OutputDeps): Output {
   let token: string | null = null;
@@ -75,9 +84,10 @@ export function createGcpMetadataOutput(c: GcpMetadataOutputConfig, deps: Output
         if (path === `${V1}/project`) return text(res, `project-id\n${c.numericProjectId ? 'numeric-project-id\n' : ''}`);
         if (path === `${V1}/universe/universe-domain`) return text(res, 'googleapis.com');
         const m = /^\/computeMetadata\/v1\/instance\/service-accounts\/([^/]+)(?:\/(.*))?$/.exec(path);
-        if (m && accounts.has(decodeURIComponent(m[1]!))) return account(res, m[2] ?? '', recursive);
+        const name = m ? decodeSegment(m[1]!) : null;
+        if (m && name !== null && accounts.has(name)) return account(res, m[2] ?? '', recursive);
         notFound(res);
-      });
+      }, { log: deps.log, name: 'gcp-metadata' });
     },
     async publish(cred: HeldCredential) {
       token = cred.token;

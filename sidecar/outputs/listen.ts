@@ -1,5 +1,11 @@
-/** Loopback HTTP listeners for application-facing endpoints. */
+/**
+ * Loopback HTTP listeners for application-facing endpoints (and the operations listener). Every
+ * listener made here is guarded: a handler that throws or rejects answers 500 `ERR_INTERNAL`,
+ * is logged (error class and code, never the request's values), and the next request is served;
+ * no request can end the sidecar.
+ */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createLogger, type Logger } from '../log.js';
 
 /** Split `host:port` (`[::1]:80` too). */
 export function splitHostPort(hostPort: string): { host: string; port: number } {
@@ -7,9 +13,48 @@ export function splitHostPort(hostPort: string): { host: string; port: number } 
   return { host: hostPort.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(hostPort.slice(i + 1)) };
 }
 
-/** Start an HTTP server on `hostPort`; resolves once listening. */
-export async function listen(hostPort: string, handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<Server> {
-  const server = createServer(handler);
+/** A request handler; it may be async (what it returns is ignored, a rejection is caught). */
+export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => unknown;
+
+/** Options of a listener. */
+export interface ListenOptions {
+  /** Where handler failures are logged (default: JSON lines on stdout). */
+  readonly log?: Logger;
+  /** A short name of the listener for the log (e.g. the output type). */
+  readonly name?: string;
+}
+
+/** The error's class name and the first stack frame: enough to find the bug, never a request value. */
+export function describeFailure(e: unknown): { error: string; at?: string } {
+  const error = e instanceof Error ? e.constructor.name || 'Error' : typeof e;
+  const at = e instanceof Error ? /\n\s+at ([^\n]{1,200})/.exec(e.stack ?? '')?.[1] : undefined;
+  return at ? { error, at } : { error };
+}
+
+/** Wrap a handler so that no throw or rejection escapes it: a 500 `ERR_INTERNAL` answer instead. */
+export function guardHandler(handler: RequestHandler, log: Logger, name = 'listener'): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    const fail = (e: unknown): void => {
+      log.log('error', 'request handler failed', { listener: name, code: 'ERR_INTERNAL', ...describeFailure(e) });
+      try {
+        if (!res.headersSent) sendJson(res, 500, { error: 'internal error', code: 'ERR_INTERNAL' });
+        else res.destroy();
+      } catch {
+        res.destroy();
+      }
+    };
+    try {
+      const done = handler(req, res);
+      if (done instanceof Promise) done.catch(fail);
+    } catch (e) {
+      fail(e);
+    }
+  };
+}
+
+/** Start a guarded HTTP server on `hostPort`; resolves once listening. */
+export async function listen(hostPort: string, handler: RequestHandler, options: ListenOptions = {}): Promise<Server> {
+  const server = createServer(guardHandler(handler, options.log ?? createLogger('info'), options.name));
   server.keepAliveTimeout = 5_000;
   server.headersTimeout = 5_000;
   server.requestTimeout = 10_000;

@@ -8,9 +8,10 @@ import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import { readTls } from '../config/load.js';
-import { StintError, toStintError } from '../errors.js';
+import { StintError } from '../errors.js';
 import type { Logger } from '../telemetry/logger.js';
 import { toOAuthError } from '../transport/errors.js';
+import { guardHttp } from '../transport/guard.js';
 import { readBody } from '../transport/http/body.js';
 import { reviewAdmission } from './admission.js';
 import type { InjectorSettings } from './settings.js';
@@ -44,15 +45,12 @@ export function createWebhookServer(deps: WebhookServerDeps): WebhookServer {
   const read = () => readTls(deps.tls, 'webhook.tls');
   const first = deps.initialTls ?? read();
   let digest = fingerprint(first);
-  const server = createServer({ cert: first.cert, key: first.key, minVersion: 'TLSv1.2' }, (req, res) => {
-    handle(deps, req, res).catch((err: unknown) => {
-      const error = toStintError(err);
-      if (error.code === 'ERR_INTERNAL') deps.logger.error({ err: String((err as Error)?.message ?? err) }, 'admission failed');
-      else deps.logger.warn({ code: error.code, err: error.message }, 'admission review refused');
-      if (!res.headersSent) sendError(res, error);
-      else res.destroy();
-    });
-  });
+  // No request can end the process: every failure is answered with its code (guardHttp).
+  const answer = (res: ServerResponse, error: StintError): void => {
+    if (error.code !== 'ERR_INTERNAL') deps.logger.warn({ code: error.code, err: error.message }, 'admission review refused');
+    sendError(res, error);
+  };
+  const server = createServer({ cert: first.cert, key: first.key, minVersion: 'TLSv1.2' }, guardHttp('webhook', (req, res) => handle(deps, req, res), answer, deps.logger));
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
 

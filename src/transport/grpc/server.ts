@@ -14,10 +14,12 @@ import type { AdminService } from '../../pipeline/admin.js';
 import type { ExchangePipeline, ExchangeResult } from '../../pipeline/exchange.js';
 import type { PolicySource } from '../../pipeline/contracts.js';
 import type { AuditEvent, AuditType, Grant, GrantState } from '../../store/store.js';
-import { StintError } from '../../errors.js';
+import { StintError, toStintError } from '../../errors.js';
 import { parseDuration } from '../../duration.js';
 import type { BearerAuthenticator } from '../admin_auth.js';
 import { toGrpcError } from '../errors.js';
+import { logInternal } from '../guard.js';
+import type { Logger } from '../../telemetry/logger.js';
 import type { PolicyEngine } from '../../policy/decision.js';
 import { explain, explainRecorded } from '../../policy/explain.js';
 import { shadowReport } from '../../policy/report.js';
@@ -60,6 +62,8 @@ export interface GrpcDeps {
   readonly policy: PolicySource & { info(): { digest: string; rules: readonly string[]; source: string; loadedAt: number; shadowDigest?: string } };
   /** Reload the policy files now (Admin ReloadPolicy). */
   readonly reloadPolicy?: () => Promise<{ result: string; error?: string }>;
+  /** Where unexpected handler failures are logged. */
+  readonly logger?: Logger;
 }
 
 /** The two gRPC servers of the service, with their health services. */
@@ -126,13 +130,33 @@ function auditMessage(e: AuditEvent): unknown {
   };
 }
 
-/** Wrap an async handler: errors go through the single mapping. */
-function unary(fn: (req: Record<string, unknown>, call: grpc.ServerUnaryCall<Record<string, unknown>, unknown>) => Promise<unknown>): UnaryHandler {
-  return (call, callback) => {
-    fn(call.request, call).then(
-      (res) => callback(null, res),
-      (err) => callback(toGrpcError(err) as grpc.ServiceError),
-    );
+type Unary = (fn: (req: Record<string, unknown>, call: grpc.ServerUnaryCall<Record<string, unknown>, unknown>) => Promise<unknown>) => UnaryHandler;
+
+/**
+ * The guard of every gRPC handler: a throw or rejection goes through the single mapping (an
+ * unexpected one is INTERNAL `ERR_INTERNAL`, logged without the request); should the mapping
+ * itself fail, a bare INTERNAL with the code is sent. No call can end the process.
+ */
+function guardedUnary(logger: Logger | undefined, listener: string): Unary {
+  return (fn) => (call, callback) => {
+    const fail = (err: unknown): void => {
+      const error = toStintError(err);
+      logInternal(logger, listener, error);
+      let answer: Partial<grpc.ServiceError>;
+      try {
+        answer = toGrpcError(error);
+      } catch {
+        const metadata = new grpc.Metadata();
+        metadata.set('stint-error-code', 'ERR_INTERNAL');
+        answer = { code: grpc.status.INTERNAL, details: 'ERR_INTERNAL: internal error', metadata };
+      }
+      callback(answer as grpc.ServiceError);
+    };
+    try {
+      fn(call.request, call).then((res) => callback(null, res), fail);
+    } catch (err) {
+      fail(err);
+    }
   };
 }
 
@@ -173,6 +197,9 @@ export function createGrpcServers(deps: GrpcDeps): GrpcServers {
   const reflection = new ReflectionService(protoLoader.loadSync(['stint/v1/stint.proto', healthProtoPath], { includeDirs: [protoRoot()], keepCase: true }));
   const options: grpc.ServerOptions = { 'grpc.max_receive_message_length': 4 * 1024 * 1024 };
 
+  const unary = guardedUnary(deps.logger, 'grpc');
+  const adminUnary = guardedUnary(deps.logger, 'admin');
+
   const workload = new grpc.Server(options);
   workload.addService(proto.stint.v1.TokenExchange.service, {
     Exchange: unary(async (req, call) => {
@@ -207,7 +234,7 @@ export function createGrpcServers(deps: GrpcDeps): GrpcServers {
   const authed = (
     fn: (req: Record<string, unknown>, actor: string) => Promise<unknown>,
   ): UnaryHandler =>
-    unary(async (req, call) => {
+    adminUnary(async (req, call) => {
       // A verified client certificate (mTLS admin listener) whose CN is an admin name, or else a bearer token.
       const cn = call.getAuthContext?.()?.sslPeerCertificate?.subject?.CN;
       const certName = typeof cn === 'string' && deps.adminClientNames.includes(cn) ? `cert:${cn}` : null;

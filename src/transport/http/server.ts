@@ -13,8 +13,10 @@ import type { ExchangePipeline } from '../../pipeline/exchange.js';
 import type { Introspector } from '../../pipeline/introspect.js';
 import type { WorkloadGrants } from '../../pipeline/workload_grants.js';
 import type { CredentialRequest } from '../../policy/decision.js';
+import type { Logger } from '../../telemetry/logger.js';
 import type { BearerAuthenticator } from '../admin_auth.js';
 import { toOAuthError } from '../errors.js';
+import { guardHttp } from '../guard.js';
 
 /** RFC 8693 grant type. */
 export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
@@ -34,6 +36,8 @@ export interface HttpDeps {
   readonly metrics: Registry;
   /** Readiness checks: name → ok or a reason. */
   readonly readiness: () => Promise<Record<string, true | string>>;
+  /** Where unexpected handler failures are logged. */
+  readonly logger?: Logger;
 }
 
 /** Build the OIDC discovery document of Stint. */
@@ -57,12 +61,8 @@ export function discoveryDocument(deps: Pick<HttpDeps, 'issuer' | 'signingAlgori
 
 /** Create the HTTP server (not yet listening). */
 export function createHttpServer(deps: HttpDeps, tls?: { cert: Buffer; key: Buffer; ca: Buffer | null }): Server {
-  const handler = (req: IncomingMessage, res: ServerResponse): void => {
-    handle(deps, req, res).catch((err) => {
-      if (!res.headersSent) sendOAuthError(res, err);
-      else res.destroy();
-    });
-  };
+  // No request can end the process: every failure becomes an OAuth error answer.
+  const handler = guardHttp('http', (req, res) => handle(deps, req, res), sendOAuthError, deps.logger);
   // With a client CA, only clients holding a certificate it signed get through the TLS handshake (mTLS).
   const server: Server = tls
     ? createHttpsServer({ cert: tls.cert, key: tls.key, ...(tls.ca ? { ca: tls.ca, requestCert: true, rejectUnauthorized: true } : {}), minVersion: 'TLSv1.2' }, handler)
