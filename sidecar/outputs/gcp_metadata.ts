@@ -3,12 +3,14 @@
  * gcloud SDKs use, on loopback, named by `GCE_METADATA_HOST`: the detection probes (`/` and
  * `/computeMetadata/v1/instance`), project id, universe domain, the default service account's
  * email and scopes, and its access token. Like the real server, every request must carry
- * `Metadata-Flavor: Google` and must not carry `X-Forwarded-For`; every answer carries
- * `Metadata-Flavor: Google`.
+ * `Metadata-Flavor: Google` and must not carry `X-Forwarded-For` (not even empty: presence
+ * refuses); every answer carries `Metadata-Flavor: Google`. A `Host` other than the listener's
+ * own address (`host:port` or `host`) or `metadata.google.internal` is refused: a page whose
+ * name was rebound to loopback (DNS rebinding) cannot read the token.
  */
 import type { Server, ServerResponse } from 'node:http';
 import type { HeldCredential } from '../credential.js';
-import { close, listen, sendJson, sendText } from './listen.js';
+import { close, listen, sendJson, sendText, splitHostPort } from './listen.js';
 import type { Output, OutputDeps } from './output.js';
 
 /** Configuration of a gcp-metadata output. */
@@ -32,12 +34,20 @@ function decodeSegment(segment: string): string | null {
   }
 }
 
+/** The Host values this listener answers: its own `host:port` and `host`, and the metadata server's name. */
+export function allowedHosts(listenAddress: string): Set<string> {
+  const { host, port } = splitHostPort(listenAddress);
+  const named = host.includes(':') ? `[${host}]` : host;
+  return new Set([`${named}:${port}`, named, 'metadata.google.internal', `metadata.google.internal:${port}`].map((h) => h.toLowerCase()));
+}
+
 /** Create the endpoint. */
 export function createGcpMetadataOutput(c: GcpMetadataOutputConfig, deps: OutputDeps): Output {
   let token: string | null = null;
   let expiresAt = 0;
   let server: Server | null = null;
   const accounts = new Set(['default', c.serviceAccountEmail]);
+  const hosts = allowedHosts(c.listen);
 
   const text = (res: ServerResponse, body: string): void => sendText(res, 200, body, { ...FLAVOR, 'content-type': 'application/text' });
   const notFound = (res: ServerResponse): void => sendText(res, 404, 'Not Found\n', FLAVOR);
@@ -70,7 +80,9 @@ export function createGcpMetadataOutput(c: GcpMetadataOutputConfig, deps: Output
       server = await listen(c.listen, (req, res) => {
         const [pathPart, query = ''] = (req.url ?? '/').split('?', 2) as [string, string?];
         if (req.method !== 'GET' && req.method !== 'HEAD') return sendText(res, 405, 'Method Not Allowed\n', FLAVOR);
-        if (req.headers['x-forwarded-for']) return sendText(res, 403, 'Forbidden: X-Forwarded-For\n', FLAVOR);
+        // Presence, not value: an empty X-Forwarded-For still says a proxy is in the way.
+        if (req.headers['x-forwarded-for'] !== undefined) return sendText(res, 403, 'Forbidden: X-Forwarded-For\n', FLAVOR);
+        if (!hosts.has((req.headers.host ?? '').toLowerCase())) return sendText(res, 403, 'Forbidden: Host\n', FLAVOR);
         if (pathPart === '/' || pathPart === '') return text(res, 'computeMetadata/\n');
         if (req.headers['metadata-flavor'] !== 'Google') return sendText(res, 403, 'Missing Metadata-Flavor:Google header.\n', FLAVOR);
         const recursive = /(^|&)recursive=true(&|$)/.test(query);
