@@ -185,6 +185,7 @@ export async function startStint(config: StintConfig, options: StartOptions = {}
   const pipeline = new ExchangePipeline({
     verifier: {
       attest: (token) => attestors.attest(token),
+      accepts: (type) => attestors.accepts(type),
       ready: () => attestors.ready(),
       close: () => attestors.close(),
       explainDenials: (identity) => explainByAttestor.get(identity.attestorName) ?? false,
@@ -219,7 +220,7 @@ export async function startStint(config: StintConfig, options: StartOptions = {}
     pipeline,
     introspector,
     introspectionAuth: new BearerAuthenticator(adminTokens),
-    workloadGrants: new WorkloadGrants({ attest: (token) => attestors.attest(token), store, admin, policy, providers, auditor, metrics, clock, maxTtlSeconds: config.credentials.maxTtl }),
+    workloadGrants: new WorkloadGrants({ attest: (token) => pipeline.verifier.attest(token), store, admin, policy, providers, auditor, metrics, clock, maxTtlSeconds: config.credentials.maxTtl }),
     jwks: publicJwks,
     signingAlgorithms: () => [config.signing.algorithm],
     metrics: metrics.registry,

@@ -6,16 +6,34 @@
  * With `tokenReview`, a token that verified locally is also confirmed by the cluster's API server
  * (kubernetes/token_review.ts), which refuses tokens of deleted pods and ServiceAccounts.
  */
-import type { KubernetesAttestorConfig } from '../config/schema.js';
+import { z } from 'zod';
 import { TokenError } from '../errors.js';
-import type { ClaimValue, WorkloadIdentity } from './attestor.js';
+import { defineAttestor, type AttestorDeps, type ClaimValue, type WorkloadIdentity } from './attestor.js';
+import { tokenReviewConfigSchema } from './kubernetes/token_review_config.js';
 import { createTokenReviewer, type ReviewExpectation } from './kubernetes/token_review.js';
-import { createJwtVerifier, type AttestorDeps, type JwtAttestor } from './jwt/jwt_verifier.js';
+import { jwtAttestorFields } from './jwt/config.js';
+import { GENERIC_JWT_TOKEN_TYPES } from './token_types.js';
+import { assembleJwtAttestor, createJwtVerifier, type JwtAttestor } from './jwt/jwt_verifier.js';
 import type { PrecheckedToken } from './jwt/precheck.js';
+import { LEGACY_KUBERNETES_ISSUER } from './jwt/router.js';
 import type { VerifiedJwt } from './jwt/verify.js';
 
-/** The `iss` of legacy secret-based ServiceAccount tokens. */
-export const LEGACY_KUBERNETES_ISSUER = 'kubernetes/serviceaccount';
+export { LEGACY_KUBERNETES_ISSUER } from './jwt/router.js';
+
+/** Configuration of a kubernetes attestor (one cluster issuer). */
+export const kubernetesAttestorSchema = z.object({
+  kind: z.literal('kubernetes'),
+  ...jwtAttestorFields,
+  /** Accept legacy secret-based tokens (issuer `kubernetes/serviceaccount`, no exp); a rule must still opt in. */
+  acceptLegacyTokens: z.boolean().default(false),
+  /**
+   * Ask the cluster's API server (TokenReview) to confirm each token after it verified locally:
+   * refuses tokens whose pod or ServiceAccount was deleted. Absent = no review.
+   */
+  tokenReview: tokenReviewConfigSchema.optional(),
+}).strict();
+/** A validated kubernetes attestor configuration. */
+export type KubernetesAttestorConfig = z.output<typeof kubernetesAttestorSchema>;
 
 const DNS_LABEL = /^[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*$/;
@@ -48,19 +66,7 @@ export function createKubernetesAttestor(config: KubernetesAttestorConfig, deps:
     };
   };
 
-  return {
-    kind: 'kubernetes',
-    name,
-    issuers,
-    attest: async (subjectToken) => attest(subjectToken, verifier.precheck(subjectToken)),
-    attestPrechecked: async (subjectToken, routed) => attest(subjectToken, verifier.precheck(subjectToken, routed)),
-    ready: () => verifier.keys.ready(),
-    load: () => verifier.keys.load(),
-    close: () => {
-      reviewer?.close();
-      verifier.keys.close();
-    },
-  };
+  return assembleJwtAttestor({ kind: 'kubernetes', name, verifier, issuers, attest, close: () => reviewer?.close() });
 
   async function attest(subjectToken: string, prechecked: PrecheckedToken): Promise<WorkloadIdentity> {
     const fp = (): string => prechecked.fingerprint;
@@ -158,3 +164,15 @@ function stringField<K extends string>(key: K, value: unknown): { [P in K]?: str
 function addString(target: Record<string, ClaimValue>, key: string, value: unknown): void {
   if (typeof value === 'string' && value.length > 0) target[key] = value;
 }
+
+const JWT_CLAIMS = ['iss', 'sub', 'aud', 'exp', 'iat', 'nbf', 'jti'];
+
+/** The kubernetes kind: projected ServiceAccount tokens of one cluster. */
+export const KUBERNETES_ATTESTOR = defineAttestor({
+  kind: 'kubernetes',
+  summary: 'Kubernetes projected ServiceAccount tokens of one cluster issuer',
+  schema: kubernetesAttestorSchema,
+  tokenTypes: GENERIC_JWT_TOKEN_TYPES,
+  claims: [...JWT_CLAIMS, 'kubernetes.io', 'namespace', 'service_account', 'service_account_uid', 'pod_name', 'pod_uid', 'node_name', 'node_uid', 'secret_name'],
+  create: createKubernetesAttestor,
+});

@@ -2,27 +2,30 @@
  * Generic OIDC attestor: any issuer with discovery (GitLab CI `id_tokens`, a cloud's workload
  * identity, an internal IdP). Identity `<issuer>#<value of identityClaim>` (default `sub`).
  */
-import type { OidcAttestorConfig } from '../config/schema.js';
+import { z } from 'zod';
 import { TokenError } from '../errors.js';
-import type { ClaimValue, WorkloadIdentity } from './attestor.js';
+import { defineAttestor, type AttestorDeps, type ClaimValue, type WorkloadIdentity } from './attestor.js';
+import { jwtAttestorFields } from './jwt/config.js';
+import { GENERIC_JWT_TOKEN_TYPES } from './token_types.js';
 import type { PrecheckedToken } from './jwt/precheck.js';
-import { createJwtVerifier, type AttestorDeps, type JwtAttestor } from './jwt/jwt_verifier.js';
+import { assembleJwtAttestor, createJwtVerifier, type JwtAttestor } from './jwt/jwt_verifier.js';
+
+/** Configuration of a generic oidc attestor (one issuer). */
+export const oidcAttestorSchema = z.object({
+  kind: z.literal('oidc'),
+  ...jwtAttestorFields,
+  /** Claim used to build the identity (`<issuer>#<claim value>`); default `sub`. */
+  identityClaim: z.string().default('sub'),
+}).strict();
+/** A validated oidc attestor configuration. */
+export type OidcAttestorConfig = z.output<typeof oidcAttestorSchema>;
 
 /** Create a generic OIDC attestor for one issuer. */
 export function createOidcAttestor(config: OidcAttestorConfig, deps: AttestorDeps): JwtAttestor {
   const name = config.name ?? config.kind;
   const verifier = createJwtVerifier(config, name, deps);
   const identityClaim = config.identityClaim;
-  return {
-    kind: 'oidc',
-    name,
-    issuers: [config.issuer],
-    attest: async (subjectToken) => attest(subjectToken, verifier.precheck(subjectToken)),
-    attestPrechecked: async (subjectToken, routed) => attest(subjectToken, verifier.precheck(subjectToken, routed)),
-    ready: () => verifier.keys.ready(),
-    load: () => verifier.keys.load(),
-    close: () => verifier.keys.close(),
-  };
+  return assembleJwtAttestor({ kind: 'oidc', name, verifier, attest });
 
   async function attest(subjectToken: string, prechecked: PrecheckedToken): Promise<WorkloadIdentity> {
     const verified = await verifier.verify(subjectToken, prechecked);
@@ -46,3 +49,12 @@ export function createOidcAttestor(config: OidcAttestorConfig, deps: AttestorDep
     };
   }
 }
+
+/** The oidc kind: any OIDC issuer with discovery; its claims are whatever the issuer puts in. */
+export const OIDC_ATTESTOR = defineAttestor({
+  kind: 'oidc',
+  summary: 'any OIDC issuer (GitLab CI id_tokens, an internal IdP, a cloud workload identity)',
+  schema: oidcAttestorSchema,
+  tokenTypes: GENERIC_JWT_TOKEN_TYPES,
+  create: createOidcAttestor,
+});

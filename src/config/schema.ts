@@ -7,80 +7,14 @@ import { durationSchema, hostPortSchema, secretRefSchema } from './fields.js';
 import { UPSTREAM_PROVIDERS } from '../credentials/registry.js';
 import { webhookConfigSchema } from '../webhook/settings.js';
 import { storeConfigSchema } from '../store/config.js';
-import { tokenReviewConfigSchema } from '../attestation/kubernetes/token_review_config.js';
+import { attestorConfigSchema } from '../attestation/registry.js';
 
 export { durationSchema, secretRefSchema, type SecretRef } from './fields.js';
 
-const jwsAlg = z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']);
-
-/** Fields shared by every JWT attestor. */
-const jwtAttestorBase = {
-  /** Unique name of this attestor instance (defaults to its kind). */
-  name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/).optional(),
-  /** The issuer (`iss`), compared byte-exact. */
-  issuer: z.string().min(1),
-  /** Discovery base URL (defaults to the issuer); `/.well-known/openid-configuration` is appended. */
-  discoveryUrl: z.string().url().optional(),
-  /** A JWKS URL to use directly, skipping discovery. */
-  jwksUrl: z.string().url().optional(),
-  /** A static JWKS file (for clusters whose issuer is not public). */
-  jwksFile: z.string().optional(),
-  /** Accepted signature algorithms; asymmetric only. */
-  algorithms: z.array(jwsAlg).min(1).default(['RS256', 'ES256']),
-  /** Audiences accepted besides Stint's own; default none. */
-  audiences: z.array(z.string().min(1)).optional(),
-  /** Accept a token whose `aud` lists more than one audience (replayable by each): default false. */
-  allowMultipleAudiences: z.boolean().default(false),
-  /** Longest accepted token lifetime (exp - iat). */
-  maxLifetime: durationSchema.default(86400),
-  /** Allowed clock skew for exp, nbf and iat. */
-  clockSkew: durationSchema.default(60),
-  /** Largest accepted token, in bytes, checked before decoding. */
-  maxTokenBytes: z.number().int().positive().default(16384),
-  /** How long keys from a failing issuer stay usable. */
-  staleKeysFor: durationSchema.default(3600),
-  /** Minimum time between two JWKS refetches caused by an unknown kid. */
-  refetchCooldown: durationSchema.default(30),
-  /** Timeout of one discovery or JWKS fetch. */
-  fetchTimeout: durationSchema.default(5),
-  /** What the caller sees on denial: the reason code only (default) or the nearest rule too. */
-  explainDenials: z.boolean().default(false),
-};
-
-export const kubernetesAttestorSchema = z.object({
-  kind: z.literal('kubernetes'),
-  ...jwtAttestorBase,
-  /** Accept legacy secret-based tokens (issuer `kubernetes/serviceaccount`, no exp); a rule must still opt in. */
-  acceptLegacyTokens: z.boolean().default(false),
-  /**
-   * Ask the cluster's API server (TokenReview) to confirm each token after it verified locally:
-   * refuses tokens whose pod or ServiceAccount was deleted. Absent = no review.
-   */
-  tokenReview: tokenReviewConfigSchema.optional(),
-}).strict();
-
-export const githubActionsAttestorSchema = z.object({
-  kind: z.literal('github-actions'),
-  ...jwtAttestorBase,
-  issuer: z.string().min(1).default('https://token.actions.githubusercontent.com'),
-}).strict();
-
-export const oidcAttestorSchema = z.object({
-  kind: z.literal('oidc'),
-  ...jwtAttestorBase,
-  /** Claim used to build the identity (`<issuer>#<claim value>`); default `sub`. */
-  identityClaim: z.string().default('sub'),
-}).strict();
-
-export const attestorConfigSchema = z.discriminatedUnion('kind', [
-  kubernetesAttestorSchema,
-  githubActionsAttestorSchema,
-  oidcAttestorSchema,
-]);
-export type AttestorConfig = z.infer<typeof attestorConfigSchema>;
-export type KubernetesAttestorConfig = z.infer<typeof kubernetesAttestorSchema>;
-export type GithubActionsAttestorConfig = z.infer<typeof githubActionsAttestorSchema>;
-export type OidcAttestorConfig = z.infer<typeof oidcAttestorSchema>;
+export { attestorConfigSchema, type AttestorConfig } from '../attestation/registry.js';
+export type { KubernetesAttestorConfig } from '../attestation/kubernetes.js';
+export type { GithubActionsAttestorConfig } from '../attestation/github_actions.js';
+export type { OidcAttestorConfig } from '../attestation/oidc.js';
 
 /** TLS of a listener; with `clientCaFile`, clients must present a certificate that CA signed (mTLS). */
 export const tlsSchema = z.object({

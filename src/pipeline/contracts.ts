@@ -1,11 +1,18 @@
 /** The narrow views the pipeline needs of the attestation, policy and credential layers. */
-import type { WorkloadIdentity } from '../attestation/attestor.js';
+import type { SubjectToken, WorkloadIdentity } from '../attestation/attestor.js';
 import type { CredentialProvider } from '../credentials/provider.js';
 import type { PolicyEngine } from '../policy/decision.js';
 
-/** Verifies subject tokens of every configured issuer. */
+/** A subject token as presented, with its SHA-256 (hex) when the caller already computed it. */
+export interface PresentedToken extends SubjectToken {
+  readonly sha256?: string;
+}
+
+/** Verifies subject tokens of every configured attestor, routed by token type. */
 export interface IdentityVerifier {
-  attest(subjectToken: string): Promise<WorkloadIdentity>;
+  attest(token: PresentedToken): Promise<WorkloadIdentity>;
+  /** True when some attestor takes subject tokens of `type` (else: unsupported_token_type). */
+  accepts(type: string): boolean;
   ready(): boolean;
   /** Per-attestor setting: may callers see the nearest rule and failed conditions of a denial? */
   explainDenials?(identity: WorkloadIdentity): boolean;

@@ -2,8 +2,8 @@
  * The exchange pipeline: attest → decide → issue → record. gRPC and HTTP are thin adapters over
  * `ExchangePipeline.exchange`; nothing else issues credentials.
  */
-import { LRUCache } from 'lru-cache';
 import type { WorkloadIdentity } from '../attestation/attestor.js';
+import { JWT_TOKEN_TYPE } from '../attestation/token_types.js';
 import type { Auditor } from '../audit/auditor.js';
 import type { Clock } from '../clock.js';
 import type { CredentialProvider, IssuedCredential } from '../credentials/provider.js';
@@ -15,6 +15,8 @@ import type { CredentialRequest, Decision, GrantedCredential, PolicyEngine, Requ
 import { disagreement, summarize } from '../policy/shadow.js';
 import type { Grant } from '../store/store.js';
 import type { StintMetrics } from '../telemetry/metrics.js';
+import { boundedContext, boundedCredentials } from './bounded_request.js';
+import { cacheVerifiedIdentities } from './cached_verifier.js';
 import type { IdentityVerifier, PolicySource, ProviderLookup } from './contracts.js';
 
 /** A granted TTL within a provider's limits: never above its maximum or the global cap, never below the upstream's minimum. */
@@ -23,15 +25,10 @@ export function providerTtl(requested: number, provider: Pick<CredentialProvider
   return Math.max(capped, Math.min(provider.minTtlSeconds ?? 1, provider.maxTtlSeconds));
 }
 
-/** Subject token types Stint accepts (RFC 8693 §3). */
-export const JWT_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:jwt';
-export const ID_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:id_token';
-const ACCEPTED_TOKEN_TYPES = new Set([JWT_TOKEN_TYPE, ID_TOKEN_TYPE]);
+export { ID_TOKEN_TYPE, JWT_TOKEN_TYPE } from '../attestation/token_types.js';
 
 /** Most credentials one exchange may ask for. */
 export const MAX_CREDENTIALS_PER_EXCHANGE = 8;
-/** Longest time a verified subject token is reused from the cache, whatever its expiry. */
-const SUBJECT_CACHE_MAX_SECONDS = 300;
 
 /** One exchange request, transport-independent. */
 export interface ExchangeInput {
@@ -76,17 +73,13 @@ export interface ExchangeDeps {
   readonly onIssued?: (grants: readonly Grant[]) => void;
 }
 
-interface CachedIdentity {
-  readonly identity: WorkloadIdentity;
-  readonly until: number;
-}
-
 /** The attest → decide → issue → record pipeline. */
 export class ExchangePipeline {
-  private readonly cache: LRUCache<string, CachedIdentity> | null;
+  /** The verifier behind the verified-identity cache: /renew and /revoke attest through it too. */
+  readonly verifier: IdentityVerifier;
 
   constructor(private readonly deps: ExchangeDeps) {
-    this.cache = deps.subjectTokenCacheSize > 0 ? new LRUCache({ max: deps.subjectTokenCacheSize }) : null;
+    this.verifier = cacheVerifiedIdentities(deps.verifier, { size: deps.subjectTokenCacheSize, clock: deps.clock, metrics: deps.metrics });
   }
 
   /** Run one exchange; throws a StintError whose code the transports map. */
@@ -100,10 +93,10 @@ export class ExchangePipeline {
     let identity: WorkloadIdentity | null = null;
     let decision: Decision | null = null;
     let audited = false;
-    const kindLabel = input.credentials.length === 1 ? input.credentials[0]!.kind : input.credentials.length === 0 ? 'none' : 'multiple';
+    const kindLabel = credentialKindLabel(input.credentials, deps.providers);
     try {
-      validateInput(input, deps.providers);
-      identity = await this.attest(input.subjectToken, subjectHash!);
+      validateInput(input, deps.providers, this.verifier);
+      identity = await this.verifier.attest({ type: input.subjectTokenType || JWT_TOKEN_TYPE, value: input.subjectToken, sha256: subjectHash! });
       // One snapshot per request: a reload in between changes neither policy of this decision.
       const snapshot = deps.policy.snapshot?.() ?? { enforced: deps.policy.current() };
       const policy = snapshot.enforced;
@@ -232,6 +225,7 @@ export class ExchangePipeline {
       deps.metrics.exchanges.inc({ outcome, reason: error instanceof PolicyDeniedError ? error.reason : error.code });
       this.observe(started, identity, kindLabel, outcome);
       if (!audited) {
+        const refused = boundedCredentials(input.credentials);
         await deps.auditor
           .record({
             type: 'exchange.error',
@@ -246,8 +240,10 @@ export class ExchangePipeline {
               code: error.code,
               message: error.message,
               subjectTokenFingerprint: subjectFp,
-              request: Array.isArray(input.credentials) ? input.credentials : [],
-              context: input.context ?? {},
+              // Refused input is recorded in bounded form: no field of the caller's can grow the event.
+              request: refused.entries,
+              requestCount: refused.count,
+              context: boundedContext(input.context),
               ...(identity ? { attestor: identity.attestor, attestorName: identity.attestorName, issuer: identity.issuer, subject: identity.subject, claims: identity.claims } : {}),
               ...(error.code === 'ERR_INTERNAL' ? { cause: String((error.cause as Error | undefined)?.message ?? '') } : {}),
             },
@@ -309,26 +305,6 @@ export class ExchangePipeline {
     for (const { grant } of issued) await this.deps.providers.get(grant.kind).revoke(grantRef(grant)).catch(() => undefined);
   }
 
-  /** Verify a subject token, reusing a verified result for the same bytes until its expiry. */
-  private async attest(subjectToken: string, key: string): Promise<WorkloadIdentity> {
-    const { cache, deps } = this;
-    if (!cache) return deps.verifier.attest(subjectToken);
-    const now = deps.clock.now();
-    const hit = cache.get(key);
-    if (hit && hit.until > now) {
-      deps.metrics.subjectTokenCache.inc({ result: 'hit' });
-      return hit.identity;
-    }
-    deps.metrics.subjectTokenCache.inc({ result: 'miss' });
-    const identity = await deps.verifier.attest(subjectToken);
-    if (identity.expiresAt > 0) {
-      // An identity confirmed with a live system (a TokenReview) is kept no longer than that answer.
-      const until = Math.min(identity.expiresAt * 1000, now + SUBJECT_CACHE_MAX_SECONDS * 1000, identity.recheckAt !== undefined ? identity.recheckAt * 1000 : Infinity);
-      if (until > now) cache.set(key, { identity, until });
-    }
-    return identity;
-  }
-
   private observe(started: bigint, identity: WorkloadIdentity | null, kind: string, outcome: string): void {
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     this.deps.metrics.exchangeDuration.observe({ attestor: identity?.attestor ?? 'unknown', credential_kind: kind, outcome }, seconds);
@@ -345,14 +321,15 @@ function denialError(decision: Extract<Decision, { outcome: 'deny' }>, explain: 
 }
 
 /** Reject malformed requests before any verification work. */
-function validateInput(input: ExchangeInput, providers: ProviderLookup): void {
+function validateInput(input: ExchangeInput, providers: ProviderLookup, verifier: IdentityVerifier): void {
   if (typeof input.subjectToken !== 'string' || input.subjectToken.length === 0) {
     throw new StintError('ERR_INVALID_REQUEST', 'subject_token is required', { field: 'subject_token' });
   }
   const type = input.subjectTokenType || JWT_TOKEN_TYPE;
-  if (!ACCEPTED_TOKEN_TYPES.has(type)) {
-    throw new StintError('ERR_UNSUPPORTED_TOKEN_TYPE', `subject_token_type ${JSON.stringify(type.slice(0, 100))} is not supported`, { field: 'subject_token_type' });
+  if (typeof type !== 'string' || !verifier.accepts(type)) {
+    throw new StintError('ERR_UNSUPPORTED_TOKEN_TYPE', `subject_token_type ${JSON.stringify(String(type).slice(0, 100))} is not supported`, { field: 'subject_token_type' });
   }
+  validateContext(input.context);
   if (!Array.isArray(input.credentials) || input.credentials.length === 0) {
     throw new StintError('ERR_INVALID_REQUEST', 'at least one credential must be requested', { field: 'credentials' });
   }
@@ -378,4 +355,30 @@ function validateInput(input: ExchangeInput, providers: ProviderLookup): void {
       throw new StintError('ERR_INVALID_REQUEST', `${field}.scopes: at most 64 strings`, { field: `${field}.scopes` });
     }
   });
+}
+
+/** Longest accepted `reason`; `ticket` and `run_id` are shorter identifiers. */
+export const MAX_REASON_LENGTH = 1024;
+const MAX_CONTEXT_ID_LENGTH = 256;
+
+/** Refuse a request context with non-string or oversized fields, before anything is recorded. */
+function validateContext(context: RequestContext | undefined): void {
+  if (context === undefined || context === null) return;
+  if (typeof context !== 'object') throw new StintError('ERR_INVALID_REQUEST', 'context must be an object', { field: 'context' });
+  const limits = { reason: MAX_REASON_LENGTH, ticket: MAX_CONTEXT_ID_LENGTH, runId: MAX_CONTEXT_ID_LENGTH } as const;
+  for (const [key, max] of Object.entries(limits) as [keyof typeof limits, number][]) {
+    const v: unknown = context[key];
+    if (v !== undefined && (typeof v !== 'string' || v.length > max)) {
+      const field = key === 'runId' ? 'run_id' : key;
+      throw new StintError('ERR_INVALID_REQUEST', `${field}: must be a string of at most ${max} characters`, { field });
+    }
+  }
+}
+
+/** The credential_kind metric label: a registered kind, `none`, `multiple` or `unknown`, never the caller's text. */
+export function credentialKindLabel(credentials: unknown, providers: ProviderLookup): string {
+  if (!Array.isArray(credentials) || credentials.length === 0) return 'none';
+  if (credentials.length > 1) return 'multiple';
+  const kind: unknown = (credentials[0] as { kind?: unknown } | null)?.kind;
+  return typeof kind === 'string' && providers.has(kind) ? kind : 'unknown';
 }

@@ -4,21 +4,23 @@
  * the upstream allows (a Vault lease, a PostgreSQL role's VALID UNTIL). A grant of another identity is
  * reported exactly like an unknown one. Renewal is decided by the current policy, like an exchange.
  */
-import type { WorkloadIdentity } from '../attestation/attestor.js';
+import type { SubjectToken, WorkloadIdentity } from '../attestation/attestor.js';
+import { JWT_TOKEN_TYPE } from '../attestation/token_types.js';
 import type { Auditor } from '../audit/auditor.js';
 import type { Clock } from '../clock.js';
 import { PolicyDeniedError, StintError } from '../errors.js';
 import type { Grant, Store } from '../store/store.js';
 import type { StintMetrics } from '../telemetry/metrics.js';
 import type { AdminService, RevocationResult } from './admin.js';
-import type { PolicySource, ProviderLookup } from './contracts.js';
+import type { PolicySource, PresentedToken, ProviderLookup } from './contracts.js';
 import { grantRef } from '../lifecycle/reaper.js';
 import { providerTtl } from './exchange.js';
 import { renewAfterOf } from '../credentials/provider.js';
 
 /** Dependencies of workload grant operations. */
 export interface WorkloadGrantsDeps {
-  readonly attest: (subjectToken: string) => Promise<WorkloadIdentity>;
+  /** The pipeline's verifier (behind its verified-identity cache). */
+  readonly attest: (token: PresentedToken) => Promise<WorkloadIdentity>;
   readonly store: Store;
   readonly admin: AdminService;
   readonly policy: PolicySource;
@@ -35,7 +37,7 @@ export class WorkloadGrants {
   constructor(private readonly deps: WorkloadGrantsDeps) {}
 
   /** Verify the subject token, check the grant is the caller's own, revoke it. */
-  async revoke(subjectToken: string, grantId: string, reason: string): Promise<RevocationResult> {
+  async revoke(subjectToken: SubjectToken | string, grantId: string, reason: string): Promise<RevocationResult> {
     const { identity } = await this.ownGrant(subjectToken, grantId);
     return this.deps.admin.revokeGrant(grantId, reason || 'revoked by its workload', identity.id);
   }
@@ -44,7 +46,7 @@ export class WorkloadGrants {
    * Extend the caller's own active grant upstream, for at most what the policy allows now. Returns
    * the grant as extended and when to renew next (two thirds of the way to the new expiry).
    */
-  async renew(subjectToken: string, grantId: string, ttlSeconds: number | undefined): Promise<{ grant: Grant; renewAfter: number }> {
+  async renew(subjectToken: SubjectToken | string, grantId: string, ttlSeconds: number | undefined): Promise<{ grant: Grant; renewAfter: number }> {
     const { deps } = this;
     const { identity, grant } = await this.ownGrant(subjectToken, grantId);
     const now = Math.floor(deps.clock.now() / 1000);
@@ -64,8 +66,13 @@ export class WorkloadGrants {
     }
     const granted = decision.credentials[0]!;
     const ttl = providerTtl(granted.ttlSeconds, provider, deps.maxTtlSeconds);
-    const { expiresAt } = await provider.renew(grantRef(grant), ttl);
-    const updated = (await deps.store.extendGrant(grant.id, Math.max(grant.expiresAt, expiresAt))) ?? grant;
+    const { expiresAt: upstreamExpiresAt } = await provider.renew(grantRef(grant), ttl);
+    // The upstream may grant more than asked (Vault can ignore the increment): the grant never
+    // outlives what the rule allows now. The stored expiry is capped, so the reaper revokes the
+    // upstream credential at the cap, and the over-grant is audited.
+    const cap = now + ttl;
+    const overGranted = upstreamExpiresAt > cap;
+    const updated = (await deps.store.extendGrant(grant.id, Math.max(grant.expiresAt, Math.min(upstreamExpiresAt, cap)))) ?? grant;
     await deps.auditor.record({
       type: 'grant.renewed',
       requestId: null,
@@ -74,17 +81,28 @@ export class WorkloadGrants {
       outcome: 'info',
       reason: 'renewed by its workload',
       grantIds: [grant.id],
-      data: { kind: grant.kind, previousExpiresAt: grant.expiresAt, expiresAt: updated.expiresAt, ttlSeconds: ttl },
+      data: { kind: grant.kind, previousExpiresAt: grant.expiresAt, expiresAt: updated.expiresAt, ttlSeconds: ttl, ...(overGranted ? { upstreamExpiresAt, capped: true } : {}) },
     });
     return { grant: updated, renewAfter: renewAfterOf(now, updated.expiresAt) };
   }
 
-  private async ownGrant(subjectToken: string, grantId: string): Promise<{ identity: WorkloadIdentity; grant: Grant }> {
-    if (!subjectToken) throw new StintError('ERR_INVALID_REQUEST', 'subject_token is required', { field: 'subject_token' });
+  /**
+   * The caller's own grant: same identity string, verified by the same attestor instance and
+   * issuer, and an attestation that the grant's rule would still admit for this grant's kind,
+   * audience and target (so a token from an untrusted cluster, or a job on another branch with the
+   * same `sub`, cannot touch it). Anything else is reported exactly like an unknown grant.
+   */
+  private async ownGrant(subject: SubjectToken | string, grantId: string): Promise<{ identity: WorkloadIdentity; grant: Grant }> {
+    const token = typeof subject === 'string' ? { type: JWT_TOKEN_TYPE, value: subject } : subject;
+    if (!token.value) throw new StintError('ERR_INVALID_REQUEST', 'subject_token is required', { field: 'subject_token' });
     if (!grantId) throw new StintError('ERR_INVALID_REQUEST', 'grant_id is required', { field: 'grant_id' });
-    const identity = await this.deps.attest(subjectToken);
+    const identity = await this.deps.attest(token);
     const grant = await this.deps.store.getGrant(grantId);
-    if (!grant || grant.identity !== identity.id) throw new StintError('ERR_NOT_FOUND', 'no such grant for this identity', { field: 'grant_id' });
+    const notFound = (): StintError => new StintError('ERR_NOT_FOUND', 'no such grant for this identity', { field: 'grant_id' });
+    if (!grant || grant.identity !== identity.id || grant.attestor !== identity.attestorName || grant.issuer !== identity.issuer) throw notFound();
+    const now = Math.floor(this.deps.clock.now() / 1000);
+    const decision = this.deps.policy.current().decide(identity, [{ kind: grant.kind, audience: grant.audience ?? undefined, target: grant.target ?? undefined }], now, undefined, { explain: false });
+    if (decision.outcome !== 'allow' || decision.rule !== grant.rule) throw notFound();
     return { identity, grant };
   }
 }

@@ -9,7 +9,7 @@ import type { ClaimValue, WorkloadIdentity } from '../attestation/attestor.js';
 import { parseDuration } from '../duration.js';
 import { ConfigError } from '../errors.js';
 import type { CredentialRequest, Decision, PolicyEngine } from './decision.js';
-import { ATTESTOR_KINDS } from './schema.js';
+import { RULE_ATTESTOR_KINDS } from './schema.js';
 
 const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
   try {
@@ -31,7 +31,7 @@ const credentialSchema = z.strictObject({
 const caseSchema = z.strictObject({
   name: z.string().min(1),
   identity: z.strictObject({
-    kind: z.enum(ATTESTOR_KINDS),
+    kind: z.enum(RULE_ATTESTOR_KINDS),
     name: z.string().optional(),
     issuer: z.string().min(1),
     subject: z.string().optional(),

@@ -2,6 +2,7 @@
  * `stint policy lint`: findings beyond validity, each with a stable code, a severity, and the
  * file, line and column it is about. Errors fail the command; warnings only with --strict.
  */
+import { ATTESTORS } from '../attestation/registry.js';
 import { ConfigError } from '../errors.js';
 import { compilePolicy } from './compile.js';
 import type { MatcherSpec, PatternSpec } from './matcher.js';
@@ -46,18 +47,10 @@ export interface LintOptions {
   readonly maxTtlSeconds: number;
 }
 
-const JWT_CLAIMS = ['iss', 'sub', 'aud', 'exp', 'iat', 'nbf', 'jti'];
-
-/** Claims each attestor kind yields (oidc: any, not checked). */
-export const KNOWN_CLAIMS: Readonly<Record<string, ReadonlySet<string> | undefined>> = {
-  kubernetes: new Set([...JWT_CLAIMS, 'kubernetes.io', 'namespace', 'service_account', 'service_account_uid', 'pod_name', 'pod_uid', 'node_name', 'node_uid', 'secret_name']),
-  'github-actions': new Set([
-    ...JWT_CLAIMS, 'ref', 'ref_type', 'ref_protected', 'sha', 'repository', 'repository_id', 'repository_owner', 'repository_owner_id', 'repository_visibility',
-    'run_id', 'run_number', 'run_attempt', 'actor', 'actor_id', 'triggering_actor', 'workflow', 'workflow_ref', 'workflow_sha', 'head_ref', 'base_ref',
-    'event_name', 'environment', 'environment_node_id', 'job_workflow_ref', 'job_workflow_sha', 'runner_environment', 'enterprise', 'enterprise_id', 'check_run_id',
-  ]),
-  oidc: undefined,
-};
+/** Claims each attestor kind yields, from the attestor registry (undefined: any, not checked, as for oidc). */
+export const KNOWN_CLAIMS: Readonly<Record<string, ReadonlySet<string> | undefined>> = Object.fromEntries(
+  ATTESTORS.map((p) => [p.kind, p.claims ? new Set<string>(p.claims) : undefined]),
+);
 
 const GITHUB_SUBJECT_CLAIMS = ['sub', 'repository', 'repository_id', 'repository_owner', 'repository_owner_id', 'job_workflow_ref', 'workflow_ref'];
 

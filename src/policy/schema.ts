@@ -11,9 +11,10 @@ import { compileCondition, isConditionProblem } from './condition.js';
 import { globProblem } from './glob.js';
 import type { MatcherSpec, PatternSpec } from './matcher.js';
 import { regexProblem } from './regex.js';
+import { ATTESTOR_KIND_NAMES } from '../attestation/registry.js';
 
-/** Attestor kinds a rule may name (mirrors AttestorKind). */
-export const ATTESTOR_KINDS = ['kubernetes', 'github-actions', 'oidc'] as const;
+/** Attestor kinds a rule may name: the attestor registry's list. */
+export const RULE_ATTESTOR_KINDS = ATTESTOR_KIND_NAMES;
 
 /** Credential kinds that always carry an audience: their allow entries must list audiences. */
 export const AUDIENCE_KINDS: ReadonlySet<string> = new Set(['stint-jwt']);
@@ -191,7 +192,7 @@ export const allowSchema = z.strictObject({
 
 /** What a rule matches on. */
 export const matchSchema = z.strictObject({
-  attestor: z.enum(ATTESTOR_KINDS),
+  attestor: z.enum(RULE_ATTESTOR_KINDS),
   attestorName: z.string().min(1).optional(),
   issuer: z.string().min(1),
   identity: patternSchema.optional(),

@@ -78,7 +78,7 @@ describe('GitHub Actions tokens', () => {
   it('defaults to the github.com issuer and fetches nothing at construction', () => {
     const config = attestorConfigSchema.parse({ kind: 'github-actions' });
     const set = createAttestorSet([config], { clock: new FakeClock(), audience: AUDIENCE, trustDomain: TRUST_DOMAIN });
-    expect(set.attestors[0]!.issuers).toEqual(['https://token.actions.githubusercontent.com']);
+    expect(set.attestors[0]!.jwt?.issuers).toEqual(['https://token.actions.githubusercontent.com']);
     set.close();
   });
 });

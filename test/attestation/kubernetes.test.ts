@@ -1,4 +1,5 @@
 /** The Kubernetes attestor: projected ServiceAccount tokens, identity, claims, legacy tokens. */
+import { JWT_TOKEN_TYPE } from '../../src/attestation/token_types.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { epochSeconds } from '../../src/clock.js';
 import { AUDIENCE, expectRefused, startHarness, TRUST_DOMAIN, type Harness } from './helpers.js';
@@ -124,7 +125,7 @@ describe('legacy secret-based tokens', () => {
   it('the attestor itself refuses a legacy token by default', async () => {
     const { set, issuer } = await start();
     const token = await issuer.mintLegacyKubernetes({ namespace: 'ci', serviceAccount: 'runner' });
-    await expectRefused(set.attestors[0]!.attest(token), 'ERR_TOKEN_LEGACY_REJECTED');
+    await expectRefused(set.attestors[0]!.attest({ type: JWT_TOKEN_TYPE, value: token }), 'ERR_TOKEN_LEGACY_REJECTED');
   });
 
   it('with acceptLegacyTokens, yields an identity marked legacy with expiresAt 0', async () => {

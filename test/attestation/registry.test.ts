@@ -1,6 +1,7 @@
 /** The registry: one line per kind, unique names and issuers, routing by byte-exact iss. */
+import { JWT_TOKEN_TYPE } from '../../src/attestation/token_types.js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ATTESTOR_KINDS, createAttestorSet, type AttestorSet } from '../../src/attestation/registry.js';
+import { ATTESTORS, createAttestorSet, type AttestorSet } from '../../src/attestation/registry.js';
 import { attestorConfigSchema, type AttestorConfig } from '../../src/config/schema.js';
 import { ConfigError } from '../../src/errors.js';
 import { AUDIENCE, expectRefused, TRUST_DOMAIN } from './helpers.js';
@@ -12,7 +13,7 @@ const deps = () => ({ clock: new FakeClock(), audience: AUDIENCE, trustDomain: T
 
 describe('registration', () => {
   it('registers every attestor kind', () => {
-    expect(Object.keys(ATTESTOR_KINDS).sort()).toEqual(['github-actions', 'kubernetes', 'oidc']);
+    expect(ATTESTORS.map((p) => p.kind).sort()).toEqual(['github-actions', 'kubernetes', 'oidc']);
   });
 
   it('refuses two attestors with the same default name', () => {
@@ -154,7 +155,7 @@ describe('attestors used directly', () => {
       const attestor = set.attestors[0]!;
       let promise: Promise<unknown> | undefined;
       expect(() => {
-        promise = attestor.attest('not a token');
+        promise = attestor.attest({ type: JWT_TOKEN_TYPE, value: 'not a token' });
       }).not.toThrow();
       await expectRefused(promise!, 'ERR_TOKEN_MALFORMED');
     } finally {

@@ -45,7 +45,8 @@ beforeEach(() => {
   const clock = { now: () => 1_700_000_000_000 };
   holder = new PolicyHolder(policy(yaml('10m')), yaml('10m'), 0, policy(yaml('5m')));
   pipeline = new ExchangePipeline({
-    verifier: { attest: async () => k8s({ namespace: 'payments' }), ready: () => true, close: () => undefined },
+    verifier: { attest: async () => k8s({ namespace: 'payments' }), accepts: () => true,
+      ready: () => true, close: () => undefined },
     policy: holder,
     providers: { get: () => provider, has: (k) => k === 'stint-jwt', kinds: () => ['stint-jwt'] },
     auditor: new Auditor(store, createLogger('silent'), clock),

@@ -2,29 +2,15 @@
  * The part every JWT attestor shares: its verification policy and key source, built from the
  * attestor's configuration. Each attestor kind adds only its claim rules and identity.
  */
-import type { Clock } from '../../clock.js';
-import type { Attestor, WorkloadIdentity } from '../attestor.js';
-import type { OidcAttestorConfig } from '../../config/schema.js';
-import { createKeySource, type KeyFetchOutcome, type KeySource } from './key_source.js';
+import type { Attestor, AttestorDeps, JwtRoute, WorkloadIdentity } from '../attestor.js';
+import type { JwtAttestorConfig } from './config.js';
+import { createKeySource, type KeySource } from './key_source.js';
 import { applyIssuerLimits, precheckToken, type PrecheckedToken } from './precheck.js';
 import { verifyPrechecked, type JwtVerifyPolicy, type VerifiedJwt } from './verify.js';
+import { GENERIC_JWT_TOKEN_TYPES } from '../token_types.js';
 
-/** The configuration fields shared by every JWT attestor kind (already validated). */
-export type JwtAttestorConfig = Omit<OidcAttestorConfig, 'kind' | 'identityClaim'>;
-
-/** What an attestor factory receives besides its configuration. */
-export interface AttestorDeps {
-  /** Time source. */
-  readonly clock: Clock;
-  /** Stint's audience: subject tokens must be minted for it. */
-  readonly audience: string;
-  /** SPIFFE trust domain of identities. */
-  readonly trustDomain: string;
-  /** Config key path of this attestor (e.g. `attestors.0`), for configuration errors. */
-  readonly configPath?: string;
-  /** Observer of this attestor's key fetches (metrics). */
-  readonly onJwksFetch?: (outcome: KeyFetchOutcome, seconds: number) => void;
-}
+export type { AttestorDeps } from '../attestor.js';
+export type { JwtAttestorConfig } from './config.js';
 
 /** Verification of one configured issuer's tokens. */
 export interface JwtVerifier {
@@ -74,8 +60,9 @@ export function createJwtVerifier(config: JwtAttestorConfig, name: string, deps:
   };
 }
 
-/** An attestor built on a JWT verifier: it can also load its keys ahead of the first token. */
+/** An attestor built on a JWT verifier: routed by `iss`, and it can load its keys ahead of the first token. */
 export interface JwtAttestor extends Attestor {
+  readonly jwt: JwtRoute;
   /**
    * Attest a token the registry already prechecked with looser limits (largest size cap, union
    * of algorithms); only this attestor's limits are re-applied.
@@ -83,4 +70,45 @@ export interface JwtAttestor extends Attestor {
   attestPrechecked(subjectToken: string, routed: PrecheckedToken): Promise<WorkloadIdentity>;
   /** Fetch keys now (cooldown-bounded); resolves to ready(). Never rejects. */
   load(): Promise<boolean>;
+}
+
+/** The parts of a JWT attestor that differ by kind. */
+export interface JwtAttestorParts {
+  readonly kind: string;
+  readonly name: string;
+  readonly verifier: JwtVerifier;
+  /** Issuers routed to it (default: the verifier's issuer). */
+  readonly issuers?: readonly string[];
+  /** The kind's own token types, routed like the generic jwt and id_token types. */
+  readonly ownTokenTypes?: readonly string[];
+  /** Accept the generic jwt/id_token types too (default true). */
+  readonly genericTokenTypes?: boolean;
+  /** Verify a prechecked token and build the identity (the kind's claim rules). */
+  readonly attest: (token: string, prechecked: PrecheckedToken) => Promise<WorkloadIdentity>;
+  /** Release what the kind holds besides the key source. */
+  readonly close?: () => void;
+}
+
+/** Assemble a JWT attestor from its verifier and its kind's claim rules. */
+export function assembleJwtAttestor(p: JwtAttestorParts): JwtAttestor {
+  const { verifier } = p;
+  return {
+    kind: p.kind,
+    name: p.name,
+    tokenTypes: [],
+    jwt: {
+      issuers: p.issuers ?? [verifier.policy.issuer],
+      tokenTypes: [...(p.genericTokenTypes === false ? [] : GENERIC_JWT_TOKEN_TYPES), ...(p.ownTokenTypes ?? [])],
+      maxTokenBytes: verifier.policy.maxTokenBytes,
+      algorithms: verifier.policy.algorithms,
+    },
+    attest: async (token) => p.attest(token.value, verifier.precheck(token.value)),
+    attestPrechecked: async (token, routed) => p.attest(token, verifier.precheck(token, routed)),
+    ready: () => verifier.keys.ready(),
+    load: () => verifier.keys.load(),
+    close: () => {
+      p.close?.();
+      verifier.keys.close();
+    },
+  };
 }

@@ -6,6 +6,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createHttpsServer } from 'node:https';
 import type { JSONWebKeySet } from 'jose';
 import type { Registry } from 'prom-client';
+import { JWT_TOKEN_TYPE } from '../../attestation/token_types.js';
 import { StintError } from '../../errors.js';
 import { uuidv7 } from '../../ids.js';
 import { readBody } from './body.js';
@@ -177,10 +178,15 @@ async function introspect(deps: HttpDeps, req: IncomingMessage, res: ServerRespo
   sendJson(res, 200, await deps.introspector.introspect(token), { 'cache-control': 'no-store' });
 }
 
+/** The subject token of a /revoke or /renew form: its RFC 8693 type (default jwt) and value. */
+function subjectTokenOf(form: URLSearchParams): { type: string; value: string } {
+  return { type: singleParam(form, 'subject_token_type') || JWT_TOKEN_TYPE, value: singleParam(form, 'subject_token') ?? '' };
+}
+
 /** POST /revoke: a workload revokes its own grant, proving its identity with a fresh subject token. */
 async function selfRevoke(deps: HttpDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const form = await readForm(req);
-  const result = await deps.workloadGrants.revoke(singleParam(form, 'subject_token') ?? '', singleParam(form, 'grant_id') ?? '', singleParam(form, 'reason') ?? '');
+  const result = await deps.workloadGrants.revoke(subjectTokenOf(form), singleParam(form, 'grant_id') ?? '', singleParam(form, 'reason') ?? '');
   sendJson(res, 200, { revoked: result.grants.map((g) => ({ grant_id: g.id, state: g.state })), notes: result.notes }, { 'cache-control': 'no-store' });
 }
 
@@ -189,7 +195,7 @@ async function selfRenew(deps: HttpDeps, req: IncomingMessage, res: ServerRespon
   const form = await readForm(req);
   const ttlText = singleParam(form, 'ttl_seconds');
   if (ttlText !== undefined && !/^\d{1,8}$/.test(ttlText)) throw new StintError('ERR_INVALID_REQUEST', 'ttl_seconds must be a whole number', { field: 'ttl_seconds' });
-  const { grant, renewAfter } = await deps.workloadGrants.renew(singleParam(form, 'subject_token') ?? '', singleParam(form, 'grant_id') ?? '', ttlText === undefined ? undefined : Number(ttlText));
+  const { grant, renewAfter } = await deps.workloadGrants.renew(subjectTokenOf(form), singleParam(form, 'grant_id') ?? '', ttlText === undefined ? undefined : Number(ttlText));
   sendJson(res, 200, { grant_id: grant.id, expires_at: new Date(grant.expiresAt * 1000).toISOString(), renew_after: new Date(renewAfter * 1000).toISOString() }, { 'cache-control': 'no-store' });
 }
 

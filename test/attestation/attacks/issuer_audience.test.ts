@@ -1,4 +1,5 @@
 /** Attacks on iss and aud: byte-exact issuer, exactly one audience equal to Stint's. */
+import { JWT_TOKEN_TYPE } from '../../../src/attestation/token_types.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AUDIENCE, expectRefused, expectStillServes, startHarness, type Harness } from '../helpers.js';
 
@@ -36,7 +37,7 @@ describe('issuer is compared byte-exact', () => {
   it('the attestor itself refuses a foreign iss (defence in depth behind the router)', async () => {
     const attestor = h.set.attestors[0];
     const token = await h.issuer.mint(h.issuer.claims(AUDIENCE, { iss: h.issuer.issuer.toLowerCase() }));
-    await expectRefused(attestor!.attest(token), 'ERR_TOKEN_CLAIM_INVALID', { details: { claim: 'iss' } });
+    await expectRefused(attestor!.attest({ type: JWT_TOKEN_TYPE, value: token }), 'ERR_TOKEN_CLAIM_INVALID', { details: { claim: 'iss' } });
   });
 
   it('refuses a token without iss', async () => {
