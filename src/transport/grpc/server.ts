@@ -1,6 +1,7 @@
 /**
  * The gRPC transport: `stint.v1.TokenExchange` on the workload listener, `stint.v1.Admin` on the
- * admin listener, each with `grpc.health.v1.Health` and server reflection. Thin adapters over the
+ * admin listener, each with `grpc.health.v1.Health` and server reflection listing only the
+ * services of that listener. Thin adapters over the
  * pipeline and the admin service.
  */
 import { fileURLToPath } from 'node:url';
@@ -193,8 +194,8 @@ export function createGrpcServers(deps: GrpcDeps): GrpcServers {
   const proto = grpc.loadPackageDefinition(definition) as unknown as {
     stint: { v1: { TokenExchange: grpc.ServiceClientConstructor; Admin: grpc.ServiceClientConstructor } };
   };
-  // Reflection describes Stint's services and the health service beside them.
-  const reflection = new ReflectionService(protoLoader.loadSync(['stint/v1/stint.proto', healthProtoPath], { includeDirs: [protoRoot()], keepCase: true }));
+  // Reflection on each listener lists only what that listener serves (its Stint service and health).
+  const reflected = protoLoader.loadSync(['stint/v1/stint.proto', healthProtoPath], { includeDirs: [protoRoot()], keepCase: true });
   const options: grpc.ServerOptions = { 'grpc.max_receive_message_length': 4 * 1024 * 1024 };
 
   const unary = guardedUnary(deps.logger, 'grpc');
@@ -307,7 +308,7 @@ export function createGrpcServers(deps: GrpcDeps): GrpcServers {
   for (const [server, name] of [[workload, 'stint.v1.TokenExchange'], [admin, 'stint.v1.Admin']] as const) {
     const h = new HealthImplementation({ '': 'SERVING', [name]: 'SERVING' });
     h.addToServer(server);
-    reflection.addToServer(server);
+    new ReflectionService(reflected, { services: [name, 'grpc.health.v1.Health'] }).addToServer(server);
     health.push(h);
   }
   return { workload, admin, health };
