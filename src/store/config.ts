@@ -6,8 +6,17 @@
 import { z } from 'zod';
 import { positiveDurationSchema, secretRefSchema } from '../config/fields.js';
 
-/** `store: { kind: sqlite, path }`. */
-export const sqliteStoreConfigSchema = z.object({ kind: z.literal('sqlite'), path: z.string().min(1) }).strict();
+/** `store: { kind: sqlite, path, synchronous?, lockTimeout? }`. */
+export const sqliteStoreConfigSchema = z
+  .object({
+    kind: z.literal('sqlite'),
+    path: z.string().min(1),
+    /** `full`: every commit is on disk before a credential leaves (survives power loss; an fsync per group commit). Default `normal`. */
+    synchronous: z.enum(['normal', 'full']).optional(),
+    /** How long an operation retries a database locked by another process before ERR_UNAVAILABLE (default 2s). */
+    lockTimeout: positiveDurationSchema.optional(),
+  })
+  .strict();
 
 /** `store: { kind: postgres, url, ... }`. */
 export const postgresStoreConfigSchema = z

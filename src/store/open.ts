@@ -7,7 +7,9 @@ import type { Store } from './store.js';
 
 /** Open the configured store; PostgreSQL unreachable at start is ERR_UNAVAILABLE (the service refuses to start). */
 export async function openStore(config: StoreConfig): Promise<Store> {
-  if (config.kind === 'sqlite') return openSqliteStore(config.path);
+  if (config.kind === 'sqlite') {
+    return openSqliteStore(config.path, { synchronous: config.synchronous, lockTimeoutMs: config.lockTimeout === undefined ? undefined : config.lockTimeout * 1000 });
+  }
   return openPostgresStore({
     url: readSecretRef(config.url, 'store.url'),
     keyPath: 'store.url',

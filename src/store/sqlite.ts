@@ -1,7 +1,13 @@
 /**
- * The embedded SQLite Store (better-sqlite3): WAL journal, synchronous=NORMAL, prepared
- * statements reused across calls, schema versioned by `PRAGMA user_version`. The database and
- * its -wal/-shm files are mode 0600 because they hold private signing keys.
+ * The embedded SQLite Store (better-sqlite3): WAL journal, synchronous=NORMAL (FULL on request:
+ * every commit reaches the disk before the caller hears of it, at the cost of an fsync per group
+ * commit), prepared statements reused across calls, schema versioned by `PRAGMA user_version`.
+ * The database and its -wal/-shm files are mode 0600 because they hold private signing keys.
+ *
+ * better-sqlite3 is synchronous: a busy timeout would wait for another connection's lock on the
+ * event loop, freezing every request and probe. So the busy timeout is 0 and a locked database is
+ * retried asynchronously, with backoff, until the lock deadline, then refused with ERR_UNAVAILABLE
+ * (retryable). A full disk is ERR_UNAVAILABLE too; the process stays up and reads keep working.
  *
  * The issuance path is group-committed: recordIssuance and appendAudit queue their write and the
  * queue is flushed once per event-loop turn (setImmediate) in one transaction, each issuance in its
@@ -12,7 +18,7 @@
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 // Imported, not the global: tests that fake the global timers must not stall the group commit.
-import { setImmediate } from 'node:timers';
+import { setImmediate, setTimeout, clearTimeout } from 'node:timers';
 import Database from 'better-sqlite3';
 import { StintError } from '../errors.js';
 import { startCheckpointer, type Checkpointer } from './sqlite_checkpointer.js';
@@ -41,10 +47,32 @@ export interface SqliteStore extends Store {
   readonly path: string;
   /** The schema version the database is at. */
   schemaVersion(): number;
+  /** The connection's `synchronous` setting. */
+  synchronous(): SqliteSynchronous;
 }
 
-/** Milliseconds a statement waits on a lock held by another connection before failing. */
-const BUSY_TIMEOUT_MS = 5000;
+/** `synchronous` of the SQLite connection: normal (default; a power loss may lose the last commits) or full. */
+export type SqliteSynchronous = 'normal' | 'full';
+
+/** Options of openSqliteStore. */
+export interface SqliteStoreOptions {
+  /** `full` makes each commit durable on power loss (an fsync per group commit); default `normal`. */
+  readonly synchronous?: SqliteSynchronous;
+  /** How long an operation keeps retrying a database locked by another connection (default 2000 ms). */
+  readonly lockTimeoutMs?: number;
+  /** A hard ceiling on the database size, in pages (`PRAGMA max_page_count`); writes past it fail as a full disk does. */
+  readonly maxPageCount?: number;
+}
+
+/** Milliseconds opening the store (schema migration) may wait for another connection's lock. */
+const OPEN_BUSY_TIMEOUT_MS = 5000;
+/** Default of SqliteStoreOptions.lockTimeoutMs. */
+const LOCK_TIMEOUT_MS = 2000;
+/** First and longest pause between attempts on a locked database. */
+const LOCK_RETRY_FIRST_MS = 1;
+const LOCK_RETRY_MAX_MS = 50;
+/** A monotonic clock captured at load: a test faking the global timers must not stop lock deadlines. */
+const monotonicMs = performance.now.bind(performance);
 /** Interval of the background WAL checkpoint. */
 const CHECKPOINT_INTERVAL_MS = 1000;
 /** Page cache of the connection, in KiB: keeps the hot index pages of the issuance path in memory. */
@@ -58,6 +86,8 @@ interface QueuedWrite {
   readonly event: AuditEvent;
   readonly resolve: () => void;
   readonly reject: (err: StintError) => void;
+  /** Past this (monotonicMs) a write still blocked by another connection's lock is refused. */
+  readonly deadline: number;
 }
 
 interface AuditRow {
@@ -74,7 +104,7 @@ interface AuditRow {
 }
 
 /** Open (creating if needed) the SQLite store at `path`; `:memory:` gives a throwaway store. */
-export function openSqliteStore(path: string): SqliteStore {
+export function openSqliteStore(path: string, options: SqliteStoreOptions = {}): SqliteStore {
   const memory = path === ':memory:';
   const file = memory ? path : resolve(path);
   let db: Database.Database;
@@ -85,13 +115,16 @@ export function openSqliteStore(path: string): SqliteStore {
     throw new StintError('ERR_UNAVAILABLE', 'cannot open the SQLite store', { path: file }, { cause: err });
   }
   try {
-    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    db.pragma(`busy_timeout = ${OPEN_BUSY_TIMEOUT_MS}`);
     if (!memory) db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL');
+    db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
     db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
     db.pragma(`cache_size = -${CACHE_KIB}`);
     migrate(db, file);
     if (!memory) restrictFiles(file);
+    if (options.maxPageCount !== undefined) db.pragma(`max_page_count = ${Math.max(1, Math.floor(options.maxPageCount))}`);
+    // From here on a lock is never waited for on the event loop: run() retries asynchronously.
+    db.pragma('busy_timeout = 0');
   } catch (err) {
     db.close();
     throw err instanceof StintError ? err : new StintError('ERR_UNAVAILABLE', 'cannot initialise the SQLite store', { path: file }, { cause: err });
@@ -104,7 +137,7 @@ export function openSqliteStore(path: string): SqliteStore {
       if (db.open) db.pragma('wal_autocheckpoint = 1000');
     });
   }
-  return new SqliteStoreImpl(db, file, checkpointer);
+  return new SqliteStoreImpl(db, file, checkpointer, options.lockTimeoutMs ?? LOCK_TIMEOUT_MS);
 }
 
 /** Create the directory (0700) and the database file (0600) before SQLite opens it. */
@@ -154,12 +187,44 @@ function auditFromRow(r: AuditRow): AuditEvent {
   };
 }
 
+/** Whether a driver error is another connection's lock (worth retrying until the deadline). */
+function isLocked(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
+}
+
 /** Map a driver error to the taxonomy without leaking row contents. */
 function storeError(err: unknown): StintError {
   if (err instanceof StintError) return err;
   const code = (err as { code?: unknown } | null)?.code;
-  if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') return new StintError('ERR_UNAVAILABLE', 'store busy', { sqlite: code }, { cause: err });
+  if (isLocked(err)) return new StintError('ERR_UNAVAILABLE', 'store busy: the database is locked by another connection', { sqlite: code as string }, { cause: err });
+  if (code === 'SQLITE_FULL') {
+    return new StintError('ERR_UNAVAILABLE', "store full: the SQLite database cannot grow (disk full or its size limit); free space on the store's volume", { sqlite: code }, { cause: err });
+  }
+  if (typeof code === 'string' && code.startsWith('SQLITE_IOERR')) {
+    return new StintError('ERR_UNAVAILABLE', "store I/O error: the SQLite database could not be written (check the store's volume)", { sqlite: code }, { cause: err });
+  }
   return new StintError('ERR_INTERNAL', 'store operation failed', typeof code === 'string' ? { sqlite: code } : {}, { cause: err });
+}
+
+/** The error of an operation that found the database locked until its deadline. */
+function lockedTooLong(err: unknown): StintError {
+  const code = (err as { code?: unknown } | null)?.code;
+  return new StintError('ERR_UNAVAILABLE', 'store busy: the database stayed locked by another connection', { sqlite: typeof code === 'string' ? code : 'SQLITE_BUSY' }, { cause: err });
+}
+
+/** Thrown inside a flush when SQLite rolled back the whole transaction while writing batch[index]. */
+class TransactionLost extends Error {
+  constructor(
+    readonly index: number,
+    override readonly cause: unknown,
+  ) {
+    super('transaction rolled back by SQLite');
+  }
+}
+
+function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function limitOf(limit: number | undefined): number {
@@ -197,12 +262,18 @@ class SqliteStoreImpl implements SqliteStore {
   private readonly rollbackTo: Database.Statement<[]>;
   private queue: QueuedWrite[] = [];
   private flushScheduled = false;
+  /** While the queue waits out another connection's lock: the retry timer and its current backoff. */
+  private retryTimer: NodeJS.Timeout | null = null;
+  private retryDelayMs = LOCK_RETRY_FIRST_MS;
+  /** The promise of the latest queued write: it settles no earlier than every write queued before it. */
+  private lastWrite: Promise<void> = Promise.resolve();
   private readonly flushBound = (): void => this.flush();
 
   constructor(
     private readonly db: Database.Database,
     readonly path: string,
     private readonly checkpointer: Checkpointer | null,
+    private readonly lockTimeoutMs: number,
   ) {
     this.insertGrant = db.prepare(`INSERT INTO grants (${INSERT_GRANT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     this.insertAudit = db.prepare(`INSERT INTO audit (${AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
@@ -264,6 +335,10 @@ class SqliteStoreImpl implements SqliteStore {
 
   schemaVersion(): number {
     return this.db.pragma('user_version', { simple: true }) as number;
+  }
+
+  synchronous(): SqliteSynchronous {
+    return this.db.pragma('synchronous', { simple: true }) === 2 ? 'full' : 'normal';
   }
 
   recordIssuance(grants: readonly Grant[], event: AuditEvent): Promise<void> {
@@ -468,24 +543,31 @@ class SqliteStoreImpl implements SqliteStore {
   async close(): Promise<void> {
     if (!this.db.open) return;
     this.flush();
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    for (const w of this.queue.splice(0)) w.reject(new StintError('ERR_UNAVAILABLE', 'store closed'));
     await this.checkpointer?.stop();
     if (this.db.open) this.db.close();
   }
 
   private enqueue(grants: readonly Grant[], event: AuditEvent): Promise<void> {
     if (!this.db.open) return Promise.reject(new StintError('ERR_UNAVAILABLE', 'store closed'));
-    return new Promise<void>((resolve, reject) => {
-      this.queue.push({ grants, event, resolve, reject });
+    const write = new Promise<void>((resolve, reject) => {
+      this.queue.push({ grants, event, resolve, reject, deadline: monotonicMs() + this.lockTimeoutMs });
       if (!this.flushScheduled) {
         this.flushScheduled = true;
         setImmediate(this.flushBound);
       }
     });
+    this.lastWrite = write;
+    return write;
   }
 
   /** Write every queued issuance in one transaction, each in its own savepoint, then settle them. */
   private flush(): void {
     this.flushScheduled = false;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
     const batch = this.queue;
     if (batch.length === 0) return;
     this.queue = [];
@@ -504,6 +586,9 @@ class SqliteStoreImpl implements SqliteStore {
             for (const g of w.grants) this.writeGrant(g);
             this.writeAudit(w.event);
           } catch (err) {
+            // A full disk or an I/O error may make SQLite roll back the whole transaction, the
+            // savepoints of the writes before this one included: those are written again.
+            if (!this.db.inTransaction) throw new TransactionLost(i, err);
             this.rollbackTo.run();
             failures[i] = storeError(err);
           }
@@ -515,15 +600,46 @@ class SqliteStoreImpl implements SqliteStore {
         throw err;
       }
     } catch (err) {
+      if (err instanceof TransactionLost) {
+        batch[err.index]!.reject(storeError(err.cause));
+        this.queue = batch.filter((_, i) => i !== err.index).concat(this.queue);
+        if (this.queue.length > 0 && !this.flushScheduled) {
+          this.flushScheduled = true;
+          setImmediate(this.flushBound);
+        }
+        return;
+      }
+      if (isLocked(err)) {
+        this.waitForLock(batch, err);
+        return;
+      }
       const error = storeError(err);
       for (const w of batch) w.reject(error);
       return;
     }
+    this.retryDelayMs = LOCK_RETRY_FIRST_MS;
     for (let i = 0; i < batch.length; i++) {
       const failure = failures[i];
       if (failure) batch[i]!.reject(failure);
       else batch[i]!.resolve();
     }
+  }
+
+  /** Another connection holds the lock: refuse the writes past their deadline, retry the others after a pause. */
+  private waitForLock(batch: QueuedWrite[], err: unknown): void {
+    const now = monotonicMs();
+    const waiting: QueuedWrite[] = [];
+    for (const w of batch) {
+      if (now >= w.deadline) w.reject(lockedTooLong(err));
+      else waiting.push(w);
+    }
+    this.queue = waiting.concat(this.queue);
+    if (this.queue.length === 0) return;
+    const soonest = Math.min(...this.queue.map((w) => w.deadline));
+    const delay = Math.max(0, Math.min(this.retryDelayMs, soonest - now));
+    this.retryDelayMs = Math.min(this.retryDelayMs * 2, LOCK_RETRY_MAX_MS);
+    this.flushScheduled = true;
+    this.retryTimer = setTimeout(this.flushBound, delay);
   }
 
   private writeGrant(g: Grant): void {
@@ -546,14 +662,31 @@ class SqliteStoreImpl implements SqliteStore {
     return stmt;
   }
 
-  /** Run a direct operation, after writing anything queued so it sees (and orders after) those writes. */
-  private run<T>(fn: () => T): T {
-    if (!this.db.open) throw new StintError('ERR_UNAVAILABLE', 'store closed');
-    if (this.queue.length > 0) this.flush();
-    try {
-      return fn();
-    } catch (err) {
-      throw storeError(err);
+  /**
+   * Run a direct operation, after writing anything queued so it sees (and orders after) those
+   * writes. A database locked by another connection is retried after a pause (never waited for on
+   * the event loop) until the lock deadline, then refused with ERR_UNAVAILABLE.
+   */
+  private async run<T>(fn: () => T): Promise<T> {
+    const deadline = monotonicMs() + this.lockTimeoutMs;
+    let delay = LOCK_RETRY_FIRST_MS;
+    for (;;) {
+      if (!this.db.open) throw new StintError('ERR_UNAVAILABLE', 'store closed');
+      if (this.queue.length > 0 && this.retryTimer === null) this.flush();
+      if (this.queue.length > 0) {
+        // The queued writes wait for a lock too: order after them, whatever becomes of them.
+        await this.lastWrite.catch(() => undefined);
+        continue;
+      }
+      try {
+        return fn();
+      } catch (err) {
+        if (!isLocked(err)) throw storeError(err);
+        const left = deadline - monotonicMs();
+        if (left <= 0) throw lockedTooLong(err);
+        await pause(Math.min(delay, left));
+        delay = Math.min(delay * 2, LOCK_RETRY_MAX_MS);
+      }
     }
   }
 }
