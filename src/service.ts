@@ -108,6 +108,10 @@ export async function startStint(config: StintConfig, options: StartOptions = {}
   }
   const webhookTls = config.webhook ? readTls(config.webhook.tls, 'webhook.tls') : undefined;
   const adminTokens = config.admin.tokens.map((t, i) => ({ name: t.name, secret: readSecretRef(t.secret, `admin.tokens[${i}].secret`) }));
+  const introspectionClients = config.introspection.clients.map((c, i) => ({ name: c.name, secret: readSecretRef(c.secret, `introspection.clients[${i}].secret`) }));
+  // A secret that is both would open the admin surface to a resource server (and be refused on /introspect).
+  const shared = introspectionClients.findIndex((c) => adminTokens.some((t) => t.secret === c.secret));
+  if (shared >= 0) throw new ConfigError('ERR_CONFIG_INVALID', `introspection.clients[${shared}].secret`, 'must differ from every admin token');
   const attestors = createAttestorSet(config.attestors, {
     clock,
     audience,
@@ -219,7 +223,8 @@ export async function startStint(config: StintConfig, options: StartOptions = {}
     issuer: config.issuer,
     pipeline,
     introspector,
-    introspectionAuth: new BearerAuthenticator(adminTokens),
+    introspectionAuth: new BearerAuthenticator(introspectionClients, 'an introspection credential'),
+    adminAuth: new BearerAuthenticator(adminTokens),
     workloadGrants: new WorkloadGrants({ attest: (token) => pipeline.verifier.attest(token), store, admin, policy, providers, auditor, metrics, clock, maxTtlSeconds: config.credentials.maxTtl }),
     jwks: publicJwks,
     signingAlgorithms: () => [config.signing.algorithm],

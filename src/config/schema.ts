@@ -88,6 +88,13 @@ export const configSchema = z.object({
     tls: tlsSchema.optional(),
     clientNames: z.array(z.string().min(1)).default([]),
   }).strict().default({ tokens: [], clientNames: [] }),
+  /**
+   * Resource servers allowed to call `POST /introspect` (RFC 7662), each with its own bearer secret:
+   * scoped to introspection only. Admin tokens are refused on the workload listener.
+   */
+  introspection: z.object({
+    clients: z.array(z.object({ name: z.string().min(1), secret: secretRefSchema }).strict()).default([]),
+  }).strict().default({ clients: [] }),
   /** The mutating admission webhook that injects `stint-sidecar` into annotated pods (docs/sidecar.md#injection); absent = off. */
   webhook: webhookConfigSchema.optional(),
   /** Cache verified subject tokens (by SHA-256) until their expiry: the sidecar pattern. */

@@ -9,6 +9,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { protoPath as healthProtoPath } from 'grpc-health-check';
 import { API_AUDIENCE, AUDIENCE, exchangeForm, httpExchange, startE2E, type E2E } from './harness.js';
+import { addIntrospectionClient, introspectAsResourceServer } from './introspection_client.js';
 import { b64url, tokenParts } from '../support/test_issuer.js';
 import { runStint } from '../support/programs.js';
 import { createRequire } from 'node:module';
@@ -18,6 +19,7 @@ let env: E2E;
 
 beforeAll(async () => {
   env = await startE2E();
+  await addIntrospectionClient(env);
 }, 60_000);
 
 afterAll(async () => {
@@ -277,8 +279,7 @@ describe('bad input: each gets its code on both transports, and the next good re
       expect({ path, status: res.status, body: await res.json() }).toMatchObject({ path, status: 400, body: { error: 'invalid_request', stint_code: 'ERR_INVALID_REQUEST', error_description: `parameter ${field} must be given at most once` } });
     }
     // The grant was not revoked by the refused request.
-    const introspected = await fetch(`${env.httpUrl}/introspect`, { method: 'POST', headers: { authorization: `Bearer ${env.adminToken}` }, body: new URLSearchParams({ token: String(issued.body.access_token) }) });
-    expect(((await introspected.json()) as { active: boolean }).active).toBe(true);
+    expect((await introspectAsResourceServer(env.httpUrl, String(issued.body.access_token))).body.active).toBe(true);
     await expectStillServing();
   });
 

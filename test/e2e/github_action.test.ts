@@ -15,6 +15,7 @@ import { FakeGithubOidc } from '../support/fake_github_oidc.js';
 import { freePort } from '../support/ports.js';
 import { ROOT, STINT_BIN } from '../support/programs.js';
 import { API_AUDIENCE, AUDIENCE, startE2E, type E2E } from './harness.js';
+import { addIntrospectionClient, introspectAsResourceServer } from './introspection_client.js';
 
 const run = promisify(execFile);
 let env: E2E;
@@ -23,6 +24,7 @@ let dir: string;
 
 beforeAll(async () => {
   env = await startE2E({ aws: true });
+  await addIntrospectionClient(env);
   gh = await FakeGithubOidc.start(env.github);
   dir = mkdtempSync(join(tmpdir(), 'stint-gha-'));
 }, 60_000);
@@ -154,8 +156,7 @@ describe('the GitHub Action', () => {
     const post = await runAction('post.js', baseInputs(), { 'STATE_grant-id': outputs['grant-id']! });
     expect(post.code, post.stdout).toBe(0);
     expect(post.stdout).toContain(`Stint revoked grant ${outputs['grant-id']}`);
-    const introspected = await fetch(`${env.httpUrl}/introspect`, { method: 'POST', headers: { authorization: `Bearer ${env.adminToken}` }, body: new URLSearchParams({ token }) });
-    expect(await introspected.json()).toEqual({ active: false });
+    expect((await introspectAsResourceServer(env.httpUrl, token)).body).toEqual({ active: false });
   });
 
   it('fails a denied repository with Stint code and a hint naming the repository id and ref, never printing the token', async () => {

@@ -18,6 +18,7 @@ import { freePort } from '../support/ports.js';
 import { runStint, startProgram, type RunningProgram } from '../support/programs.js';
 import { TestIssuer } from '../support/test_issuer.js';
 import { API_AUDIENCE, AUDIENCE, e2ePolicy, exchangeForm, httpExchange } from './harness.js';
+import { introspectAsResourceServer, introspectionConfig } from './introspection_client.js';
 
 /** The issuer both replicas sign as (a load balancer's name in production; nothing serves it here). */
 const ISSUER = 'https://stint.replicas.test';
@@ -54,7 +55,7 @@ attestors:
 admin:
   tokens:
     - { name: ${name}-operator, secret: { file: ./admin.token } }
-`,
+${introspectionConfig()}`,
   );
   return { file, httpUrl: `http://127.0.0.1:${http}`, adminAddr: `127.0.0.1:${admin}` };
 }
@@ -94,9 +95,9 @@ async function exchange(r: Replica, serviceAccount: string): Promise<{ grantId: 
 }
 
 async function introspect(r: Replica, token: string): Promise<Record<string, unknown>> {
-  const res = await fetch(`${r.httpUrl}/introspect`, { method: 'POST', headers: { authorization: `Bearer ${adminToken}` }, body: new URLSearchParams({ token }) });
+  const res = await introspectAsResourceServer(r.httpUrl, token);
   expect(res.status).toBe(200);
-  return (await res.json()) as Record<string, unknown>;
+  return res.body;
 }
 
 async function jwks(r: Replica): Promise<{ keys: { kid: string }[] }> {

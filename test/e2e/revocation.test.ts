@@ -6,10 +6,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { API_AUDIENCE, AUDIENCE, startE2E, type E2E } from './harness.js';
 import { runStint } from '../support/programs.js';
+import { addIntrospectionClient, introspectionSecret } from './introspection_client.js';
 
 let env: E2E;
 beforeAll(async () => {
   env = await startE2E();
+  await addIntrospectionClient(env);
 }, 60_000);
 afterAll(async () => {
   await env?.close();
@@ -24,7 +26,7 @@ async function exchange(serviceAccount: string): Promise<{ grantId: string; toke
   return { grantId: res.value.grant_id, token: res.value.credentials[0]!.token };
 }
 
-async function introspect(token: string, bearer = env.adminToken): Promise<{ status: number; body: Record<string, unknown> }> {
+async function introspect(token: string, bearer = introspectionSecret()): Promise<{ status: number; body: Record<string, unknown> }> {
   const res = await fetch(`${env.httpUrl}/introspect`, { method: 'POST', headers: { authorization: `Bearer ${bearer}` }, body: new URLSearchParams({ token }) });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
@@ -33,6 +35,8 @@ describe('revocation', () => {
   it('introspection needs a credential and reports an active grant as active', async () => {
     const { token } = await exchange('api-intro');
     expect((await introspect(token, 'wrong')).status).toBe(401);
+    // An admin token is no introspection credential: admin credentials stay off the workload listener.
+    expect(await introspect(token, env.adminToken)).toMatchObject({ status: 401, body: { stint_code: 'ERR_ADMIN_UNAUTHENTICATED', reason: 'admin_credential_refused' } });
     const res = await introspect(token);
     expect(res.body).toMatchObject({ active: true, aud: API_AUDIENCE, sub: 'spiffe://e2e.test/ns/payments/sa/api-intro' });
     expect((await introspect('not-a-jwt')).body).toEqual({ active: false });

@@ -15,6 +15,7 @@ import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_AUDIENCE, eventually, freePort, get, metricValue, runSidecar, startSidecar, startStint, tempDir, type StintUnderTest } from '../sidecar/harness.js';
+import { introspectionConfig, introspectionSecret } from './introspection_client.js';
 import { baseConfig, writeSidecarConfig } from '../sidecar/config.js';
 
 const tmp = tempDir();
@@ -44,7 +45,7 @@ function proxyContext(prefix = ''): { key: Buffer; cert: Buffer; ca: Buffer } {
 }
 
 beforeAll(async () => {
-  stint = await startStint();
+  stint = await startStint({ extraConfig: introspectionConfig() });
   await stint.writeSubjectToken(tmp.path('subject.jwt'));
   makePki();
   const target = new URL(stint.url);
@@ -154,7 +155,7 @@ describe('shutdown.revokeGrants', () => {
     const revoked = logs.find((l) => l.msg === 'grant revoked');
     expect(revoked?.grant_id).toBe(logs.find((l) => l.msg === 'credential issued')?.grant_id);
     // Introspection reports the token inactive from now on.
-    const res = await fetch(`${stint.url}/introspect`, { method: 'POST', headers: { authorization: `Bearer ${stint.adminToken}` }, body: new URLSearchParams({ token: readFileSync(tmp.path('revoke.jwt'), 'utf8') }) });
+    const res = await fetch(`${stint.url}/introspect`, { method: 'POST', headers: { authorization: `Bearer ${introspectionSecret()}` }, body: new URLSearchParams({ token: readFileSync(tmp.path('revoke.jwt'), 'utf8') }) });
     expect(((await res.json()) as { active: boolean }).active).toBe(false);
   });
 });

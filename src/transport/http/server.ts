@@ -29,7 +29,10 @@ export interface HttpDeps {
   readonly issuer: string;
   readonly pipeline: ExchangePipeline;
   readonly introspector: Introspector;
+  /** The introspection clients (resource servers): the only credentials `POST /introspect` takes. */
   readonly introspectionAuth: BearerAuthenticator;
+  /** The admin tokens, recognised only to be refused: admin credentials stay off the workload listener. */
+  readonly adminAuth?: BearerAuthenticator;
   readonly workloadGrants: WorkloadGrants;
   /** The published keys; may re-read them first (keys another replica created). */
   readonly jwks: () => JSONWebKeySet | Promise<JSONWebKeySet>;
@@ -169,8 +172,11 @@ async function tokenExchange(deps: HttpDeps, req: IncomingMessage, res: ServerRe
   );
 }
 
-/** POST /introspect: RFC 7662, caller authenticated by bearer token. */
+/** POST /introspect: RFC 7662, the caller a resource server authenticated by its introspection credential. */
 async function introspect(deps: HttpDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  if (deps.adminAuth?.match(req.headers.authorization)) {
+    throw new StintError('ERR_ADMIN_UNAUTHENTICATED', 'an admin credential is not accepted on the workload listener: introspection takes an introspection client credential (introspection.clients)', { reason: 'admin_credential_refused' });
+  }
   deps.introspectionAuth.authenticate(req.headers.authorization);
   const form = await readForm(req);
   const token = form.get('token');
