@@ -5,6 +5,7 @@
  * certificate are re-read when their files change (cert-manager or a projected Secret rotates
  * them), before the next request, without a restart.
  */
+import type { SubjectProof } from './subject_token/source.js';
 import { readFileSync, statSync } from 'node:fs';
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import type { Agent as HttpsAgent } from 'node:https';
@@ -64,8 +65,8 @@ export class StintClient {
   }
 
   /** Exchange the subject token for one credential. */
-  async exchange(subjectToken: string, subjectTokenType: string, req: CredentialRequest): Promise<HeldCredential> {
-    const form = new URLSearchParams({ grant_type: TOKEN_EXCHANGE_GRANT, subject_token: subjectToken, subject_token_type: subjectTokenType, credential_kind: req.kind });
+  async exchange(subject: SubjectProof, req: CredentialRequest): Promise<HeldCredential> {
+    const form = new URLSearchParams({ grant_type: TOKEN_EXCHANGE_GRANT, subject_token: subject.value, subject_token_type: subject.type, credential_kind: req.kind });
     if (req.audience) form.set('audience', req.audience);
     if (req.target) form.set('resource', req.target);
     if (req.ttl !== undefined) form.set('ttl_seconds', String(Math.max(1, Math.round(req.ttl / 1000))));
@@ -98,8 +99,8 @@ export class StintClient {
   }
 
   /** Extend one of this workload's grants in place (POST /renew); the new expiry and renewal time, epoch ms. */
-  async renew(subjectToken: string, grantId: string, ttl: number | undefined): Promise<{ expiresAt: number; renewAfter: number }> {
-    const form = new URLSearchParams({ subject_token: subjectToken, grant_id: grantId });
+  async renew(subject: SubjectProof, grantId: string, ttl: number | undefined): Promise<{ expiresAt: number; renewAfter: number }> {
+    const form = new URLSearchParams({ subject_token: subject.value, subject_token_type: subject.type, grant_id: grantId });
     if (ttl !== undefined) form.set('ttl_seconds', String(Math.max(1, Math.round(ttl / 1000))));
     const sentAt = Date.now();
     const { status, body } = await this.#post('/renew', form);
@@ -115,9 +116,20 @@ export class StintClient {
     return { expiresAt, renewAfter: Number.isFinite(renewAfter) ? renewAfter : sentAt + ((expiresAt - sentAt) * 2) / 3 };
   }
 
+  /**
+   * A fresh server nonce for an attestor kind (POST /attestation/nonce, form `kind`): proofs such
+   * as Azure's attested document embed it so they cannot be replayed.
+   */
+  async nonce(kind: string): Promise<string> {
+    const { status, body } = await this.#post('/attestation/nonce', new URLSearchParams({ kind }));
+    if (status !== 200) throw errorFromOAuthBody(status, body);
+    if (typeof body.nonce !== 'string' || !body.nonce) throw new StintError('ERR_UNAVAILABLE', 'Stint answered without a nonce', { reason: 'bad_response' });
+    return body.nonce;
+  }
+
   /** Revoke one of this workload's grants (POST /revoke); ERR_NOT_FOUND with reason revoke_unsupported when the service has no such endpoint. */
-  async revoke(subjectToken: string, grantId: string, reason: string): Promise<void> {
-    const { status, body } = await this.#post('/revoke', new URLSearchParams({ subject_token: subjectToken, grant_id: grantId, reason }));
+  async revoke(subject: SubjectProof, grantId: string, reason: string): Promise<void> {
+    const { status, body } = await this.#post('/revoke', new URLSearchParams({ subject_token: subject.value, subject_token_type: subject.type, grant_id: grantId, reason }));
     if (status === 200) return;
     if ((status === 404 || status === 405) && body.stint_code === undefined) {
       throw new StintError('ERR_NOT_FOUND', 'revoking grants on shutdown is not supported by this Stint version (no POST /revoke)', { reason: 'revoke_unsupported' });

@@ -12,7 +12,7 @@ import type { Logger } from './log.js';
 import type { SidecarMetrics } from './metrics.js';
 import type { Output } from './outputs/output.js';
 import { backoffDelay, longTimeout, renewalDelay, type RenewalPolicy } from './schedule.js';
-import { readSubjectToken, type SubjectTokenSource } from './subject_token.js';
+import type { SubjectProof, SubjectTokenSource } from './subject_token/source.js';
 
 /**
  * What changed: a first credential, a replacement, the same credential extended in place (same
@@ -128,9 +128,9 @@ export class CredentialKeeper {
     let cred: HeldCredential;
     let change: CredentialChange;
     try {
-      const subject = await readSubjectToken(subjectToken);
+      const subject = await subjectToken.read();
       const extended = await this.#renewInPlace(subject);
-      cred = extended ?? (await client.exchange(subject, subjectToken.type, this.request));
+      cred = extended ?? (await client.exchange(subject, this.request));
       change = extended ? 'extended' : this.#current ? 'rotated' : 'issued';
       if (cred.expiresAt <= now()) throw new StintError('ERR_UNAVAILABLE', 'Stint issued an already expired credential (clock skew?)', { reason: 'expired_on_arrival' });
     } catch (e) {
@@ -188,7 +188,7 @@ export class CredentialKeeper {
    * lifetime first granted (an upstream maximum, such as a Vault lease's max_ttl, is near).
    * Stint unreachable or unavailable throws, like the exchange would.
    */
-  async #renewInPlace(subject: string): Promise<HeldCredential | null> {
+  async #renewInPlace(subject: SubjectProof): Promise<HeldCredential | null> {
     const cur = this.#current;
     const { client, log, now } = this.#deps;
     if (!cur?.renewable || !cur.grantId || this.request.renewInPlace === false || this.#inPlaceUnsupported || cur.expiresAt <= now()) return null;

@@ -11,7 +11,7 @@ import type { Output } from './outputs/output.js';
 import { startOpsServer } from './ops_server.js';
 import { backoffDelay, type RenewalPolicy } from './schedule.js';
 import { close } from './outputs/listen.js';
-import { readSubjectToken } from './subject_token.js';
+import { createSubjectTokenSource, type SubjectProof, type SubjectTokenSource } from './subject_token/index.js';
 import { startHeapTrim } from './heap_trim.js';
 
 /** A mode of the program. */
@@ -22,6 +22,7 @@ interface Runtime {
   readonly outputs: Output[];
   readonly client: StintClient;
   readonly metrics: SidecarMetrics;
+  readonly subjectToken: SubjectTokenSource;
   ops: Server | null;
   stopHeapTrim: () => void;
 }
@@ -31,6 +32,7 @@ const now = (): number => Date.now();
 async function setUp(config: SidecarConfig, log: Logger): Promise<Runtime> {
   const client = await StintClient.create(config.stint);
   const metrics = new SidecarMetrics();
+  const subjectToken = await createSubjectTokenSource(config.subjectToken, { nonce: (kind) => client.nonce(kind), now });
   const policy: RenewalPolicy = config.renewal;
   const keepers: CredentialKeeper[] = [];
   const outputs: Output[] = [];
@@ -45,7 +47,7 @@ async function setUp(config: SidecarConfig, log: Logger): Promise<Runtime> {
     keepers.push(
       new CredentialKeeper({ name: c.name, kind: c.kind, audience: c.audience, target: c.target, ttl: c.ttl, scopes: c.scopes, renewInPlace: c.renewInPlace }, c.required, own, {
         client,
-        subjectToken: config.subjectToken,
+        subjectToken,
         policy,
         log,
         metrics,
@@ -54,7 +56,7 @@ async function setUp(config: SidecarConfig, log: Logger): Promise<Runtime> {
       }),
     );
   }
-  return { keepers, outputs, client, metrics, ops: null, stopHeapTrim: () => {} };
+  return { keepers, outputs, client, metrics, subjectToken, ops: null, stopHeapTrim: () => {} };
 }
 
 /** Obtain every credential once, retrying transient failures until the init timeout; throws the first permanent failure. */
@@ -91,9 +93,9 @@ async function tearDown(rt: Runtime, config: SidecarConfig, log: Logger, revoke:
 async function revokeGrants(rt: Runtime, config: SidecarConfig, log: Logger): Promise<void> {
   const held = rt.keepers.map((k) => k.current).filter((c) => c !== null && c.grantId);
   if (held.length === 0) return;
-  let subject: string;
+  let subject: SubjectProof;
   try {
-    subject = await readSubjectToken(config.subjectToken);
+    subject = await rt.subjectToken.read();
   } catch (e) {
     log.log('error', 'grants not revoked: no subject token', { error: (e as Error).message });
     return;

@@ -63,7 +63,7 @@ function resolvePaths(config: SidecarConfig, base: string): SidecarConfig {
   return {
     ...config,
     stint: { ...config.stint, caFile: absOpt(config.stint.caFile), clientCertFile: absOpt(config.stint.clientCertFile), clientKeyFile: absOpt(config.stint.clientKeyFile) },
-    subjectToken: 'file' in config.subjectToken ? { ...config.subjectToken, file: abs(config.subjectToken.file) } : config.subjectToken,
+    subjectToken: resolveSubjectToken(config.subjectToken, abs),
     credentials: config.credentials.map((c) => ({
       ...c,
       outputs: c.outputs.map((o) => {
@@ -84,4 +84,11 @@ function resolvePaths(config: SidecarConfig, base: string): SidecarConfig {
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   process.stdout.write(JSON.stringify(validateFile(process.argv[2] ?? '')));
+}
+
+/** Relative paths of the subject token source made absolute. */
+function resolveSubjectToken(c: SidecarConfig['subjectToken'], abs: (p: string) => string): SidecarConfig['subjectToken'] {
+  if ('file' in c) return { ...c, file: abs(c.file) };
+  if ('source' in c && c.source === 'aws-iid') return { ...c, nonceFile: abs(c.nonceFile) };
+  return c;
 }

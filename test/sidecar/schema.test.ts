@@ -14,7 +14,7 @@ describe('sidecar configuration', () => {
     expect(r.config.ops.listen).toBe('0.0.0.0:8099');
     expect(r.config.shutdown.revokeGrants).toBe(false);
     expect(r.config.credentials[0]!.outputs[0]).toMatchObject({ type: 'file', format: 'raw', mode: 0o600 });
-    expect(r.config.subjectToken.type).toBe('urn:ietf:params:oauth:token-type:jwt');
+    expect((r.config.subjectToken as { type?: string }).type).toBe('urn:ietf:params:oauth:token-type:jwt');
   });
 
   const bad: [string, unknown, string, RegExp][] = [

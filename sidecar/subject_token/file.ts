@@ -1,12 +1,18 @@
 /** The subject token: re-read from its file before every exchange (the kubelet rotates projected tokens), or from an environment variable. */
 import { readFile } from 'node:fs/promises';
-import { StintError } from '../src/errors.js';
+import { StintError } from '../../src/errors.js';
+import type { SubjectTokenSource } from './source.js';
 
-/** Where the subject token comes from. */
-export type SubjectTokenSource = { readonly file: string; readonly type: string } | { readonly env: string; readonly type: string };
+/** A token file or environment variable, and the token's type. */
+export type FileTokenConfig = { readonly file: string; readonly type: string } | { readonly env: string; readonly type: string };
+
+/** The file (or environment) source. */
+export function createFileTokenSource(config: FileTokenConfig): SubjectTokenSource {
+  return { name: 'file' in config ? 'file' : 'env', read: async () => ({ type: config.type, value: await readSubjectToken(config) }) };
+}
 
 /** Read the current subject token. */
-export async function readSubjectToken(source: SubjectTokenSource): Promise<string> {
+export async function readSubjectToken(source: FileTokenConfig): Promise<string> {
   let token: string | undefined;
   if ('file' in source) {
     try {
