@@ -30,6 +30,8 @@ export const postgresStoreConfigSchema = z
     connectTimeout: positiveDurationSchema.default(5),
     /** statement_timeout of every connection. */
     statementTimeout: positiveDurationSchema.default(10),
+    /** One deadline per store operation: connection checkout, statements and rollback together (default statementTimeout + 1s). */
+    operationTimeout: positiveDurationSchema.optional(),
   })
   .strict();
 

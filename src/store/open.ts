@@ -16,5 +16,6 @@ export async function openStore(config: StoreConfig): Promise<Store> {
     poolSize: config.poolSize,
     connectTimeoutMs: config.connectTimeout * 1000,
     statementTimeoutMs: config.statementTimeout * 1000,
+    operationTimeoutMs: config.operationTimeout === undefined ? undefined : config.operationTimeout * 1000,
   });
 }

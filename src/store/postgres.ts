@@ -14,6 +14,7 @@ import { postgresUrlSecrets } from '../config/fields.js';
 import { StintError } from '../errors.js';
 import { ADVISORY_LOCK_NAMESPACE, KEY_SLOT_LOCK, migratePostgres, postgresSchemaVersion } from './postgres_migrate.js';
 import { storeErrorFromPg } from './postgres_errors.js';
+import { DeadlineExceeded, Operation } from './postgres_operation.js';
 import {
   AUDIT_COLUMNS,
   GRANT_COLUMNS,
@@ -45,6 +46,12 @@ export interface PostgresStoreOptions {
   readonly connectTimeoutMs?: number;
   /** statement_timeout of every connection (default 10 s). */
   readonly statementTimeoutMs?: number;
+  /**
+   * One deadline per store operation, bounding the connection checkout, every statement and a
+   * rollback together (default statementTimeoutMs + 1 s); past it the operation fails with
+   * ERR_UNAVAILABLE and its connection is destroyed.
+   */
+  readonly operationTimeoutMs?: number;
 }
 
 /** The PostgreSQL implementation of Store. */
@@ -95,8 +102,6 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     max: options.poolSize ?? 10,
     connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
     statement_timeout: statementTimeoutMs,
-    // Client-side bound too, in case the server stops answering altogether.
-    query_timeout: statementTimeoutMs + 1000,
     // A replica that stalls inside a transaction must not hold row or advisory locks for long.
     idle_in_transaction_session_timeout: Math.max(60_000, 2 * statementTimeoutMs),
     idleTimeoutMillis: 30_000,
@@ -119,7 +124,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     await pool.end().catch(() => undefined);
     throw storeErrorFromPg(err, 'open', secrets);
   }
-  return new PostgresStoreImpl(pool, secrets);
+  return new PostgresStoreImpl(pool, secrets, options.operationTimeoutMs ?? statementTimeoutMs + 1000);
 }
 
 /** BIGINT (epoch seconds and milliseconds, counts) as a JS number; everything else as node-postgres parses it. */
@@ -128,13 +133,6 @@ const typeParser = ((oid: number, format?: 'text' | 'binary') =>
 
 function placeholders(from: number, count: number): string {
   return Array.from({ length: count }, (_, i) => `$${from + i}`).join(', ');
-}
-
-/** PostgreSQL text cannot hold NUL. */
-function pgText(v: unknown): unknown {
-  if (typeof v === 'string') return v.includes('\0') ? v.replaceAll('\0', '\uFFFD') : v;
-  if (Array.isArray(v)) return v.map(pgText);
-  return v;
 }
 
 /** JSON text for a JSONB parameter (JSONB refuses the escape \u0000 too); throws on what JSON cannot hold. */
@@ -168,47 +166,45 @@ function auditFromRow(r: AuditRow): AuditEvent {
   };
 }
 
-/** A query runner: the pool, or a client inside a transaction. */
-type Runner = Pick<pg.Pool, 'query'> | pg.PoolClient;
-
 class PostgresStoreImpl implements PostgresStore {
   private closed = false;
 
   constructor(
     private readonly pool: pg.Pool,
     private readonly secrets: readonly string[],
+    private readonly operationTimeoutMs: number,
   ) {}
 
   schemaVersion(): Promise<number> {
-    return this.call('schema_version', () => postgresSchemaVersion(this.pool));
+    return this.call('schema_version', async (op) => postgresSchemaVersion(await op.connection()));
   }
 
   recordIssuance(grants: readonly Grant[], event: AuditEvent): Promise<void> {
-    return this.call('record_issuance', async () => {
+    return this.call('record_issuance', async (op) => {
       const audit = auditParams(event);
       if (grants.length === 0) {
-        await this.query(this.pool, INSERT_AUDIT, audit);
+        await op.query(INSERT_AUDIT, audit);
         return;
       }
-      await this.transaction(async (client) => {
-        for (const g of grants) await this.query(client, INSERT_GRANT, grantParams(g));
-        await this.query(client, INSERT_AUDIT, audit);
+      await op.transaction(async () => {
+        for (const g of grants) await op.query(INSERT_GRANT, grantParams(g));
+        await op.query(INSERT_AUDIT, audit);
       });
     });
   }
 
   appendAudit(event: AuditEvent): Promise<void> {
-    return this.call('append_audit', async () => {
-      await this.query(this.pool, INSERT_AUDIT, auditParams(event));
+    return this.call('append_audit', async (op) => {
+      await op.query(INSERT_AUDIT, auditParams(event));
     });
   }
 
   getGrant(id: string): Promise<Grant | null> {
-    return this.call('get_grant', () => this.selectGrant(id));
+    return this.call('get_grant', (op) => this.selectGrant(op, id));
   }
 
   listGrants(filter: GrantFilter = {}): Promise<Grant[]> {
-    return this.call('list_grants', async () => {
+    return this.call('list_grants', async (op) => {
       const where: string[] = [];
       const params: unknown[] = [];
       if (filter.identity !== undefined) where.push(`identity = $${params.push(filter.identity)}`);
@@ -216,30 +212,29 @@ class PostgresStoreImpl implements PostgresStore {
       if (filter.stuckAfterAttempts !== undefined) where.push(`cleanup = 'pending' AND cleanup_attempts >= $${params.push(filter.stuckAfterAttempts)}`);
       const limit = `$${params.push(limitOf(filter.limit))}`;
       const sql = `SELECT ${GRANT_COLUMNS} FROM grants${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ${limit}`;
-      return (await this.query<GrantRow>(this.pool, sql, params)).map(grantFromRow);
+      return (await op.query<GrantRow>(sql, params)).map(grantFromRow);
     });
   }
 
   revokeGrant(id: string, at: number, reason: string): Promise<Grant | null> {
-    return this.call('revoke_grant', async () => {
-      const [row] = await this.query<GrantRow>(this.pool, `UPDATE grants SET ${REVOKE_SET} WHERE id = $3 AND state = 'active' RETURNING ${GRANT_COLUMNS}`, [at, reason, id]);
-      return row ? grantFromRow(row) : this.selectGrant(id);
+    return this.call('revoke_grant', async (op) => {
+      const [row] = await op.query<GrantRow>(`UPDATE grants SET ${REVOKE_SET} WHERE id = $3 AND state = 'active' RETURNING ${GRANT_COLUMNS}`, [at, reason, id]);
+      return row ? grantFromRow(row) : this.selectGrant(op, id);
     });
   }
 
   revokeIdentity(identity: string, at: number, reason: string): Promise<Grant[]> {
-    return this.call('revoke_identity', async () =>
-      (await this.query<GrantRow>(this.pool, `UPDATE grants SET ${REVOKE_SET} WHERE identity = $3 AND state = 'active' RETURNING ${GRANT_COLUMNS}`, [at, reason, identity])).map(grantFromRow),
+    return this.call('revoke_identity', async (op) =>
+      (await op.query<GrantRow>(`UPDATE grants SET ${REVOKE_SET} WHERE identity = $3 AND state = 'active' RETURNING ${GRANT_COLUMNS}`, [at, reason, identity])).map(grantFromRow),
     );
   }
 
   expireGrants(now: number): Promise<Grant[]> {
-    return this.call('expire_grants', async () => {
-      await this.query(this.pool, pgSql(sql.DELETE_EXPIRED_BINDINGS), [now * 1000]);
-      await this.query(this.pool, pgSql(sql.DELETE_ENDED_QUARANTINES), [now * 1000]);
+    return this.call('expire_grants', async (op) => {
+      await op.query(pgSql(sql.DELETE_EXPIRED_BINDINGS), [now * 1000]);
+      await op.query(pgSql(sql.DELETE_ENDED_QUARANTINES), [now * 1000]);
       return (
-        await this.query<GrantRow>(
-          this.pool,
+        await op.query<GrantRow>(
           `UPDATE grants SET state = 'expired', cleanup = 'pending', cleanup_next_at = $1 WHERE state = 'active' AND expires_at <= $1 RETURNING ${GRANT_COLUMNS}`,
           [now],
         )
@@ -248,50 +243,47 @@ class PostgresStoreImpl implements PostgresStore {
   }
 
   dueCleanups(now: number, limit: number): Promise<Grant[]> {
-    return this.call('due_cleanups', async () =>
+    return this.call('due_cleanups', async (op) =>
       (
-        await this.query<GrantRow>(this.pool, `SELECT ${GRANT_COLUMNS} FROM grants WHERE cleanup = 'pending' AND cleanup_next_at <= $1 ORDER BY cleanup_next_at, seq LIMIT $2`, [now, limit])
+        await op.query<GrantRow>(`SELECT ${GRANT_COLUMNS} FROM grants WHERE cleanup = 'pending' AND cleanup_next_at <= $1 ORDER BY cleanup_next_at, seq LIMIT $2`, [now, limit])
       ).map(grantFromRow),
     );
   }
 
   claimCleanups(now: number, limit: number, leaseSeconds: number): Promise<Grant[]> {
-    return this.call('claim_cleanups', async () => {
-      const rows = await this.query<GrantRow & { due_at: number; seq: number }>(this.pool, CLAIM_CLEANUPS, [now, limit, now + leaseSeconds]);
+    return this.call('claim_cleanups', async (op) => {
+      const rows = await op.query<GrantRow & { due_at: number; seq: number }>(CLAIM_CLEANUPS, [now, limit, now + leaseSeconds]);
       return rows.sort((a, b) => a.due_at - b.due_at || a.seq - b.seq).map(grantFromRow);
     });
   }
 
   recordCleanup(id: string, outcome: CleanupOutcome): Promise<Grant | null> {
-    return this.call('record_cleanup', async () => {
+    return this.call('record_cleanup', async (op) => {
       const [row] = outcome.ok
-        ? await this.query<GrantRow>(
-            this.pool,
+        ? await op.query<GrantRow>(
             `UPDATE grants SET cleanup = 'done', cleanup_next_at = NULL, cleanup_error = NULL, state = CASE state WHEN 'expired' THEN 'reaped' ELSE state END
              WHERE id = $1 AND cleanup = 'pending' RETURNING ${GRANT_COLUMNS}`,
             [id],
           )
-        : await this.query<GrantRow>(
-            this.pool,
+        : await op.query<GrantRow>(
             `UPDATE grants SET cleanup_attempts = cleanup_attempts + 1, cleanup_next_at = $1, cleanup_error = $2 WHERE id = $3 AND cleanup = 'pending' RETURNING ${GRANT_COLUMNS}`,
             [outcome.nextAt, outcome.error, id],
           );
-      return row ? grantFromRow(row) : this.selectGrant(id);
+      return row ? grantFromRow(row) : this.selectGrant(op, id);
     });
   }
 
   extendGrant(id: string, expiresAt: number): Promise<Grant | null> {
-    return this.call('extend_grant', async () => {
-      const [row] = await this.query<GrantRow>(this.pool, `UPDATE grants SET expires_at = $1 WHERE id = $2 AND state = 'active' RETURNING ${GRANT_COLUMNS}`, [expiresAt, id]);
+    return this.call('extend_grant', async (op) => {
+      const [row] = await op.query<GrantRow>(`UPDATE grants SET expires_at = $1 WHERE id = $2 AND state = 'active' RETURNING ${GRANT_COLUMNS}`, [expiresAt, id]);
       return row ? grantFromRow(row) : null;
     });
   }
 
   liveRevocationHandles(kind: string, now: number): Promise<string[]> {
-    return this.call('live_revocation_handles', async () =>
+    return this.call('live_revocation_handles', async (op) =>
       (
-        await this.query<{ revocation_handle: string }>(
-          this.pool,
+        await op.query<{ revocation_handle: string }>(
           `SELECT revocation_handle FROM grants WHERE kind = $1 AND state = 'active' AND expires_at > $2 AND revocation_handle IS NOT NULL
            UNION SELECT revocation_handle FROM grants WHERE kind = $1 AND cleanup = 'pending' AND revocation_handle IS NOT NULL`,
           [kind, now],
@@ -301,22 +293,22 @@ class PostgresStoreImpl implements PostgresStore {
   }
 
   resolveCleanup(id: string): Promise<Grant | null> {
-    return this.call('resolve_cleanup', async () => {
-      const [row] = await this.query<GrantRow>(this.pool, `UPDATE grants SET cleanup = 'resolved', cleanup_next_at = NULL WHERE id = $1 AND cleanup = 'pending' RETURNING ${GRANT_COLUMNS}`, [id]);
-      return row ? grantFromRow(row) : this.selectGrant(id);
+    return this.call('resolve_cleanup', async (op) => {
+      const [row] = await op.query<GrantRow>(`UPDATE grants SET cleanup = 'resolved', cleanup_next_at = NULL WHERE id = $1 AND cleanup = 'pending' RETURNING ${GRANT_COLUMNS}`, [id]);
+      return row ? grantFromRow(row) : this.selectGrant(op, id);
     });
   }
 
   countActiveGrants(now: number): Promise<number> {
-    return this.call('count_active_grants', () => this.count(`SELECT count(*) AS n FROM grants WHERE state = 'active' AND expires_at > $1`, [now]));
+    return this.call('count_active_grants', (op) => this.count(op, `SELECT count(*) AS n FROM grants WHERE state = 'active' AND expires_at > $1`, [now]));
   }
 
   countStuckGrants(stuckAfterAttempts: number): Promise<number> {
-    return this.call('count_stuck_grants', () => this.count(`SELECT count(*) AS n FROM grants WHERE cleanup = 'pending' AND cleanup_attempts >= $1`, [stuckAfterAttempts]));
+    return this.call('count_stuck_grants', (op) => this.count(op, `SELECT count(*) AS n FROM grants WHERE cleanup = 'pending' AND cleanup_attempts >= $1`, [stuckAfterAttempts]));
   }
 
   queryAudit(filter: AuditFilter = {}): Promise<AuditEvent[]> {
-    return this.call('query_audit', async () => {
+    return this.call('query_audit', async (op) => {
       const where: string[] = [];
       const params: unknown[] = [];
       if (filter.since !== undefined) where.push(`time >= $${params.push(filter.since)}`);
@@ -327,18 +319,17 @@ class PostgresStoreImpl implements PostgresStore {
       }
       const limit = `$${params.push(limitOf(filter.limit))}`;
       const sql = `SELECT ${AUDIT_COLUMNS} FROM audit${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY time DESC, seq DESC LIMIT ${limit}`;
-      return (await this.query<AuditRow>(this.pool, sql, params)).map(auditFromRow);
+      return (await op.query<AuditRow>(sql, params)).map(auditFromRow);
     });
   }
 
   listKeys(): Promise<StoredKey[]> {
-    return this.call('list_keys', async () => (await this.query<KeyRow>(this.pool, `SELECT ${KEY_COLUMNS} FROM keys ORDER BY created_at, kid COLLATE "C"`, [])).map(keyFromRow));
+    return this.call('list_keys', async (op) => (await op.query<KeyRow>(`SELECT ${KEY_COLUMNS} FROM keys ORDER BY created_at, kid COLLATE "C"`, [])).map(keyFromRow));
   }
 
   putKey(key: StoredKey): Promise<void> {
-    return this.call('put_key', async () => {
-      await this.query(
-        this.pool,
+    return this.call('put_key', async (op) => {
+      await op.query(
         `INSERT INTO keys (${KEY_COLUMNS}) VALUES (${KEY_VALUES})
          ON CONFLICT (kid) DO UPDATE SET alg = excluded.alg, private_jwk = excluded.private_jwk, public_jwk = excluded.public_jwk,
            state = excluded.state, created_at = excluded.created_at, activated_at = excluded.activated_at,
@@ -349,30 +340,29 @@ class PostgresStoreImpl implements PostgresStore {
   }
 
   insertKey(key: StoredKey): Promise<boolean> {
-    return this.call('insert_key', () =>
+    return this.call('insert_key', (op) =>
       // Under READ COMMITTED, NOT EXISTS alone lets two replicas both see a free slot; the lock serialises them.
-      this.transaction(async (client) => {
-        await client.query('SELECT pg_advisory_xact_lock($1, $2)', [ADVISORY_LOCK_NAMESPACE, KEY_SLOT_LOCK]);
-        const r = await client.query(INSERT_KEY_IN_SLOT, keyParams(key).map(pgText));
-        return r.rowCount === 1;
+      op.transaction(async () => {
+        await op.query('SELECT pg_advisory_xact_lock($1, $2)', [ADVISORY_LOCK_NAMESPACE, KEY_SLOT_LOCK]);
+        return (await op.run(INSERT_KEY_IN_SLOT, keyParams(key))).rowCount === 1;
       }),
     );
   }
 
   deleteKey(kid: string): Promise<void> {
-    return this.call('delete_key', async () => {
-      await this.query(this.pool, 'DELETE FROM keys WHERE kid = $1', [kid]);
+    return this.call('delete_key', async (op) => {
+      await op.query('DELETE FROM keys WHERE kid = $1', [kid]);
     });
   }
 
   bindAttestation(input: AttestationBindingInput): Promise<AttestationBinding> {
-    return this.call('bind_attestation', async () => {
+    return this.call('bind_attestation', async (op) => {
       const { kind, key, binding, now, expiresAt } = input;
       // A concurrent first binder makes the upsert wait for its commit, then see its row: no second winner.
       for (let attempt = 0; attempt < 5; attempt++) {
-        const [won] = await this.query<{ binding: string }>(this.pool, pgSql(sql.BIND_ATTESTATION), [kind, key, binding, now, expiresAt]);
+        const [won] = await op.query<{ binding: string }>(pgSql(sql.BIND_ATTESTATION), [kind, key, binding, now, expiresAt]);
         if (won) return { binding: won.binding, firstUse: true };
-        const [held] = await this.query<{ binding: string }>(this.pool, pgSql(sql.SELECT_BINDING), [kind, key, now]);
+        const [held] = await op.query<{ binding: string }>(pgSql(sql.SELECT_BINDING), [kind, key, now]);
         if (held) return { binding: held.binding, firstUse: false };
         // The binding that held was removed between the two statements: try again.
       }
@@ -381,31 +371,31 @@ class PostgresStoreImpl implements PostgresStore {
   }
 
   unbindAttestation(kind: string, key: string): Promise<boolean> {
-    return this.call('unbind_attestation', async () => (await this.pool.query(pgSql(sql.DELETE_BINDING), [kind, key].map(pgText))).rowCount! > 0);
+    return this.call('unbind_attestation', async (op) => ((await op.run(pgSql(sql.DELETE_BINDING), [kind, key])).rowCount ?? 0) > 0);
   }
 
   quarantineIdentity(q: Quarantine): Promise<void> {
-    return this.call('quarantine_identity', async () => {
-      await this.query(this.pool, pgSql(sql.UPSERT_QUARANTINE), [q.identity, q.reason, q.actor, q.at, q.until]);
+    return this.call('quarantine_identity', async (op) => {
+      await op.query(pgSql(sql.UPSERT_QUARANTINE), [q.identity, q.reason, q.actor, q.at, q.until]);
     });
   }
 
   liftQuarantine(identity: string, at: number): Promise<boolean> {
-    return this.call('lift_quarantine', async () => {
-      const [row] = await this.query<{ ends_at: number | null }>(this.pool, pgSql(sql.DELETE_QUARANTINE), [identity]);
+    return this.call('lift_quarantine', async (op) => {
+      const [row] = await op.query<{ ends_at: number | null }>(pgSql(sql.DELETE_QUARANTINE), [identity]);
       return row !== undefined && quarantineInForce(row.ends_at, at);
     });
   }
 
   activeQuarantine(identity: string, now: number): Promise<Quarantine | null> {
-    return this.call('active_quarantine', async () => {
-      const [row] = await this.query<QuarantineRow>(this.pool, pgSql(sql.SELECT_ACTIVE_QUARANTINE), [identity, now]);
+    return this.call('active_quarantine', async (op) => {
+      const [row] = await op.query<QuarantineRow>(pgSql(sql.SELECT_ACTIVE_QUARANTINE), [identity, now]);
       return row ? quarantineFromRow(row) : null;
     });
   }
 
   listQuarantines(now: number): Promise<Quarantine[]> {
-    return this.call('list_quarantines', async () => sortQuarantines((await this.query<QuarantineRow>(this.pool, pgSql(sql.SELECT_ACTIVE_QUARANTINES), [now])).map(quarantineFromRow)));
+    return this.call('list_quarantines', async (op) => sortQuarantines((await op.query<QuarantineRow>(pgSql(sql.SELECT_ACTIVE_QUARANTINES), [now])).map(quarantineFromRow)));
   }
 
   async close(): Promise<void> {
@@ -414,49 +404,29 @@ class PostgresStoreImpl implements PostgresStore {
     await this.pool.end();
   }
 
-  private async selectGrant(id: string): Promise<Grant | null> {
-    const [row] = await this.query<GrantRow>(this.pool, `SELECT ${GRANT_COLUMNS} FROM grants WHERE id = $1`, [id]);
+  private async selectGrant(op: Operation, id: string): Promise<Grant | null> {
+    const [row] = await op.query<GrantRow>(`SELECT ${GRANT_COLUMNS} FROM grants WHERE id = $1`, [id]);
     return row ? grantFromRow(row) : null;
   }
 
-  private async count(sql: string, params: unknown[]): Promise<number> {
-    const [row] = await this.query<{ n: number }>(this.pool, sql, params);
+  private async count(op: Operation, sql: string, params: unknown[]): Promise<number> {
+    const [row] = await op.query<{ n: number }>(sql, params);
     return row?.n ?? 0;
   }
 
-  private async query<R extends pg.QueryResultRow = pg.QueryResultRow>(runner: Runner, sql: string, params: unknown[]): Promise<R[]> {
-    return (await runner.query<R>(sql, params.map(pgText))).rows;
-  }
-
-  /** Run `fn` in a transaction on one pooled connection; a connection that failed is discarded. */
-  private async transaction<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
-    // A checked-out connection reports its death as an event too; the failing query reports it to the caller.
-    client.on('error', ignore);
-    let broken = false;
-    try {
-      await client.query('BEGIN');
-      const value = await fn(client);
-      await client.query('COMMIT');
-      return value;
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => {
-        broken = true;
-      });
-      throw err;
-    } finally {
-      client.off('error', ignore);
-      client.release(broken);
-    }
-  }
-
-  /** One store operation: refused after close, failures classified. */
-  private async call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+  /** One store operation under one deadline: refused after close, failures classified, the connection handed back. */
+  private async call<T>(operation: string, fn: (op: Operation) => Promise<T>): Promise<T> {
     if (this.closed) throw new StintError('ERR_UNAVAILABLE', 'store closed');
+    const op = new Operation(this.pool, this.operationTimeoutMs);
     try {
-      return await fn();
+      return await fn(op);
     } catch (err) {
+      if (err instanceof DeadlineExceeded) {
+        throw new StintError('ERR_UNAVAILABLE', `PostgreSQL store: ${operation} failed: ${err.message}`, { postgres: 'Deadline' }, { cause: err });
+      }
       throw storeErrorFromPg(err, operation, this.secrets);
+    } finally {
+      op.finish();
     }
   }
 }

@@ -32,6 +32,11 @@ async function freshDatabase(): Promise<{ name: string; url: string }> {
   return { name, url: server.url({ database: name }) };
 }
 
+/** Poll a condition until it holds (the test's own timeout bounds the wait). */
+async function waitFor(condition: () => Promise<boolean>): Promise<void> {
+  while (!(await condition())) await new Promise((r) => setTimeout(r, 20));
+}
+
 function dbName(url: string): string {
   return new URL(url).pathname.slice(1);
 }
@@ -201,6 +206,38 @@ describe('PostgreSQL store', () => {
         await expect(store.listKeys()).rejects.toMatchObject({ code: 'ERR_UNAVAILABLE', details: { postgres: '57014' } });
         await blocker.query('ROLLBACK');
         expect(await store.listKeys()).toEqual([]);
+      } finally {
+        await blocker.end();
+      }
+    });
+
+    it('bounds an operation by one deadline while another session holds a lock: ERR_UNAVAILABLE, the statement cancelled, the connection destroyed, the next call served', async () => {
+      const url = await database();
+      const db = dbName(url);
+      // The server's own statement timeout would wait a minute: only the operation's deadline can end these waits.
+      const store = await open({ url, statementTimeoutMs: 60_000, operationTimeoutMs: 400, poolSize: 2 });
+      const before = makeGrant();
+      await store.recordIssuance([before], makeEvent({ grantIds: [before.id] }));
+      const blocker = await server.connect({ database: db });
+      const stintBusy = async () =>
+        (await server.exec(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'stint' AND datname = ${pg.escapeLiteral(db)} AND state <> 'idle'`))[0]!.n;
+      try {
+        await blocker.query('BEGIN');
+        await blocker.query('LOCK TABLE grants IN ACCESS EXCLUSIVE MODE');
+        const g = makeGrant();
+        // A transaction (grant, then its event) and a single read, each held up by the lock.
+        const deadline = { code: 'ERR_UNAVAILABLE', details: { postgres: 'Deadline' } };
+        await expect(store.recordIssuance([g], makeEvent({ grantIds: [g.id] }))).rejects.toMatchObject(deadline);
+        await expect(store.getGrant(before.id)).rejects.toMatchObject(deadline);
+        // More operations than connections: none waits for a connection stuck behind the lock.
+        await expect(Promise.all([store.getGrant(before.id), store.listGrants(), store.countActiveGrants(0)])).rejects.toMatchObject(deadline);
+        // The lock is still held, yet the server stops working for Stint: the abandoned statements were cancelled.
+        await waitFor(async () => (await stintBusy()) === 0);
+        expect((await server.exec(`SELECT count(*)::int AS n FROM pg_locks WHERE granted AND mode = 'AccessExclusiveLock' AND relation = 'grants'::regclass`, db))[0]).toEqual({ n: 1 });
+        await blocker.query('ROLLBACK');
+        expect(await store.getGrant(g.id)).toBeNull();
+        await store.recordIssuance([g], makeEvent({ grantIds: [g.id] }));
+        expect(await store.getGrant(g.id)).toEqual(g);
       } finally {
         await blocker.end();
       }
