@@ -119,6 +119,8 @@ export class PolicyReloader {
 
   constructor(deps: PolicyReloaderDeps) {
     this.#deps = deps;
+    // Every result exists from the start, so the first reload shows up in increase() and the stale gauge reads 0.
+    for (const result of ['ok', 'error', 'unchanged'] as const) deps.metrics.policyReloads.inc({ result }, 0);
   }
 
   /** Start watching (when configured) and listening for SIGHUP. */
