@@ -60,6 +60,22 @@ describe('unknown kid', () => {
     expect(issuer.signingKey.kid).toBe(next.kid);
   });
 
+  it('during an issuer outage an unknown kid is retryable (ERR_ISSUER_UNAVAILABLE), never not-found, also within the cooldown', async () => {
+    const { set, issuer, clock } = await start();
+    await set.attest(await h!.goodToken());
+    clock.advance(31_000);
+    issuer.rotate();
+    issuer.fail('http-500');
+    const token = await issuer.mint(issuer.claims(AUDIENCE, { exp: epochSeconds(clock) + 3000 }));
+    await expectRefused(set.attest(token), 'ERR_ISSUER_UNAVAILABLE');
+    // Within the cooldown after that failed fetch: still retryable, so a sidecar keeps its good token.
+    clock.advance(5_000);
+    await expectRefused(set.attest(token), 'ERR_ISSUER_UNAVAILABLE');
+    issuer.recover();
+    clock.advance(30_000);
+    await expect(set.attest(token)).resolves.toBeDefined();
+  });
+
   it('a key rotated in within the cooldown is not found until the cooldown passes', async () => {
     const { set, issuer, clock } = await start();
     await set.attest(await h!.goodToken());

@@ -207,7 +207,9 @@ class IssuerKeySource implements KeySource {
       try {
         fresh = await this.#refresh();
       } catch (refreshErr) {
-        if (refreshErr instanceof CooldownActive) throw err;
+        // Within the cooldown after a fetch that failed, the issuer cannot be reached: the unknown
+        // key may be a rotation we could not see, so the answer is retryable, never "not found".
+        if (refreshErr instanceof CooldownActive && this.#lastFailure === null) throw err;
         throw this.#toUnavailable(refreshErr);
       }
       return fresh.keySet(header, token);
