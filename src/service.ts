@@ -26,7 +26,7 @@ import type { Store } from './store/store.js';
 import { createLogger, type Logger } from './telemetry/logger.js';
 import { StintMetrics } from './telemetry/metrics.js';
 import { BearerAuthenticator } from './transport/admin_auth.js';
-import { bindGrpc, createGrpcServers, serverCredentials } from './transport/grpc/server.js';
+import { createGrpcServers, listenGrpc, serverCredentials, type GrpcListener } from './transport/grpc/server.js';
 import { createHttpServer } from './transport/http/server.js';
 import { injectorSettings } from './webhook/settings.js';
 import { createWebhookServer, type WebhookServer } from './webhook/server.js';
@@ -219,6 +219,8 @@ export async function startStint(config: StintConfig, options: StartOptions = {}
   const publicJwks = async (): Promise<JSONWebKeySet> => (await keyring.freshJwks()) as unknown as JSONWebKeySet;
   const introspector = new Introspector({ issuer: config.issuer, jwks: publicJwks, store, clock });
 
+  const connectionLimits = config.connections;
+  const refusedOn = (listener: string) => (source: string): void => logger.warn({ listener, source, maxPerSource: connectionLimits.maxPerSource }, 'connection refused: too many from one source');
   const http: HttpServer = createHttpServer({
     issuer: config.issuer,
     pipeline,
@@ -235,7 +237,7 @@ export async function startStint(config: StintConfig, options: StartOptions = {}
       policy: policyReadiness(policy),
     }),
     logger,
-  }, workloadTls);
+  }, workloadTls, connectionLimits);
   const reloader = new PolicyReloader({
     holder: policy,
     load: () => {
@@ -251,7 +253,7 @@ export async function startStint(config: StintConfig, options: StartOptions = {}
     clock,
     watch: config.policy.watch ?? true,
   });
-  const grpcServers = createGrpcServers({ pipeline, admin, adminAuth: new BearerAuthenticator(adminTokens), adminClientNames: config.admin.clientNames, policy, reloadPolicy: () => reloader.reload('admin'), stuckAfterAttempts: config.reaper.stuckAfterAttempts, logger });
+  const grpcServers = createGrpcServers({ pipeline, admin, adminAuth: new BearerAuthenticator(adminTokens), adminClientNames: config.admin.clientNames, policy, reloadPolicy: () => reloader.reload('admin'), stuckAfterAttempts: config.reaper.stuckAfterAttempts, logger, connections: config.connections.grpc });
 
   const httpAddr = splitHostPort(config.listen.http);
   const listenError = (key: string, addr: string) => (e: unknown) => {
@@ -261,17 +263,22 @@ export async function startStint(config: StintConfig, options: StartOptions = {}
   let httpPort: number, grpcPort: number, adminPort: number;
   let webhookPort: number | null = null;
   let webhook: WebhookServer | null = null;
+  const grpcListeners: GrpcListener[] = [];
   try {
     await new Promise<void>((resolve, reject) => {
       http.once('error', (e) => reject(listenError('listen.http', config.listen.http)(e)));
       http.listen(httpAddr.port, httpAddr.host, () => resolve());
     });
     httpPort = (http.address() as AddressInfo).port;
-    grpcPort = await bindGrpc(grpcServers.workload, config.listen.grpc, serverCredentials(workloadTls)).catch((e) => Promise.reject(listenError('listen.grpc', config.listen.grpc)(e)));
-    adminPort = await bindGrpc(grpcServers.admin, config.listen.admin, serverCredentials(adminTls)).catch((e) => Promise.reject(listenError('listen.admin', config.listen.admin)(e)));
+    const workloadListener = await listenGrpc(grpcServers.workload, config.listen.grpc, serverCredentials(workloadTls), connectionLimits, refusedOn('grpc')).catch((e) => Promise.reject(listenError('listen.grpc', config.listen.grpc)(e)));
+    grpcListeners.push(workloadListener);
+    grpcPort = workloadListener.port;
+    const adminListener = await listenGrpc(grpcServers.admin, config.listen.admin, serverCredentials(adminTls), connectionLimits, refusedOn('admin')).catch((e) => Promise.reject(listenError('listen.admin', config.listen.admin)(e)));
+    grpcListeners.push(adminListener);
+    adminPort = adminListener.port;
     if (config.webhook) {
       const webhookConfig = config.webhook;
-      webhook = createWebhookServer({ settings: injectorSettings(webhookConfig.sidecar, audience), logger, tls: webhookConfig.tls, ...(webhookTls ? { initialTls: webhookTls } : {}) });
+      webhook = createWebhookServer({ settings: injectorSettings(webhookConfig.sidecar, audience), logger, tls: webhookConfig.tls, limits: connectionLimits, ...(webhookTls ? { initialTls: webhookTls } : {}) });
       const server = webhook.server;
       const addr = splitHostPort(webhookConfig.listen);
       await new Promise<void>((resolve, reject) => {
@@ -285,6 +292,7 @@ export async function startStint(config: StintConfig, options: StartOptions = {}
     await webhook?.close();
     grpcServers.workload.forceShutdown();
     grpcServers.admin.forceShutdown();
+    await Promise.all(grpcListeners.map((l) => l.close()));
     attestors.close();
     await store.close();
     throw e;
@@ -338,6 +346,7 @@ export async function startStint(config: StintConfig, options: StartOptions = {}
         }),
         webhook?.close(),
       ]);
+      await Promise.all(grpcListeners.map((l) => l.close()));
       attestors.close();
       for (const p of providers.all()) await p.close?.().catch(() => undefined);
       await store.close();

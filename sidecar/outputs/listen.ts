@@ -2,10 +2,26 @@
  * Loopback HTTP listeners for application-facing endpoints (and the operations listener). Every
  * listener made here is guarded: a handler that throws or rejects answers 500 `ERR_INTERNAL`,
  * is logged (error class and code, never the request's values), and the next request is served;
- * no request can end the sidecar.
+ * no request can end the sidecar. Idle and half-sent connections are closed, and one source
+ * cannot hold more than a fixed number of sockets (SIDECAR_LISTENER_LIMITS).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { httpServerOptions, limitConnections, type ListenerLimits } from '../../src/transport/connections.js';
 import { createLogger, type Logger } from '../log.js';
+
+/**
+ * Limits of every sidecar listener. All clients are local (one source address, loopback), so the
+ * per-source cap is the listener's cap: far above what SDKs open, low enough that a runaway
+ * client cannot exhaust the sidecar's descriptors.
+ */
+export const SIDECAR_LISTENER_LIMITS: ListenerLimits = {
+  maxPerSource: 128,
+  firstByteTimeoutMs: 5_000,
+  keepAliveTimeoutMs: 5_000,
+  headersTimeoutMs: 5_000,
+  requestTimeoutMs: 10_000,
+  tlsHandshakeTimeoutMs: 5_000,
+};
 
 /** Split `host:port` (`[::1]:80` too). */
 export function splitHostPort(hostPort: string): { host: string; port: number } {
@@ -22,6 +38,8 @@ export interface ListenOptions {
   readonly log?: Logger;
   /** A short name of the listener for the log (e.g. the output type). */
   readonly name?: string;
+  /** Other limits than SIDECAR_LISTENER_LIMITS (tests). */
+  readonly limits?: Partial<ListenerLimits>;
 }
 
 /** The error's class name and the first stack frame: enough to find the bug, never a request value. */
@@ -54,10 +72,10 @@ export function guardHandler(handler: RequestHandler, log: Logger, name = 'liste
 
 /** Start a guarded HTTP server on `hostPort`; resolves once listening. */
 export async function listen(hostPort: string, handler: RequestHandler, options: ListenOptions = {}): Promise<Server> {
-  const server = createServer(guardHandler(handler, options.log ?? createLogger('info'), options.name));
-  server.keepAliveTimeout = 5_000;
-  server.headersTimeout = 5_000;
-  server.requestTimeout = 10_000;
+  const log = options.log ?? createLogger('info');
+  const limits: ListenerLimits = { ...SIDECAR_LISTENER_LIMITS, ...options.limits };
+  const server = createServer(httpServerOptions(limits), guardHandler(handler, log, options.name));
+  limitConnections(server, limits, (source) => log.log('warn', 'connection refused: too many from one source', { listener: options.name ?? 'listener', source, maxPerSource: limits.maxPerSource }));
   const { host, port } = splitHostPort(hostPort);
   await new Promise<void>((resolveListen, reject) => {
     server.once('error', reject);

@@ -11,6 +11,7 @@ import { readTls } from '../config/load.js';
 import { StintError } from '../errors.js';
 import type { Logger } from '../telemetry/logger.js';
 import { toOAuthError } from '../transport/errors.js';
+import { DEFAULT_LISTENER_LIMITS, httpServerOptions, limitConnections, type ListenerLimits } from '../transport/connections.js';
 import { guardHttp } from '../transport/guard.js';
 import { readBody } from '../transport/http/body.js';
 import { reviewAdmission } from './admission.js';
@@ -30,6 +31,8 @@ export interface WebhookServerDeps {
   readonly initialTls?: { readonly cert: Buffer; readonly key: Buffer };
   /** How often the certificate files are checked for a change (ms; default 60 s; 0: never). */
   readonly tlsReloadIntervalMs?: number;
+  /** Idle, handshake and per-source limits (the `connections` configuration). */
+  readonly limits?: ListenerLimits;
 }
 
 /** A webhook listener (not yet listening). */
@@ -50,9 +53,9 @@ export function createWebhookServer(deps: WebhookServerDeps): WebhookServer {
     if (error.code !== 'ERR_INTERNAL') deps.logger.warn({ code: error.code, err: error.message }, 'admission review refused');
     sendError(res, error);
   };
-  const server = createServer({ cert: first.cert, key: first.key, minVersion: 'TLSv1.2' }, guardHttp('webhook', (req, res) => handle(deps, req, res), answer, deps.logger));
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 30_000;
+  const limits = deps.limits ?? DEFAULT_LISTENER_LIMITS;
+  const server = createServer({ ...httpServerOptions(limits), cert: first.cert, key: first.key, minVersion: 'TLSv1.2' }, guardHttp('webhook', (req, res) => handle(deps, req, res), answer, deps.logger));
+  limitConnections(server, limits, (source) => deps.logger.warn({ listener: 'webhook', source, maxPerSource: limits.maxPerSource }, 'connection refused: too many from one source'));
 
   const reloadTls = (): boolean => {
     let next;

@@ -7,6 +7,7 @@
 import { fileURLToPath } from 'node:url';
 import { dirname, resolve } from 'node:path';
 import { existsSync } from 'node:fs';
+import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
@@ -20,6 +21,7 @@ import { parseDuration } from '../../duration.js';
 import type { BearerAuthenticator } from '../admin_auth.js';
 import { toGrpcError } from '../errors.js';
 import { logInternal } from '../guard.js';
+import { limitConnections, type SocketLimits } from '../connections.js';
 import type { Logger } from '../../telemetry/logger.js';
 import type { PolicyEngine } from '../../policy/decision.js';
 import { explain, explainRecorded } from '../../policy/explain.js';
@@ -65,7 +67,21 @@ export interface GrpcDeps {
   readonly reloadPolicy?: () => Promise<{ result: string; error?: string }>;
   /** Where unexpected handler failures are logged. */
   readonly logger?: Logger;
+  /** Keepalive and connection idle/age limits of both servers. */
+  readonly connections?: GrpcConnectionLimits;
 }
+
+/** HTTP/2 connection limits of a gRPC server (ms). */
+export interface GrpcConnectionLimits {
+  readonly keepaliveTimeMs: number;
+  readonly keepaliveTimeoutMs: number;
+  readonly maxConnectionIdleMs: number;
+  readonly maxConnectionAgeMs: number;
+  readonly maxConnectionAgeGraceMs: number;
+}
+
+/** The defaults of `connections.grpc`. */
+export const DEFAULT_GRPC_LIMITS: GrpcConnectionLimits = { keepaliveTimeMs: 120_000, keepaliveTimeoutMs: 20_000, maxConnectionIdleMs: 300_000, maxConnectionAgeMs: 3_600_000, maxConnectionAgeGraceMs: 30_000 };
 
 /** The two gRPC servers of the service, with their health services. */
 export interface GrpcServers {
@@ -196,7 +212,15 @@ export function createGrpcServers(deps: GrpcDeps): GrpcServers {
   };
   // Reflection on each listener lists only what that listener serves (its Stint service and health).
   const reflected = protoLoader.loadSync(['stint/v1/stint.proto', healthProtoPath], { includeDirs: [protoRoot()], keepCase: true });
-  const options: grpc.ServerOptions = { 'grpc.max_receive_message_length': 4 * 1024 * 1024 };
+  const limits = deps.connections ?? DEFAULT_GRPC_LIMITS;
+  const options: grpc.ServerOptions = {
+    'grpc.max_receive_message_length': 4 * 1024 * 1024,
+    'grpc.keepalive_time_ms': limits.keepaliveTimeMs,
+    'grpc.keepalive_timeout_ms': limits.keepaliveTimeoutMs,
+    'grpc.max_connection_idle_ms': limits.maxConnectionIdleMs,
+    'grpc.max_connection_age_ms': limits.maxConnectionAgeMs,
+    'grpc.max_connection_age_grace_ms': limits.maxConnectionAgeGraceMs,
+  };
 
   const unary = guardedUnary(deps.logger, 'grpc');
   const adminUnary = guardedUnary(deps.logger, 'admin');
@@ -318,6 +342,53 @@ export function createGrpcServers(deps: GrpcDeps): GrpcServers {
 export function serverCredentials(tls?: { cert: Buffer; key: Buffer; ca: Buffer | null }): grpc.ServerCredentials {
   if (!tls) return grpc.ServerCredentials.createInsecure();
   return grpc.ServerCredentials.createSsl(tls.ca, [{ cert_chain: tls.cert, private_key: tls.key }], tls.ca !== null);
+}
+
+/** A gRPC listener: its TCP server feeding connections to the gRPC server. */
+export interface GrpcListener {
+  readonly port: number;
+  /** Stop accepting connections (the gRPC server's own shutdown closes the open ones). */
+  close(): Promise<void>;
+}
+
+/**
+ * Listen on host:port (port 0 picks one) with a TCP server of our own that applies the per-source
+ * cap and the first-byte timeout, then hands each socket to gRPC (grpc-js connection injector):
+ * grpc-js binds no socket we could limit. With TLS credentials, a socket that has neither sent a
+ * byte nor been answered (no completed handshake: the server speaks first after it, with its
+ * HTTP/2 settings) by the first-byte timeout is closed too.
+ */
+export async function listenGrpc(server: grpc.Server, address: string, credentials: grpc.ServerCredentials, limits: SocketLimits, onRefused?: (source: string) => void): Promise<GrpcListener> {
+  const i = address.lastIndexOf(':');
+  const host = address.slice(0, i).replace(/^\[|\]$/g, '');
+  const port = Number(address.slice(i + 1));
+  const injector = server.createConnectionInjector(credentials);
+  const tcp = createTcpServer();
+  limitConnections(tcp, limits, onRefused);
+  tcp.on('connection', (socket) => {
+    if (socket.destroyed) return;
+    const handshake = setTimeout(() => {
+      if (socket.bytesWritten === 0) socket.destroy();
+    }, limits.firstByteTimeoutMs);
+    handshake.unref();
+    socket.once('close', () => clearTimeout(handshake));
+    injector.injectConnection(socket);
+  });
+  await new Promise<void>((resolveListen, reject) => {
+    tcp.once('error', reject);
+    tcp.listen(port, host, () => {
+      tcp.off('error', reject);
+      resolveListen();
+    });
+  });
+  return {
+    port: (tcp.address() as AddressInfo).port,
+    close: () =>
+      new Promise<void>((r) => {
+        injector.destroy();
+        tcp.close(() => r());
+      }),
+  };
 }
 
 /** Bind a server to host:port (port 0 picks one); resolves with the bound port. */

@@ -17,6 +17,7 @@ import type { CredentialRequest } from '../../policy/decision.js';
 import type { Logger } from '../../telemetry/logger.js';
 import type { BearerAuthenticator } from '../admin_auth.js';
 import { toOAuthError } from '../errors.js';
+import { DEFAULT_LISTENER_LIMITS, httpServerOptions, limitConnections, type ListenerLimits } from '../connections.js';
 import { guardHttp } from '../guard.js';
 
 /** RFC 8693 grant type. */
@@ -63,17 +64,16 @@ export function discoveryDocument(deps: Pick<HttpDeps, 'issuer' | 'signingAlgori
   };
 }
 
-/** Create the HTTP server (not yet listening). */
-export function createHttpServer(deps: HttpDeps, tls?: { cert: Buffer; key: Buffer; ca: Buffer | null }): Server {
+/** Create the HTTP server (not yet listening), with its idle, handshake and per-source limits. */
+export function createHttpServer(deps: HttpDeps, tls?: { cert: Buffer; key: Buffer; ca: Buffer | null }, limits: ListenerLimits = DEFAULT_LISTENER_LIMITS): Server {
   // No request can end the process: every failure becomes an OAuth error answer.
   const handler = guardHttp('http', (req, res) => handle(deps, req, res), sendOAuthError, deps.logger);
   // With a client CA, only clients holding a certificate it signed get through the TLS handshake (mTLS).
+  const options = httpServerOptions(limits);
   const server: Server = tls
-    ? createHttpsServer({ cert: tls.cert, key: tls.key, ...(tls.ca ? { ca: tls.ca, requestCert: true, rejectUnauthorized: true } : {}), minVersion: 'TLSv1.2' }, handler)
-    : createServer(handler);
-  server.keepAliveTimeout = 65_000;
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 30_000;
+    ? createHttpsServer({ ...options, cert: tls.cert, key: tls.key, ...(tls.ca ? { ca: tls.ca, requestCert: true, rejectUnauthorized: true } : {}), minVersion: 'TLSv1.2' }, handler)
+    : createServer(options, handler);
+  limitConnections(server, limits, (source) => deps.logger?.warn({ listener: 'http', source, maxPerSource: limits.maxPerSource }, 'connection refused: too many from one source'));
   return server;
 }
 
