@@ -67,19 +67,19 @@ export function duration(seconds: number, scale: number): string {
 const p = (name: ParamName): string => token(name);
 const runbook = (alert: string): string => `${p('runbookBaseUrl')}/${alert}.md`;
 
-/** The SLI error ratio over a window for each SLO, 0 (not absent) while nothing failed. */
-function sliRecords(w: string): RecordingRule[] {
+/** The SLI error ratio over a window (named `name`, range `w`) for each SLO, 0 (not absent) while nothing failed. */
+function sliRecords(name: string, w: string): RecordingRule[] {
   const all = `sum by (${BY}) (rate(stint_exchanges_total[${w}]))`;
   const failed = `sum by (${BY}) (rate(stint_exchanges_total{outcome="error",reason=~"${SERVER_FAULT_CODES.join('|')}"}[${w}]))`;
   const allowed = `sum by (${BY}) (rate(stint_exchange_duration_seconds_count{outcome="allow"}[${w}]))`;
   const fast = `sum by (${BY}) (rate(stint_exchange_duration_seconds_bucket{outcome="allow",le="${p('latencyThreshold')}"}[${w}]))`;
   return [
-    { record: `stint:slo_errors:ratio_rate${w}`, expr: `(${failed} or 0 * ${all}) / ${all}`, labels: { slo: 'availability' } },
-    { record: `stint:slo_errors:ratio_rate${w}`, expr: `1 - ((${fast} or 0 * ${allowed}) / ${allowed})`, labels: { slo: 'latency' } },
+    { record: `stint:slo_errors:ratio_rate${name}`, expr: `(${failed} or 0 * ${all}) / ${all}`, labels: { slo: 'availability' } },
+    { record: `stint:slo_errors:ratio_rate${name}`, expr: `1 - ((${fast} or 0 * ${allowed}) / ${allowed})`, labels: { slo: 'latency' } },
   ];
 }
 
-/** Burn rate over a window: the error ratio divided by the error budget (1 - objective). */
+/** Burn rate over the window named `w`: the error ratio divided by the error budget (1 - objective). */
 function burnRecords(w: string): RecordingRule[] {
   return (['availability', 'latency'] as const).map((slo) => ({
     record: `stint:slo_burn_rate:ratio_rate${w}`,
@@ -90,9 +90,10 @@ function burnRecords(w: string): RecordingRule[] {
 
 /** A multi-window, multi-burn-rate alert on one SLO. */
 function burnAlert(slo: 'availability' | 'latency', alert: string, o: RuleOptions, what: string): AlertRule {
+  // Recorded series are named after the production windows whatever the time scale, so dashboards read them unchanged.
   const pair = (x: (typeof BURN_PAIRS)[number]): string => {
-    const long = duration(x.long, o.timeScale);
-    const short = duration(x.short, o.timeScale);
+    const long = duration(x.long, 1);
+    const short = duration(x.short, 1);
     return `(stint:slo_burn_rate:ratio_rate${long}{slo="${slo}"} > ${x.factor} and stint:slo_burn_rate:ratio_rate${short}{slo="${slo}"} > ${x.factor})`;
   };
   return {
@@ -111,7 +112,7 @@ function burnAlert(slo: 'availability' | 'latency', alert: string, o: RuleOption
 /** Every rule group, rendered for `o`. */
 export function ruleGroups(o: RuleOptions): RuleGroup[] {
   const d = (s: number): string => duration(s, o.timeScale);
-  const windows = [...new Set(BURN_PAIRS.flatMap((x) => [x.short, x.long]))].sort((a, b) => a - b).map(d);
+  const windows = [...new Set(BURN_PAIRS.flatMap((x) => [x.short, x.long]))].sort((a, b) => a - b);
   const period = d(SLO_PERIOD_SECONDS);
   const allowRate = (w: string, offset?: string): string =>
     `sum by (${BY}) (rate(stint_exchanges_total{outcome="allow"}[${w}]${offset ? ` offset ${offset}` : ''}))`;
@@ -128,8 +129,8 @@ export function ruleGroups(o: RuleOptions): RuleGroup[] {
         { record: 'stint:slo_objective:ratio', expr: `vector(${p('availabilityObjective')} / 100)`, labels: { slo: 'availability' } },
         { record: 'stint:slo_objective:ratio', expr: `vector(${p('latencyObjective')} / 100)`, labels: { slo: 'latency' } },
         { record: 'stint:slo_latency_threshold:seconds', expr: `vector(${p('latencyThreshold')})` },
-        ...windows.flatMap(sliRecords),
-        ...windows.flatMap(burnRecords),
+        ...windows.flatMap((w) => sliRecords(duration(w, 1), d(w))),
+        ...windows.map((w) => duration(w, 1)).flatMap(burnRecords),
         {
           record: 'stint:audit_completeness:ratio_rate1h',
           expr: `sum by (${BY}) (rate(stint_audit_events_total{type=~"exchange\\\\.(allowed|denied|error)"}[${d(3600)}])) / sum by (${BY}) (rate(stint_exchanges_total[${d(3600)}]))`,

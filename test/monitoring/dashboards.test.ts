@@ -5,31 +5,18 @@
  * and the sidecar's /metrics expose: renaming a metric fails here.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DASHBOARDS } from '../../monitoring/src/dashboards.js';
-import type { Dashboard, Panel } from '../../monitoring/src/grafana.js';
 import { ruleGroups, type RecordingRule } from '../../monitoring/src/rules.js';
 import { StintMetrics } from '../../src/telemetry/metrics.js';
 import { SidecarMetrics } from '../../sidecar/metrics.js';
-import { ROOT } from '../support/programs.js';
+import { dashboardQueries, loadDashboards, metricsIn, panelsOf } from './queries.js';
 
-const dashboards = DASHBOARDS.map((d) => ({ file: d.file, json: JSON.parse(readFileSync(join(ROOT, 'monitoring/grafana', d.file), 'utf8')) as Dashboard }));
-const panelsOf = (d: Dashboard): Panel[] => d.panels.flatMap((p) => [p, ...(p.panels ?? [])]);
+const dashboards = loadDashboards();
 const GRAFANA_BUILTINS = new Set(['__rate_interval', '__interval', '__range', '__range_s']);
-
-/** Every query of every dashboard, with its dashboard and panel. */
-export function dashboardQueries(): { dashboard: string; panel: string; expr: string }[] {
-  return dashboards.flatMap((d) => panelsOf(d.json).flatMap((p) => (p.targets ?? []).map((t) => ({ dashboard: d.json.uid, panel: p.title, expr: t.expr }))));
-}
-
-/** Raw metric names (stint_...) an expression reads. */
-export function metricsIn(expr: string): string[] {
-  return [...new Set([...expr.matchAll(/\b(stint_[a-z0-9_]+)\b/g)].map((m) => m[1]!))];
-}
 
 /** Names of metric families the service and the sidecar expose, from the code that serves /metrics. */
 async function exposedFamilies(): Promise<Map<string, string>> {
