@@ -15,21 +15,7 @@ import { StintError } from '../errors.js';
 import { ADVISORY_LOCK_NAMESPACE, KEY_SLOT_LOCK, migratePostgres, postgresSchemaVersion } from './postgres_migrate.js';
 import { storeErrorFromPg } from './postgres_errors.js';
 import { DeadlineExceeded, Operation } from './postgres_operation.js';
-import {
-  AUDIT_COLUMNS,
-  GRANT_COLUMNS,
-  INLINE_REVOKE_GRACE_SECONDS,
-  INSERT_GRANT_COLUMNS,
-  grantFromRow,
-  grantParams,
-  keyFromRow,
-  quarantineFromRow,
-  quarantineInForce,
-  sortQuarantines,
-  type GrantRow,
-  type KeyRow,
-  type QuarantineRow,
-} from './rows.js';
+import { AUDIT_COLUMNS, GRANT_COLUMNS, auditFromRow, auditParams, grantFromRow, grantParams, keyFromRow, keyInSlotParams, keyParams, quarantineFromRow, quarantineInForce, sortKeys, sortQuarantines, type AuditRow, type GrantRow, type KeyRow, type QuarantineRow } from './rows.js';
 import * as sql from './sql.js';
 import { pgSql } from './sql.js';
 import type { AttestationBinding, AttestationBindingInput, AuditEvent, AuditFilter, CleanupOutcome, Grant, GrantFilter, Quarantine, Store, StoredKey } from './store.js';
@@ -60,21 +46,6 @@ export interface PostgresStore extends Store {
   schemaVersion(): Promise<number>;
 }
 
-interface AuditRow {
-  id: string;
-  time: number;
-  type: AuditEvent['type'];
-  request_id: string | null;
-  identity: string | null;
-  rule: string | null;
-  outcome: AuditEvent['outcome'];
-  reason: string | null;
-  grant_ids: string[];
-  data: Record<string, unknown>;
-}
-
-const REVOKE_SET = `state = 'revoked', revoked_at = $1::bigint, revoked_reason = $2, cleanup = 'pending', cleanup_next_at = $1::bigint + ${INLINE_REVOKE_GRACE_SECONDS}`;
-const INSERT_GRANT = `INSERT INTO grants (${INSERT_GRANT_COLUMNS}) VALUES (${placeholders(1, 15)})`;
 /** The event, and a link to each grant it names that the store holds (grants of the same transaction included). */
 const INSERT_AUDIT = `WITH a AS (INSERT INTO audit (${AUDIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10::jsonb) RETURNING seq)
   INSERT INTO audit_grants (grant_seq, audit_seq) SELECT g.seq, a.seq FROM a CROSS JOIN grants g WHERE g.id = ANY($11::text[]) ON CONFLICT DO NOTHING`;
@@ -87,11 +58,6 @@ const CLAIM_CLEANUPS = `WITH due AS (
     ORDER BY cleanup_next_at, seq LIMIT $2 FOR UPDATE SKIP LOCKED)
   UPDATE grants g SET cleanup_next_at = $3 FROM due WHERE g.seq = due.seq
   RETURNING ${QUALIFIED_GRANT_COLUMNS}, due.due_at, due.seq`;
-const KEY_VALUES = '$1::text, $2::text, $3::text, $4::text, $5::text, $6::bigint, $7::bigint, $8::bigint, $9::bigint';
-const KEY_COLUMNS = 'kid, alg, private_jwk, public_jwk, state, created_at, activated_at, retired_at, publish_until';
-const INSERT_KEY_IN_SLOT = `INSERT INTO keys (${KEY_COLUMNS}) SELECT ${KEY_VALUES}
-  WHERE NOT EXISTS (SELECT 1 FROM keys WHERE kid = $1 OR (state = 'current' AND $5::text = 'current') OR (state = 'next' AND alg = $2 AND $5::text = 'next'))
-  ON CONFLICT (kid) DO NOTHING`;
 
 /** Open the store: connect, apply migrations; throws ERR_UNAVAILABLE when PostgreSQL cannot be reached. */
 export async function openPostgresStore(options: PostgresStoreOptions): Promise<PostgresStore> {
@@ -131,10 +97,6 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
 const typeParser = ((oid: number, format?: 'text' | 'binary') =>
   oid === pg.types.builtins.INT8 && format !== 'binary' ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser;
 
-function placeholders(from: number, count: number): string {
-  return Array.from({ length: count }, (_, i) => `$${from + i}`).join(', ');
-}
-
 /** JSON text for a JSONB parameter (JSONB refuses the escape \u0000 too); throws on what JSON cannot hold. */
 function jsonb(value: unknown): string {
   const text = JSON.stringify(value);
@@ -142,28 +104,9 @@ function jsonb(value: unknown): string {
   return text.includes('\\u0000') ? text.replace(/(?<!\\)((?:\\\\)*)\\u0000/g, '$1\\ufffd') : text;
 }
 
-function auditParams(e: AuditEvent): unknown[] {
-  // Serialized first: an event JSON cannot hold fails before anything is written.
-  return [e.id, e.time, e.type, e.requestId, e.identity, e.rule, e.outcome, e.reason, jsonb(e.grantIds), jsonb(e.data), [...e.grantIds]];
-}
-
-function keyParams(k: StoredKey): unknown[] {
-  return [k.kid, k.alg, k.privateJwk, k.publicJwk, k.state, k.createdAt, k.activatedAt, k.retiredAt, k.publishUntil];
-}
-
-function auditFromRow(r: AuditRow): AuditEvent {
-  return {
-    id: r.id,
-    time: r.time,
-    type: r.type,
-    requestId: r.request_id,
-    identity: r.identity,
-    rule: r.rule,
-    outcome: r.outcome,
-    reason: r.reason,
-    grantIds: r.grant_ids,
-    data: r.data,
-  };
+/** INSERT_AUDIT's values: the event (serialized first: an event JSON cannot hold fails before anything is written), then the grant ids to link. */
+function insertAuditParams(e: AuditEvent): unknown[] {
+  return [...auditParams(e, jsonb), [...e.grantIds]];
 }
 
 class PostgresStoreImpl implements PostgresStore {
@@ -181,13 +124,13 @@ class PostgresStoreImpl implements PostgresStore {
 
   recordIssuance(grants: readonly Grant[], event: AuditEvent): Promise<void> {
     return this.call('record_issuance', async (op) => {
-      const audit = auditParams(event);
+      const audit = insertAuditParams(event);
       if (grants.length === 0) {
         await op.query(INSERT_AUDIT, audit);
         return;
       }
       await op.transaction(async () => {
-        for (const g of grants) await op.query(INSERT_GRANT, grantParams(g));
+        for (const g of grants) await op.query(pgSql(sql.INSERT_GRANT), grantParams(g));
         await op.query(INSERT_AUDIT, audit);
       });
     });
@@ -195,59 +138,37 @@ class PostgresStoreImpl implements PostgresStore {
 
   appendAudit(event: AuditEvent): Promise<void> {
     return this.call('append_audit', async (op) => {
-      await op.query(INSERT_AUDIT, auditParams(event));
+      await op.query(INSERT_AUDIT, insertAuditParams(event));
     });
   }
 
   getGrant(id: string): Promise<Grant | null> {
-    return this.call('get_grant', (op) => this.selectGrant(op, id));
+    return this.call('get_grant', (op) => this.grant(op, sql.SELECT_GRANT, [id]));
   }
 
   listGrants(filter: GrantFilter = {}): Promise<Grant[]> {
-    return this.call('list_grants', async (op) => {
-      const where: string[] = [];
-      const params: unknown[] = [];
-      if (filter.identity !== undefined) where.push(`identity = $${params.push(filter.identity)}`);
-      if (filter.state !== undefined) where.push(`state = $${params.push(filter.state)}`);
-      if (filter.stuckAfterAttempts !== undefined) where.push(`cleanup = 'pending' AND cleanup_attempts >= $${params.push(filter.stuckAfterAttempts)}`);
-      const limit = `$${params.push(limitOf(filter.limit))}`;
-      const sql = `SELECT ${GRANT_COLUMNS} FROM grants${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ${limit}`;
-      return (await op.query<GrantRow>(sql, params)).map(grantFromRow);
-    });
+    const q = sql.listGrants(filter);
+    return this.call('list_grants', async (op) => (await this.rows<GrantRow>(op, q.sql, q.params)).map(grantFromRow));
   }
 
   revokeGrant(id: string, at: number, reason: string): Promise<Grant | null> {
-    return this.call('revoke_grant', async (op) => {
-      const [row] = await op.query<GrantRow>(`UPDATE grants SET ${REVOKE_SET} WHERE id = $3 AND state = 'active' RETURNING ${GRANT_COLUMNS}`, [at, reason, id]);
-      return row ? grantFromRow(row) : this.selectGrant(op, id);
-    });
+    return this.call('revoke_grant', async (op) => (await this.grant(op, sql.REVOKE_GRANT, sql.revokeParams(at, reason, id))) ?? this.grant(op, sql.SELECT_GRANT, [id]));
   }
 
   revokeIdentity(identity: string, at: number, reason: string): Promise<Grant[]> {
-    return this.call('revoke_identity', async (op) =>
-      (await op.query<GrantRow>(`UPDATE grants SET ${REVOKE_SET} WHERE identity = $3 AND state = 'active' RETURNING ${GRANT_COLUMNS}`, [at, reason, identity])).map(grantFromRow),
-    );
+    return this.call('revoke_identity', async (op) => (await this.rows<GrantRow>(op, sql.REVOKE_IDENTITY, sql.revokeParams(at, reason, identity))).map(grantFromRow));
   }
 
   expireGrants(now: number): Promise<Grant[]> {
     return this.call('expire_grants', async (op) => {
-      await op.query(pgSql(sql.DELETE_EXPIRED_BINDINGS), [now * 1000]);
-      await op.query(pgSql(sql.DELETE_ENDED_QUARANTINES), [now * 1000]);
-      return (
-        await op.query<GrantRow>(
-          `UPDATE grants SET state = 'expired', cleanup = 'pending', cleanup_next_at = $1 WHERE state = 'active' AND expires_at <= $1 RETURNING ${GRANT_COLUMNS}`,
-          [now],
-        )
-      ).map(grantFromRow);
+      await this.rows(op, sql.DELETE_EXPIRED_BINDINGS, [now * 1000]);
+      await this.rows(op, sql.DELETE_ENDED_QUARANTINES, [now * 1000]);
+      return (await this.rows<GrantRow>(op, sql.EXPIRE_GRANTS, [now, now])).map(grantFromRow);
     });
   }
 
   dueCleanups(now: number, limit: number): Promise<Grant[]> {
-    return this.call('due_cleanups', async (op) =>
-      (
-        await op.query<GrantRow>(`SELECT ${GRANT_COLUMNS} FROM grants WHERE cleanup = 'pending' AND cleanup_next_at <= $1 ORDER BY cleanup_next_at, seq LIMIT $2`, [now, limit])
-      ).map(grantFromRow),
-    );
+    return this.call('due_cleanups', async (op) => (await this.rows<GrantRow>(op, sql.DUE_CLEANUPS, [now, limit])).map(grantFromRow));
   }
 
   claimCleanups(now: number, limit: number, leaseSeconds: number): Promise<Grant[]> {
@@ -258,84 +179,46 @@ class PostgresStoreImpl implements PostgresStore {
   }
 
   recordCleanup(id: string, outcome: CleanupOutcome): Promise<Grant | null> {
-    return this.call('record_cleanup', async (op) => {
-      const [row] = outcome.ok
-        ? await op.query<GrantRow>(
-            `UPDATE grants SET cleanup = 'done', cleanup_next_at = NULL, cleanup_error = NULL, state = CASE state WHEN 'expired' THEN 'reaped' ELSE state END
-             WHERE id = $1 AND cleanup = 'pending' RETURNING ${GRANT_COLUMNS}`,
-            [id],
-          )
-        : await op.query<GrantRow>(
-            `UPDATE grants SET cleanup_attempts = cleanup_attempts + 1, cleanup_next_at = $1, cleanup_error = $2 WHERE id = $3 AND cleanup = 'pending' RETURNING ${GRANT_COLUMNS}`,
-            [outcome.nextAt, outcome.error, id],
-          );
-      return row ? grantFromRow(row) : this.selectGrant(op, id);
-    });
-  }
-
-  extendGrant(id: string, expiresAt: number): Promise<Grant | null> {
-    return this.call('extend_grant', async (op) => {
-      const [row] = await op.query<GrantRow>(`UPDATE grants SET expires_at = $1 WHERE id = $2 AND state = 'active' RETURNING ${GRANT_COLUMNS}`, [expiresAt, id]);
-      return row ? grantFromRow(row) : null;
-    });
-  }
-
-  liveRevocationHandles(kind: string, now: number): Promise<string[]> {
-    return this.call('live_revocation_handles', async (op) =>
-      (
-        await op.query<{ revocation_handle: string }>(
-          `SELECT revocation_handle FROM grants WHERE kind = $1 AND state = 'active' AND expires_at > $2 AND revocation_handle IS NOT NULL
-           UNION SELECT revocation_handle FROM grants WHERE kind = $1 AND cleanup = 'pending' AND revocation_handle IS NOT NULL`,
-          [kind, now],
-        )
-      ).map((r) => r.revocation_handle),
+    return this.call(
+      'record_cleanup',
+      async (op) =>
+        (await (outcome.ok ? this.grant(op, sql.CLEANUP_DONE, [id]) : this.grant(op, sql.CLEANUP_FAILED, [outcome.nextAt, outcome.error, id]))) ??
+        this.grant(op, sql.SELECT_GRANT, [id]),
     );
   }
 
+  extendGrant(id: string, expiresAt: number): Promise<Grant | null> {
+    return this.call('extend_grant', (op) => this.grant(op, sql.EXTEND_GRANT, [expiresAt, id]));
+  }
+
+  liveRevocationHandles(kind: string, now: number): Promise<string[]> {
+    return this.call('live_revocation_handles', async (op) => (await this.rows<{ revocation_handle: string }>(op, sql.LIVE_HANDLES, [kind, now, kind])).map((r) => r.revocation_handle));
+  }
+
   resolveCleanup(id: string): Promise<Grant | null> {
-    return this.call('resolve_cleanup', async (op) => {
-      const [row] = await op.query<GrantRow>(`UPDATE grants SET cleanup = 'resolved', cleanup_next_at = NULL WHERE id = $1 AND cleanup = 'pending' RETURNING ${GRANT_COLUMNS}`, [id]);
-      return row ? grantFromRow(row) : this.selectGrant(op, id);
-    });
+    return this.call('resolve_cleanup', async (op) => (await this.grant(op, sql.CLEANUP_RESOLVED, [id])) ?? this.grant(op, sql.SELECT_GRANT, [id]));
   }
 
   countActiveGrants(now: number): Promise<number> {
-    return this.call('count_active_grants', (op) => this.count(op, `SELECT count(*) AS n FROM grants WHERE state = 'active' AND expires_at > $1`, [now]));
+    return this.call('count_active_grants', async (op) => (await this.rows<{ n: number }>(op, sql.COUNT_ACTIVE, [now]))[0]?.n ?? 0);
   }
 
   countStuckGrants(stuckAfterAttempts: number): Promise<number> {
-    return this.call('count_stuck_grants', (op) => this.count(op, `SELECT count(*) AS n FROM grants WHERE cleanup = 'pending' AND cleanup_attempts >= $1`, [stuckAfterAttempts]));
+    return this.call('count_stuck_grants', async (op) => (await this.rows<{ n: number }>(op, sql.COUNT_STUCK, [stuckAfterAttempts]))[0]?.n ?? 0);
   }
 
   queryAudit(filter: AuditFilter = {}): Promise<AuditEvent[]> {
-    return this.call('query_audit', async (op) => {
-      const where: string[] = [];
-      const params: unknown[] = [];
-      if (filter.since !== undefined) where.push(`time >= $${params.push(filter.since)}`);
-      if (filter.identity !== undefined) where.push(`identity = $${params.push(filter.identity)}`);
-      if (filter.type !== undefined) where.push(`type = $${params.push(filter.type)}`);
-      if (filter.grantId !== undefined) {
-        where.push(`seq IN (SELECT audit_seq FROM audit_grants WHERE grant_seq = (SELECT seq FROM grants WHERE id = $${params.push(filter.grantId)}))`);
-      }
-      const limit = `$${params.push(limitOf(filter.limit))}`;
-      const sql = `SELECT ${AUDIT_COLUMNS} FROM audit${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY time DESC, seq DESC LIMIT ${limit}`;
-      return (await op.query<AuditRow>(sql, params)).map(auditFromRow);
-    });
+    const q = sql.queryAudit(filter);
+    return this.call('query_audit', async (op) => (await this.rows<AuditRow>(op, q.sql, q.params)).map(auditFromRow));
   }
 
   listKeys(): Promise<StoredKey[]> {
-    return this.call('list_keys', async (op) => (await op.query<KeyRow>(`SELECT ${KEY_COLUMNS} FROM keys ORDER BY created_at, kid COLLATE "C"`, [])).map(keyFromRow));
+    return this.call('list_keys', async (op) => sortKeys((await this.rows<KeyRow>(op, sql.SELECT_KEYS, [])).map(keyFromRow)));
   }
 
   putKey(key: StoredKey): Promise<void> {
     return this.call('put_key', async (op) => {
-      await op.query(
-        `INSERT INTO keys (${KEY_COLUMNS}) VALUES (${KEY_VALUES})
-         ON CONFLICT (kid) DO UPDATE SET alg = excluded.alg, private_jwk = excluded.private_jwk, public_jwk = excluded.public_jwk,
-           state = excluded.state, created_at = excluded.created_at, activated_at = excluded.activated_at,
-           retired_at = excluded.retired_at, publish_until = excluded.publish_until`,
-        keyParams(key),
-      );
+      await this.rows(op, sql.UPSERT_KEY, keyParams(key));
     });
   }
 
@@ -344,25 +227,25 @@ class PostgresStoreImpl implements PostgresStore {
       // Under READ COMMITTED, NOT EXISTS alone lets two replicas both see a free slot; the lock serialises them.
       op.transaction(async () => {
         await op.query('SELECT pg_advisory_xact_lock($1, $2)', [ADVISORY_LOCK_NAMESPACE, KEY_SLOT_LOCK]);
-        return (await op.run(INSERT_KEY_IN_SLOT, keyParams(key))).rowCount === 1;
+        return (await op.run(pgSql(sql.INSERT_KEY_IN_SLOT), keyInSlotParams(key))).rowCount === 1;
       }),
     );
   }
 
   deleteKey(kid: string): Promise<void> {
     return this.call('delete_key', async (op) => {
-      await op.query('DELETE FROM keys WHERE kid = $1', [kid]);
+      await this.rows(op, sql.DELETE_KEY, [kid]);
     });
   }
 
   bindAttestation(input: AttestationBindingInput): Promise<AttestationBinding> {
+    const { kind, key, binding, now, expiresAt } = input;
     return this.call('bind_attestation', async (op) => {
-      const { kind, key, binding, now, expiresAt } = input;
       // A concurrent first binder makes the upsert wait for its commit, then see its row: no second winner.
       for (let attempt = 0; attempt < 5; attempt++) {
-        const [won] = await op.query<{ binding: string }>(pgSql(sql.BIND_ATTESTATION), [kind, key, binding, now, expiresAt]);
+        const [won] = await this.rows<{ binding: string }>(op, sql.BIND_ATTESTATION, [kind, key, binding, now, expiresAt]);
         if (won) return { binding: won.binding, firstUse: true };
-        const [held] = await op.query<{ binding: string }>(pgSql(sql.SELECT_BINDING), [kind, key, now]);
+        const [held] = await this.rows<{ binding: string }>(op, sql.SELECT_BINDING, [kind, key, now]);
         if (held) return { binding: held.binding, firstUse: false };
         // The binding that held was removed between the two statements: try again.
       }
@@ -376,26 +259,26 @@ class PostgresStoreImpl implements PostgresStore {
 
   quarantineIdentity(q: Quarantine): Promise<void> {
     return this.call('quarantine_identity', async (op) => {
-      await op.query(pgSql(sql.UPSERT_QUARANTINE), [q.identity, q.reason, q.actor, q.at, q.until]);
+      await this.rows(op, sql.UPSERT_QUARANTINE, [q.identity, q.reason, q.actor, q.at, q.until]);
     });
   }
 
   liftQuarantine(identity: string, at: number): Promise<boolean> {
     return this.call('lift_quarantine', async (op) => {
-      const [row] = await op.query<{ ends_at: number | null }>(pgSql(sql.DELETE_QUARANTINE), [identity]);
+      const [row] = await this.rows<{ ends_at: number | null }>(op, sql.DELETE_QUARANTINE, [identity]);
       return row !== undefined && quarantineInForce(row.ends_at, at);
     });
   }
 
   activeQuarantine(identity: string, now: number): Promise<Quarantine | null> {
     return this.call('active_quarantine', async (op) => {
-      const [row] = await op.query<QuarantineRow>(pgSql(sql.SELECT_ACTIVE_QUARANTINE), [identity, now]);
+      const [row] = await this.rows<QuarantineRow>(op, sql.SELECT_ACTIVE_QUARANTINE, [identity, now]);
       return row ? quarantineFromRow(row) : null;
     });
   }
 
   listQuarantines(now: number): Promise<Quarantine[]> {
-    return this.call('list_quarantines', async (op) => sortQuarantines((await op.query<QuarantineRow>(pgSql(sql.SELECT_ACTIVE_QUARANTINES), [now])).map(quarantineFromRow)));
+    return this.call('list_quarantines', async (op) => sortQuarantines((await this.rows<QuarantineRow>(op, sql.SELECT_ACTIVE_QUARANTINES, [now])).map(quarantineFromRow)));
   }
 
   async close(): Promise<void> {
@@ -404,14 +287,15 @@ class PostgresStoreImpl implements PostgresStore {
     await this.pool.end();
   }
 
-  private async selectGrant(op: Operation, id: string): Promise<Grant | null> {
-    const [row] = await op.query<GrantRow>(`SELECT ${GRANT_COLUMNS} FROM grants WHERE id = $1`, [id]);
-    return row ? grantFromRow(row) : null;
+  /** The rows of a shared statement (sql.ts), its placeholders rewritten. */
+  private rows<R extends pg.QueryResultRow = pg.QueryResultRow>(op: Operation, text: string, params: unknown[]): Promise<R[]> {
+    return op.query<R>(pgSql(text), params);
   }
 
-  private async count(op: Operation, sql: string, params: unknown[]): Promise<number> {
-    const [row] = await op.query<{ n: number }>(sql, params);
-    return row?.n ?? 0;
+  /** The grant row a shared statement returns, as a grant. */
+  private async grant(op: Operation, text: string, params: unknown[]): Promise<Grant | null> {
+    const [row] = await this.rows<GrantRow>(op, text, params);
+    return row ? grantFromRow(row) : null;
   }
 
   /** One store operation under one deadline: refused after close, failures classified, the connection handed back. */
@@ -433,6 +317,3 @@ class PostgresStoreImpl implements PostgresStore {
 
 function ignore(): void {}
 
-function limitOf(limit: number | undefined): number | null {
-  return limit !== undefined && Number.isFinite(limit) && limit > 0 ? Math.floor(limit) : null;
-}

@@ -1,8 +1,9 @@
 /**
- * Row shapes and column lists shared by the SQL stores (SQLite, PostgreSQL): the same table layout,
- * snake_case columns, epoch seconds as integers.
+ * Row shapes, column lists and row mapping shared by the SQL stores (SQLite, PostgreSQL): the same
+ * table layout, snake_case columns, epoch seconds as integers (audit time, bindings and quarantines
+ * in epoch milliseconds).
  */
-import type { CleanupState, Grant, GrantState, Quarantine, StoredKey } from './store.js';
+import type { AuditEvent, CleanupState, Grant, GrantState, Quarantine, StoredKey } from './store.js';
 
 /** A `grants` row. */
 export interface GrantRow {
@@ -49,8 +50,68 @@ export const GRANT_COLUMNS = `${INSERT_GRANT_COLUMNS}, cleanup, cleanup_attempts
 export const INLINE_REVOKE_GRACE_SECONDS = 60;
 /** Columns of an audit event. */
 export const AUDIT_COLUMNS = 'id, time, type, request_id, identity, rule, outcome, reason, grant_ids, data';
+/** Columns of a key, in KeyRow order. */
+export const KEY_COLUMNS = 'kid, alg, private_jwk, public_jwk, state, created_at, activated_at, retired_at, publish_until';
 
-/** A grant from its row. */
+/** An `audit` row: SQLite keeps grant ids and data as JSON text, PostgreSQL as JSONB (parsed by the driver). */
+export interface AuditRow {
+  id: string;
+  time: number;
+  type: AuditEvent['type'];
+  request_id: string | null;
+  identity: string | null;
+  rule: string | null;
+  outcome: AuditEvent['outcome'];
+  reason: string | null;
+  grant_ids: string | string[];
+  data: string | Record<string, unknown>;
+}
+
+/** An event's values in AUDIT_COLUMNS order; `json` serializes grant ids and data (it throws on what JSON cannot hold). */
+export function auditParams(e: AuditEvent, json: (value: unknown) => string): unknown[] {
+  return [e.id, e.time, e.type, e.requestId, e.identity, e.rule, e.outcome, e.reason, json(e.grantIds), json(e.data)];
+}
+
+/** An audit event from its row. */
+export function auditFromRow(r: AuditRow): AuditEvent {
+  return {
+    id: r.id,
+    time: r.time,
+    type: r.type,
+    requestId: r.request_id,
+    identity: r.identity,
+    rule: r.rule,
+    outcome: r.outcome,
+    reason: r.reason,
+    grantIds: typeof r.grant_ids === 'string' ? (JSON.parse(r.grant_ids) as string[]) : r.grant_ids,
+    data: typeof r.data === 'string' ? (JSON.parse(r.data) as Record<string, unknown>) : r.data,
+  };
+}
+
+/** A list limit: a positive whole number, or null for none. */
+export function limitOf(limit: number | undefined): number | null {
+  return limit !== undefined && Number.isFinite(limit) && limit > 0 ? Math.floor(limit) : null;
+}
+
+/** A key's values in KEY_COLUMNS order. */
+export function keyParams(k: StoredKey): unknown[] {
+  return [k.kid, k.alg, k.privateJwk, k.publicJwk, k.state, k.createdAt, k.activatedAt, k.retiredAt, k.publishUntil];
+}
+
+/** The values of INSERT_KEY_IN_SLOT: the key, then what its slot check compares. */
+export function keyInSlotParams(k: StoredKey): unknown[] {
+  return [...keyParams(k), k.kid, k.state, k.alg, k.state];
+}
+
+/** Keys oldest createdAt first, then by kid (code units, the same in both stores). */
+export function sortKeys(keys: StoredKey[]): StoredKey[] {
+  return keys.sort((a, b) => a.createdAt - b.createdAt || byCodeUnit(a.kid, b.kid));
+}
+
+function byCodeUnit(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 /** A grant's values in INSERT_GRANT_COLUMNS order, for either store's insert. */
 export function grantParams(g: Grant): unknown[] {
   return [
@@ -72,6 +133,7 @@ export function grantParams(g: Grant): unknown[] {
   ];
 }
 
+/** A grant from its row. */
 export function grantFromRow(r: GrantRow): Grant {
   return {
     id: r.id,
@@ -127,7 +189,7 @@ export function quarantineFromRow(r: QuarantineRow): Quarantine {
 
 /** Quarantines most recent first, then by identity (code units, the same in both stores). */
 export function sortQuarantines(list: Quarantine[]): Quarantine[] {
-  return list.sort((a, b) => b.at - a.at || (a.identity < b.identity ? -1 : a.identity > b.identity ? 1 : 0));
+  return list.sort((a, b) => b.at - a.at || byCodeUnit(a.identity, b.identity));
 }
 
 /** Whether a quarantine that ends at `until` is still in force at `at`. */

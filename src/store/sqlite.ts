@@ -23,23 +23,9 @@ import Database from 'better-sqlite3';
 import { StintError } from '../errors.js';
 import { startCheckpointer, type Checkpointer } from './sqlite_checkpointer.js';
 import { SQLITE_MIGRATIONS } from './sqlite_schema.js';
-import {
-  AUDIT_COLUMNS,
-  GRANT_COLUMNS,
-  INLINE_REVOKE_GRACE_SECONDS,
-  INSERT_GRANT_COLUMNS,
-  grantFromRow,
-  grantParams,
-  keyFromRow,
-  quarantineFromRow,
-  quarantineInForce,
-  sortQuarantines,
-  type GrantRow,
-  type KeyRow,
-  type QuarantineRow,
-} from './rows.js';
+import { AUDIT_COLUMNS, auditFromRow, auditParams, grantFromRow, grantParams, keyFromRow, keyInSlotParams, keyParams, quarantineFromRow, quarantineInForce, sortKeys, sortQuarantines, type AuditRow, type GrantRow, type KeyRow, type QuarantineRow } from './rows.js';
 import * as sql from './sql.js';
-import type { AttestationBinding, AttestationBindingInput, AuditEvent, AuditFilter, AuditType, CleanupOutcome, Grant, GrantFilter, Quarantine, Store, StoredKey } from './store.js';
+import type { AttestationBinding, AttestationBindingInput, AuditEvent, AuditFilter, CleanupOutcome, Grant, GrantFilter, Quarantine, Store, StoredKey } from './store.js';
 
 /** The SQLite implementation of Store. */
 export interface SqliteStore extends Store {
@@ -80,6 +66,9 @@ const CACHE_KIB = 32 * 1024;
 /** Size the WAL is truncated back to after a reset. */
 const WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
 
+/** The event alone: its grant links follow by last_insert_rowid (SQLite's own). */
+const INSERT_AUDIT = `INSERT INTO audit (${AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+
 /** One queued write of the group commit. */
 interface QueuedWrite {
   readonly grants: readonly Grant[];
@@ -88,19 +77,6 @@ interface QueuedWrite {
   readonly reject: (err: StintError) => void;
   /** Past this (monotonicMs) a write still blocked by another connection's lock is refused. */
   readonly deadline: number;
-}
-
-interface AuditRow {
-  id: string;
-  time: number;
-  type: AuditType;
-  request_id: string | null;
-  identity: string | null;
-  rule: string | null;
-  outcome: AuditEvent['outcome'];
-  reason: string | null;
-  grant_ids: string;
-  data: string;
 }
 
 /** Open (creating if needed) the SQLite store at `path`; `:memory:` gives a throwaway store. */
@@ -172,21 +148,6 @@ function migrate(db: Database.Database, file: string): void {
   if (version < SQLITE_MIGRATIONS.length) apply.immediate();
 }
 
-function auditFromRow(r: AuditRow): AuditEvent {
-  return {
-    id: r.id,
-    time: r.time,
-    type: r.type,
-    requestId: r.request_id,
-    identity: r.identity,
-    rule: r.rule,
-    outcome: r.outcome,
-    reason: r.reason,
-    grantIds: JSON.parse(r.grant_ids) as string[],
-    data: JSON.parse(r.data) as Record<string, unknown>,
-  };
-}
-
 /** Whether a driver error is another connection's lock (worth retrying until the deadline). */
 function isLocked(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
@@ -227,33 +188,12 @@ function pause(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-function limitOf(limit: number | undefined): number {
-  return limit !== undefined && Number.isFinite(limit) && limit > 0 ? Math.floor(limit) : -1;
-}
-
 class SqliteStoreImpl implements SqliteStore {
   private readonly insertGrant: Database.Statement<unknown[]>;
   private readonly insertAudit: Database.Statement<unknown[]>;
   private readonly insertAuditGrant: Database.Statement<[string]>;
-  private readonly selectGrant: Database.Statement<[string], GrantRow>;
-  private readonly revokeOne: Database.Statement<[{ at: number; reason: string; key: string }], GrantRow>;
-  private readonly revokeAll: Database.Statement<[{ at: number; reason: string; key: string }], GrantRow>;
-  private readonly expire: Database.Statement<[{ now: number }], GrantRow>;
-  private readonly due: Database.Statement<[number, number], GrantRow>;
-  private readonly lease: Database.Statement<[number, string]>;
-  private readonly cleanupOk: Database.Statement<[string], GrantRow>;
-  private readonly cleanupFailed: Database.Statement<[number, string, string], GrantRow>;
-  private readonly cleanupResolved: Database.Statement<[string], GrantRow>;
-  private readonly liveHandles: Database.Statement<[string, number, string], string>;
-  private readonly extend: Database.Statement<[number, string], GrantRow>;
-  private readonly countActive: Database.Statement<[number], number>;
-  private readonly countStuck: Database.Statement<[number], number>;
-  private readonly selectKeys: Database.Statement<[], KeyRow>;
-  private readonly upsertKey: Database.Statement<unknown[]>;
-  private readonly insertKeyInSlot: Database.Statement<[Record<string, unknown>]>;
-  private readonly removeKey: Database.Statement<[string]>;
-  /** Statements of dynamic queries, keyed by their SQL (a handful of filter shapes). */
-  private readonly dynamic = new Map<string, Database.Statement<unknown[], unknown>>();
+  /** Prepared statements by their SQL (sql.ts, and a handful of filter shapes). */
+  private readonly prepared = new Map<string, Database.Statement<unknown[], unknown>>();
   private readonly begin: Database.Statement<[]>;
   private readonly commit: Database.Statement<[]>;
   private readonly rollback: Database.Statement<[]>;
@@ -275,56 +215,11 @@ class SqliteStoreImpl implements SqliteStore {
     private readonly checkpointer: Checkpointer | null,
     private readonly lockTimeoutMs: number,
   ) {
-    this.insertGrant = db.prepare(`INSERT INTO grants (${INSERT_GRANT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
-    this.insertAudit = db.prepare(`INSERT INTO audit (${AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    this.insertGrant = db.prepare(sql.INSERT_GRANT);
+    this.insertAudit = db.prepare(INSERT_AUDIT);
     // audit_grants is WITHOUT ROWID, so last_insert_rowid() stays the audit row's seq across links.
     // An event naming a grant the store does not hold gets no link (nothing to find it by).
     this.insertAuditGrant = db.prepare('INSERT OR IGNORE INTO audit_grants (grant_seq, audit_seq) SELECT seq, last_insert_rowid() FROM grants WHERE id = ?');
-    this.selectGrant = db.prepare(`SELECT ${GRANT_COLUMNS} FROM grants WHERE id = ?`);
-    this.revokeOne = db.prepare(
-      `UPDATE grants SET state = 'revoked', revoked_at = @at, revoked_reason = @reason, cleanup = 'pending', cleanup_next_at = @at + ${INLINE_REVOKE_GRACE_SECONDS}
-       WHERE id = @key AND state = 'active' RETURNING ${GRANT_COLUMNS}`,
-    );
-    this.revokeAll = db.prepare(
-      `UPDATE grants SET state = 'revoked', revoked_at = @at, revoked_reason = @reason, cleanup = 'pending', cleanup_next_at = @at + ${INLINE_REVOKE_GRACE_SECONDS}
-       WHERE identity = @key AND state = 'active' RETURNING ${GRANT_COLUMNS}`,
-    );
-    this.expire = db.prepare(
-      `UPDATE grants SET state = 'expired', cleanup = 'pending', cleanup_next_at = @now WHERE state = 'active' AND expires_at <= @now RETURNING ${GRANT_COLUMNS}`,
-    );
-    this.due = db.prepare(`SELECT ${GRANT_COLUMNS} FROM grants WHERE cleanup = 'pending' AND cleanup_next_at <= ? ORDER BY cleanup_next_at, seq LIMIT ?`);
-    this.lease = db.prepare(`UPDATE grants SET cleanup_next_at = ? WHERE id = ?`);
-    this.cleanupOk = db.prepare(
-      `UPDATE grants SET cleanup = 'done', cleanup_next_at = NULL, cleanup_error = NULL, state = CASE state WHEN 'expired' THEN 'reaped' ELSE state END
-       WHERE id = ? AND cleanup = 'pending' RETURNING ${GRANT_COLUMNS}`,
-    );
-    this.cleanupFailed = db.prepare(
-      `UPDATE grants SET cleanup_attempts = cleanup_attempts + 1, cleanup_next_at = ?, cleanup_error = ? WHERE id = ? AND cleanup = 'pending' RETURNING ${GRANT_COLUMNS}`,
-    );
-    this.liveHandles = db
-      .prepare<[string, number, string], string>(
-        `SELECT revocation_handle FROM grants WHERE kind = ? AND state = 'active' AND expires_at > ? AND revocation_handle IS NOT NULL
-         UNION SELECT revocation_handle FROM grants WHERE kind = ? AND cleanup = 'pending' AND revocation_handle IS NOT NULL`,
-      )
-      .pluck();
-    this.extend = db.prepare(`UPDATE grants SET expires_at = ? WHERE id = ? AND state = 'active' RETURNING ${GRANT_COLUMNS}`);
-    this.cleanupResolved = db.prepare(`UPDATE grants SET cleanup = 'resolved', cleanup_next_at = NULL WHERE id = ? AND cleanup = 'pending' RETURNING ${GRANT_COLUMNS}`);
-    this.countActive = db.prepare<[number], number>(`SELECT count(*) FROM grants WHERE state = 'active' AND expires_at > ?`).pluck();
-    this.countStuck = db.prepare<[number], number>(`SELECT count(*) FROM grants WHERE cleanup = 'pending' AND cleanup_attempts >= ?`).pluck();
-    this.selectKeys = db.prepare('SELECT * FROM keys ORDER BY created_at, kid');
-    this.upsertKey = db.prepare(
-      `INSERT INTO keys (kid, alg, private_jwk, public_jwk, state, created_at, activated_at, retired_at, publish_until)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (kid) DO UPDATE SET alg = excluded.alg, private_jwk = excluded.private_jwk, public_jwk = excluded.public_jwk,
-         state = excluded.state, created_at = excluded.created_at, activated_at = excluded.activated_at,
-         retired_at = excluded.retired_at, publish_until = excluded.publish_until`,
-    );
-    this.insertKeyInSlot = db.prepare(
-      `INSERT INTO keys (kid, alg, private_jwk, public_jwk, state, created_at, activated_at, retired_at, publish_until)
-       SELECT @kid, @alg, @privateJwk, @publicJwk, @state, @createdAt, @activatedAt, @retiredAt, @publishUntil
-       WHERE NOT EXISTS (SELECT 1 FROM keys WHERE kid = @kid OR (state = 'current' AND @state = 'current') OR (state = 'next' AND alg = @alg AND @state = 'next'))`,
-    );
-    this.removeKey = db.prepare('DELETE FROM keys WHERE kid = ?');
     this.begin = db.prepare('BEGIN IMMEDIATE');
     this.commit = db.prepare('COMMIT');
     this.rollback = db.prepare('ROLLBACK');
@@ -350,67 +245,45 @@ class SqliteStoreImpl implements SqliteStore {
   }
 
   async getGrant(id: string): Promise<Grant | null> {
-    return this.run(() => {
-      const row = this.selectGrant.get(id);
-      return row ? grantFromRow(row) : null;
-    });
+    return this.run(() => this.grant(sql.SELECT_GRANT, id));
   }
 
   async listGrants(filter: GrantFilter = {}): Promise<Grant[]> {
-    return this.run(() => {
-      const where: string[] = [];
-      const params: unknown[] = [];
-      if (filter.identity !== undefined) {
-        where.push('identity = ?');
-        params.push(filter.identity);
-      }
-      if (filter.state !== undefined) {
-        where.push('state = ?');
-        params.push(filter.state);
-      }
-      if (filter.stuckAfterAttempts !== undefined) {
-        where.push("cleanup = 'pending' AND cleanup_attempts >= ?");
-        params.push(filter.stuckAfterAttempts);
-      }
-      params.push(limitOf(filter.limit));
-      const sql = `SELECT ${GRANT_COLUMNS} FROM grants${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ?`;
-      return (this.statement(sql).all(...params) as GrantRow[]).map(grantFromRow);
-    });
+    const q = sql.listGrants(filter);
+    return this.run(() => this.all<GrantRow>(q.sql, ...q.params).map(grantFromRow));
   }
 
   async revokeGrant(id: string, at: number, reason: string): Promise<Grant | null> {
-    return this.run(() => {
-      const row = this.revokeOne.get({ at, reason, key: id }) ?? this.selectGrant.get(id);
-      return row ? grantFromRow(row) : null;
-    });
+    return this.run(() => this.grant(sql.REVOKE_GRANT, ...sql.revokeParams(at, reason, id)) ?? this.grant(sql.SELECT_GRANT, id));
   }
 
   async revokeIdentity(identity: string, at: number, reason: string): Promise<Grant[]> {
-    return this.run(() => this.revokeAll.all({ at, reason, key: identity }).map(grantFromRow));
+    return this.run(() => this.all<GrantRow>(sql.REVOKE_IDENTITY, ...sql.revokeParams(at, reason, identity)).map(grantFromRow));
   }
 
   async expireGrants(now: number): Promise<Grant[]> {
     return this.run(() =>
       this.db
         .transaction(() => {
-          this.statement(sql.DELETE_EXPIRED_BINDINGS).run(now * 1000);
-          this.statement(sql.DELETE_ENDED_QUARANTINES).run(now * 1000);
-          return this.expire.all({ now }).map(grantFromRow);
+          this.changes(sql.DELETE_EXPIRED_BINDINGS, now * 1000);
+          this.changes(sql.DELETE_ENDED_QUARANTINES, now * 1000);
+          return this.all<GrantRow>(sql.EXPIRE_GRANTS, now, now).map(grantFromRow);
         })
         .immediate(),
     );
   }
 
   async dueCleanups(now: number, limit: number): Promise<Grant[]> {
-    return this.run(() => this.due.all(now, limit).map(grantFromRow));
+    return this.run(() => this.all<GrantRow>(sql.DUE_CLEANUPS, now, limit).map(grantFromRow));
   }
 
   async claimCleanups(now: number, limit: number, leaseSeconds: number): Promise<Grant[]> {
+    // One connection, one writer: the immediate transaction is the claim.
     return this.run(() =>
       this.db
         .transaction(() =>
-          this.due.all(now, limit).map((row) => {
-            this.lease.run(now + leaseSeconds, row.id);
+          this.all<GrantRow>(sql.DUE_CLEANUPS, now, limit).map((row) => {
+            this.changes('UPDATE grants SET cleanup_next_at = ? WHERE id = ?', now + leaseSeconds, row.id);
             return grantFromRow({ ...row, cleanup_next_at: now + leaseSeconds });
           }),
         )
@@ -419,125 +292,93 @@ class SqliteStoreImpl implements SqliteStore {
   }
 
   async recordCleanup(id: string, outcome: CleanupOutcome): Promise<Grant | null> {
-    return this.run(() => {
-      const row = outcome.ok ? this.cleanupOk.get(id) : this.cleanupFailed.get(outcome.nextAt, outcome.error, id);
-      const current = row ?? this.selectGrant.get(id);
-      return current ? grantFromRow(current) : null;
-    });
+    return this.run(() => (outcome.ok ? this.grant(sql.CLEANUP_DONE, id) : this.grant(sql.CLEANUP_FAILED, outcome.nextAt, outcome.error, id)) ?? this.grant(sql.SELECT_GRANT, id));
   }
 
   async extendGrant(id: string, expiresAt: number): Promise<Grant | null> {
-    return this.run(() => {
-      const row = this.extend.get(expiresAt, id);
-      return row ? grantFromRow(row) : null;
-    });
+    return this.run(() => this.grant(sql.EXTEND_GRANT, expiresAt, id));
   }
 
   async liveRevocationHandles(kind: string, now: number): Promise<string[]> {
-    return this.run(() => this.liveHandles.all(kind, now, kind));
+    return this.run(() => this.all<{ revocation_handle: string }>(sql.LIVE_HANDLES, kind, now, kind).map((r) => r.revocation_handle));
   }
 
   async resolveCleanup(id: string): Promise<Grant | null> {
-    return this.run(() => {
-      const row = this.cleanupResolved.get(id) ?? this.selectGrant.get(id);
-      return row ? grantFromRow(row) : null;
-    });
+    return this.run(() => this.grant(sql.CLEANUP_RESOLVED, id) ?? this.grant(sql.SELECT_GRANT, id));
   }
 
   async countStuckGrants(stuckAfterAttempts: number): Promise<number> {
-    return this.run(() => this.countStuck.get(stuckAfterAttempts) ?? 0);
+    return this.run(() => this.one<{ n: number }>(sql.COUNT_STUCK, stuckAfterAttempts)?.n ?? 0);
   }
 
   async countActiveGrants(now: number): Promise<number> {
-    return this.run(() => this.countActive.get(now) ?? 0);
+    return this.run(() => this.one<{ n: number }>(sql.COUNT_ACTIVE, now)?.n ?? 0);
   }
 
   async queryAudit(filter: AuditFilter = {}): Promise<AuditEvent[]> {
-    return this.run(() => {
-      const where: string[] = [];
-      const params: unknown[] = [];
-      if (filter.since !== undefined) {
-        where.push('time >= ?');
-        params.push(filter.since);
-      }
-      if (filter.identity !== undefined) {
-        where.push('identity = ?');
-        params.push(filter.identity);
-      }
-      if (filter.type !== undefined) {
-        where.push('type = ?');
-        params.push(filter.type);
-      }
-      if (filter.grantId !== undefined) {
-        where.push('seq IN (SELECT audit_seq FROM audit_grants WHERE grant_seq = (SELECT seq FROM grants WHERE id = ?))');
-        params.push(filter.grantId);
-      }
-      params.push(limitOf(filter.limit));
-      const sql = `SELECT ${AUDIT_COLUMNS} FROM audit${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY time DESC, seq DESC LIMIT ?`;
-      return (this.statement(sql).all(...params) as AuditRow[]).map(auditFromRow);
-    });
+    const q = sql.queryAudit(filter);
+    return this.run(() => this.all<AuditRow>(q.sql, ...q.params).map(auditFromRow));
   }
 
   async listKeys(): Promise<StoredKey[]> {
-    return this.run(() => this.selectKeys.all().map(keyFromRow));
+    return this.run(() => sortKeys(this.all<KeyRow>(sql.SELECT_KEYS).map(keyFromRow)));
   }
 
   async putKey(key: StoredKey): Promise<void> {
     return this.run(() => {
-      this.upsertKey.run(key.kid, key.alg, key.privateJwk, key.publicJwk, key.state, key.createdAt, key.activatedAt, key.retiredAt, key.publishUntil);
+      this.changes(sql.UPSERT_KEY, ...keyParams(key));
     });
   }
 
   async insertKey(key: StoredKey): Promise<boolean> {
-    return this.run(() => this.insertKeyInSlot.run({ ...key }).changes === 1);
+    return this.run(() => this.changes(sql.INSERT_KEY_IN_SLOT, ...keyInSlotParams(key)) === 1);
   }
 
   async deleteKey(kid: string): Promise<void> {
     return this.run(() => {
-      this.removeKey.run(kid);
+      this.changes(sql.DELETE_KEY, kid);
     });
   }
 
   async bindAttestation(input: AttestationBindingInput): Promise<AttestationBinding> {
+    const { kind, key, binding, now, expiresAt } = input;
     return this.run(() =>
       this.db
         .transaction((): AttestationBinding => {
-          const { kind, key, binding, now, expiresAt } = input;
-          const won = this.statement(sql.BIND_ATTESTATION).get(kind, key, binding, now, expiresAt) as { binding: string } | undefined;
+          const won = this.one<{ binding: string }>(sql.BIND_ATTESTATION, kind, key, binding, now, expiresAt);
           if (won) return { binding: won.binding, firstUse: true };
-          const held = this.statement(sql.SELECT_BINDING).get(kind, key, now) as { binding: string };
-          return { binding: held.binding, firstUse: false };
+          return { binding: this.one<{ binding: string }>(sql.SELECT_BINDING, kind, key, now)!.binding, firstUse: false };
         })
         .immediate(),
     );
   }
 
   async unbindAttestation(kind: string, key: string): Promise<boolean> {
-    return this.run(() => this.statement(sql.DELETE_BINDING).run(kind, key).changes > 0);
+    return this.run(() => this.changes(sql.DELETE_BINDING, kind, key) > 0);
   }
 
   async quarantineIdentity(q: Quarantine): Promise<void> {
     return this.run(() => {
-      this.statement(sql.UPSERT_QUARANTINE).run(q.identity, q.reason, q.actor, q.at, q.until);
+      this.changes(sql.UPSERT_QUARANTINE, q.identity, q.reason, q.actor, q.at, q.until);
     });
   }
 
   async liftQuarantine(identity: string, at: number): Promise<boolean> {
     return this.run(() => {
-      const row = this.statement(sql.DELETE_QUARANTINE).get(identity) as { ends_at: number | null } | undefined;
+      const row = this.one<{ ends_at: number | null }>(sql.DELETE_QUARANTINE, identity);
       return row !== undefined && quarantineInForce(row.ends_at, at);
     });
   }
 
   async activeQuarantine(identity: string, now: number): Promise<Quarantine | null> {
     return this.run(() => {
-      const row = this.statement(sql.SELECT_ACTIVE_QUARANTINE).get(identity, now) as QuarantineRow | undefined;
+      const row = this.one<QuarantineRow>(sql.SELECT_ACTIVE_QUARANTINE, identity, now);
       return row ? quarantineFromRow(row) : null;
     });
   }
 
   async listQuarantines(now: number): Promise<Quarantine[]> {
-    return this.run(() => sortQuarantines((this.statement(sql.SELECT_ACTIVE_QUARANTINES).all(now) as QuarantineRow[]).map(quarantineFromRow)));
+    return this.run(() => sortQuarantines(this.all<QuarantineRow>(sql.SELECT_ACTIVE_QUARANTINES, now).map(quarantineFromRow)));
   }
 
   async close(): Promise<void> {
@@ -648,18 +489,35 @@ class SqliteStoreImpl implements SqliteStore {
 
   /** Insert one audit event and its grant links. */
   private writeAudit(event: AuditEvent): void {
-    const data = JSON.stringify(event.data);
-    this.insertAudit.run(event.id, event.time, event.type, event.requestId, event.identity, event.rule, event.outcome, event.reason, JSON.stringify(event.grantIds), data);
+    this.insertAudit.run(...auditParams(event, JSON.stringify));
     for (const grantId of event.grantIds) this.insertAuditGrant.run(grantId);
   }
 
-  private statement(sql: string): Database.Statement<unknown[], unknown> {
-    let stmt = this.dynamic.get(sql);
+  private statement(text: string): Database.Statement<unknown[], unknown> {
+    let stmt = this.prepared.get(text);
     if (!stmt) {
-      stmt = this.db.prepare(sql);
-      this.dynamic.set(sql, stmt);
+      stmt = this.db.prepare(text);
+      this.prepared.set(text, stmt);
     }
     return stmt;
+  }
+
+  private one<R>(text: string, ...params: unknown[]): R | undefined {
+    return this.statement(text).get(...params) as R | undefined;
+  }
+
+  private all<R>(text: string, ...params: unknown[]): R[] {
+    return this.statement(text).all(...params) as R[];
+  }
+
+  private changes(text: string, ...params: unknown[]): number {
+    return this.statement(text).run(...params).changes;
+  }
+
+  /** The grant row a statement returns, as a grant. */
+  private grant(text: string, ...params: unknown[]): Grant | null {
+    const row = this.one<GrantRow>(text, ...params);
+    return row ? grantFromRow(row) : null;
   }
 
   /**
