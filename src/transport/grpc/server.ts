@@ -354,11 +354,11 @@ export interface GrpcListener {
 /**
  * Listen on host:port (port 0 picks one) with a TCP server of our own that applies the per-source
  * cap and the first-byte timeout, then hands each socket to gRPC (grpc-js connection injector):
- * grpc-js binds no socket we could limit. With TLS credentials, a socket that has neither sent a
- * byte nor been answered (no completed handshake: the server speaks first after it, with its
- * HTTP/2 settings) by the first-byte timeout is closed too.
+ * grpc-js binds no socket we could limit. A socket the server has not yet answered when the
+ * handshake timeout fires is closed too: the server speaks as soon as a TLS handshake completes
+ * (and at once in plaintext) with its HTTP/2 settings, so a silent server means a stuck handshake.
  */
-export async function listenGrpc(server: grpc.Server, address: string, credentials: grpc.ServerCredentials, limits: SocketLimits, onRefused?: (source: string) => void): Promise<GrpcListener> {
+export async function listenGrpc(server: grpc.Server, address: string, credentials: grpc.ServerCredentials, limits: SocketLimits & { readonly tlsHandshakeTimeoutMs: number }, onRefused?: (source: string) => void): Promise<GrpcListener> {
   const i = address.lastIndexOf(':');
   const host = address.slice(0, i).replace(/^\[|\]$/g, '');
   const port = Number(address.slice(i + 1));
@@ -369,7 +369,7 @@ export async function listenGrpc(server: grpc.Server, address: string, credentia
     if (socket.destroyed) return;
     const handshake = setTimeout(() => {
       if (socket.bytesWritten === 0) socket.destroy();
-    }, limits.firstByteTimeoutMs);
+    }, limits.tlsHandshakeTimeoutMs);
     handshake.unref();
     socket.once('close', () => clearTimeout(handshake));
     injector.injectConnection(socket);

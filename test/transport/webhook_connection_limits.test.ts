@@ -1,0 +1,92 @@
+/**
+ * The webhook's HTTPS listener under the connection limits (short ones here): a socket that never
+ * sends a byte, and one that stops in the middle of its TLS handshake, are closed (the test waits
+ * for the close event); a source over the cap is refused at once while another is served.
+ */
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/telemetry/logger.js';
+import { createWebhookServer, type WebhookServer } from '../../src/webhook/server.js';
+import { TestCa } from '../support/certs.js';
+import { postHttps, settings } from '../webhook/helpers.js';
+
+let dir: string;
+let ca: TestCa;
+let webhook: WebhookServer;
+let port: number;
+const lines: Record<string, unknown>[] = [];
+
+function open(localAddress = '127.0.0.1'): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const s = connect({ port, host: '127.0.0.1', localAddress });
+    s.once('connect', () => resolve(s));
+    s.once('error', reject);
+  });
+}
+
+function closedByServer(s: Socket): Promise<void> {
+  return new Promise((resolve) => {
+    s.on('error', () => undefined);
+    s.resume();
+    if (s.destroyed || s.readableEnded) return resolve();
+    s.once('end', () => resolve());
+    s.once('close', () => resolve());
+  });
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'stint-webhook-limits-'));
+  ca = new TestCa(dir, 'a-');
+  const a = ca.server('webhook', 'localhost');
+  copyFileSync(a.certFile, join(dir, 'tls.crt'));
+  copyFileSync(a.keyFile, join(dir, 'tls.key'));
+  const sink = new Writable({ write: (c: Buffer, _e, cb) => (lines.push(...c.toString().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>)), cb()) });
+  webhook = createWebhookServer({
+    settings: settings(),
+    logger: createLogger('info', sink),
+    tls: { certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key') },
+    tlsReloadIntervalMs: 0,
+    limits: { maxPerSource: 2, firstByteTimeoutMs: 300, keepAliveTimeoutMs: 300, headersTimeoutMs: 400, requestTimeoutMs: 500, tlsHandshakeTimeoutMs: 400 },
+  });
+  await new Promise<void>((r) => webhook.server.listen(0, '127.0.0.1', () => r()));
+  port = (webhook.server.address() as { port: number }).port;
+});
+
+afterAll(async () => {
+  await webhook?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+const healthy = async (): Promise<void> => {
+  expect((await postHttps(port, readFileSync(ca.caFile), '', { path: '/healthz', method: 'GET' })).status).toBe(200);
+};
+
+describe('webhook connection limits', () => {
+  it('a socket that never sends a byte is closed; the listener serves after', async () => {
+    await closedByServer(await open());
+    await healthy();
+  });
+
+  it('a socket that stops in the middle of its TLS handshake is closed after the handshake timeout', async () => {
+    const s = await open();
+    // The first bytes of a TLS record header (handshake, TLS 1.0 record version), then nothing.
+    s.write(Buffer.from([0x16, 0x03, 0x01]));
+    await closedByServer(s);
+    await healthy();
+  });
+
+  it('a source over the cap is refused at once while another source is served', async () => {
+    const held = await Promise.all([open('127.0.0.2'), open('127.0.0.2')]);
+    const closedEarly: Socket[] = [];
+    for (const s of held) s.once('close', () => closedEarly.push(s));
+    await closedByServer(await open('127.0.0.2'));
+    expect(closedEarly).toEqual([]);
+    await healthy();
+    expect(lines.filter((l) => l.msg === 'connection refused: too many from one source')).toEqual([expect.objectContaining({ listener: 'webhook', source: '127.0.0.2', maxPerSource: 2 })]);
+    for (const s of held) s.destroy();
+  });
+});
