@@ -158,6 +158,7 @@ export async function startStint(config: StintConfig, options: StartOptions = {}
         keyring,
         clock,
         maxTtlSeconds: config.credentials.maxTtl,
+        jwtTyp: config.credentials.jwtTyp,
         upstream: config.providers,
         onUpstreamCall: (provider, operation, outcome, seconds, code) => {
           metrics.upstreamDuration.observe({ provider, operation, outcome }, seconds);

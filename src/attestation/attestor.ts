@@ -142,6 +142,8 @@ export interface AttestorPlugin<K extends string = string, S extends z.ZodTypeAn
   readonly lint?: AttestorLintHints;
   /** Build one instance from its validated configuration; throws ConfigError. */
   create(config: z.output<S>, deps: AttestorDeps): Attestor;
+  /** The configuration with its relative file paths made absolute (`abs`), for kinds that read files. */
+  resolvePaths?(config: z.output<S>, abs: (path: string) => string): z.output<S>;
 }
 
 /** Declare a plugin with its schema's types checked against its factory. */

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { defineAttestor, type AttestorDeps, type ClaimValue, type WorkloadIdentity } from './attestor.js';
-import { jwtAttestorFields } from './jwt/config.js';
+import { jwtAttestorFields, jwtConfigPaths } from './jwt/config.js';
 import { GENERIC_JWT_TOKEN_TYPES } from './token_types.js';
 import type { PrecheckedToken } from './jwt/precheck.js';
 import { assembleJwtAttestor, createJwtVerifier, type JwtAttestor } from './jwt/jwt_verifier.js';
@@ -53,4 +53,5 @@ export const GITHUB_ACTIONS_ATTESTOR = defineAttestor({
     'event_name', 'environment', 'environment_node_id', 'job_workflow_ref', 'job_workflow_sha', 'runner_environment', 'enterprise', 'enterprise_id', 'check_run_id',
   ],
   create: createGithubActionsAttestor,
+  resolvePaths: jwtConfigPaths,
 });

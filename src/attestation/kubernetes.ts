@@ -11,7 +11,7 @@ import { TokenError } from '../errors.js';
 import { defineAttestor, type AttestorDeps, type ClaimValue, type WorkloadIdentity } from './attestor.js';
 import { tokenReviewConfigSchema } from './kubernetes/token_review_config.js';
 import { createTokenReviewer, type ReviewExpectation } from './kubernetes/token_review.js';
-import { jwtAttestorFields } from './jwt/config.js';
+import { jwtAttestorFields, jwtConfigPaths } from './jwt/config.js';
 import { GENERIC_JWT_TOKEN_TYPES } from './token_types.js';
 import { assembleJwtAttestor, createJwtVerifier, type JwtAttestor } from './jwt/jwt_verifier.js';
 import type { PrecheckedToken } from './jwt/precheck.js';
@@ -175,4 +175,9 @@ export const KUBERNETES_ATTESTOR = defineAttestor({
   tokenTypes: GENERIC_JWT_TOKEN_TYPES,
   claims: [...JWT_CLAIMS, 'kubernetes.io', 'namespace', 'service_account', 'service_account_uid', 'pod_name', 'pod_uid', 'node_name', 'node_uid', 'secret_name'],
   create: createKubernetesAttestor,
+  // The TokenReview reads a CA bundle and Stint's own token file.
+  resolvePaths: (config, abs) => {
+    const keys = jwtConfigPaths(config, abs);
+    return keys.tokenReview ? { ...keys, tokenReview: { ...keys.tokenReview, caFile: abs(keys.tokenReview.caFile), tokenFile: abs(keys.tokenReview.tokenFile) } } : keys;
+  },
 });

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { TokenError } from '../errors.js';
 import { defineAttestor, type AttestorDeps, type ClaimValue, type WorkloadIdentity } from './attestor.js';
-import { jwtAttestorFields } from './jwt/config.js';
+import { jwtAttestorFields, jwtConfigPaths } from './jwt/config.js';
 import { GENERIC_JWT_TOKEN_TYPES } from './token_types.js';
 import type { PrecheckedToken } from './jwt/precheck.js';
 import { assembleJwtAttestor, createJwtVerifier, type JwtAttestor } from './jwt/jwt_verifier.js';
@@ -57,4 +57,5 @@ export const OIDC_ATTESTOR = defineAttestor({
   schema: oidcAttestorSchema,
   tokenTypes: GENERIC_JWT_TOKEN_TYPES,
   create: createOidcAttestor,
+  resolvePaths: jwtConfigPaths,
 });

@@ -1,4 +1,5 @@
 /** Load and validate the service configuration file. */
+import { attestorPlugin } from '../attestation/registry.js';
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse } from 'yaml';
@@ -51,13 +52,8 @@ export function resolvePaths(config: StintConfig, base: string): StintConfig {
     ...config,
     store: storePaths(config.store, abs),
     policy: { ...config.policy, file: abs(config.policy.file), ...(config.policy.shadowFile ? { shadowFile: abs(config.policy.shadowFile) } : {}) },
-    attestors: config.attestors.map((a) => {
-      const keys = a.jwksFile ? { ...a, jwksFile: abs(a.jwksFile) } : a;
-      // The kubernetes attestor's TokenReview reads a CA bundle and Stint's token file.
-      return keys.kind === 'kubernetes' && keys.tokenReview
-        ? { ...keys, tokenReview: { ...keys.tokenReview, caFile: abs(keys.tokenReview.caFile), tokenFile: abs(keys.tokenReview.tokenFile) } }
-        : keys;
-    }),
+    // Each attestor kind knows which of its settings are files.
+    attestors: config.attestors.map((a) => (attestorPlugin(a.kind)?.resolvePaths?.(a as never, abs) as typeof a | undefined) ?? a),
     ...(config.tls ? { tls: tlsPaths(config.tls, abs) } : {}),
     admin: {
       ...config.admin,

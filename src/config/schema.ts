@@ -48,7 +48,12 @@ export const configSchema = z.object({
   credentials: z.object({
     /** Hard cap on any issued credential TTL, whatever a rule says. */
     maxTtl: durationSchema.default(3600),
-  }).strict().default({ maxTtl: 3600 }),
+    /**
+     * The `typ` header of Stint JWTs (RFC 8725 explicit typing): verifiers may require it. Set `JWT`
+     * only for a verifier that insists on the generic type.
+     */
+    jwtTyp: z.string().regex(/^[A-Za-z0-9.+-]{1,64}$/).default('stint+jwt'),
+  }).strict().default({ maxTtl: 3600, jwtTyp: 'stint+jwt' }),
   policy: z.object({
     /** The enforced policy file. */
     file: z.string().min(1),

@@ -48,6 +48,8 @@ export interface BuiltinProviderDeps {
   readonly clock: Clock;
   /** Hard cap on any credential's TTL (configuration `credentials.maxTtl`). */
   readonly maxTtlSeconds: number;
+  /** The `typ` header of Stint JWTs (configuration `credentials.jwtTyp`). */
+  readonly jwtTyp?: string;
   /** Configured upstream providers (`providers.*`). */
   readonly upstream?: UpstreamProvidersConfig;
   readonly onUpstreamCall?: UpstreamObserver;
@@ -58,7 +60,7 @@ const WEB_IDENTITY_TTL_SECONDS = 300;
 
 /** The built-in providers: one line per kind. */
 export function builtinProviders(deps: BuiltinProviderDeps): CredentialProvider[] {
-  const stintJwt = createStintJwtProvider({ issuer: deps.issuer, keyring: deps.keyring, clock: deps.clock, maxTtlSeconds: deps.maxTtlSeconds });
+  const stintJwt = createStintJwtProvider({ issuer: deps.issuer, keyring: deps.keyring, clock: deps.clock, maxTtlSeconds: deps.maxTtlSeconds, ...(deps.jwtTyp ? { typ: deps.jwtTyp } : {}) });
   const providerDeps: ProviderDeps = {
     clock: deps.clock,
     issuer: deps.issuer,

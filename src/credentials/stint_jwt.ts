@@ -35,7 +35,12 @@ export interface StintJwtProviderOptions {
   readonly clock: Clock;
   /** Longest TTL this provider issues (at most the keyring's maxTokenTtlSeconds). */
   readonly maxTtlSeconds: number;
+  /** The JOSE header `typ` (RFC 8725 §3.11 explicit typing); default {@link STINT_JWT_TYP}. */
+  readonly typ?: string;
 }
+
+/** The `typ` of Stint JWTs: verifiers can require it and so never take another JWT for one (RFC 8725 §3.11). */
+export const STINT_JWT_TYP = 'stint+jwt';
 
 /** Per-key signing state, built once per kid. */
 interface KeySigning {
@@ -57,8 +62,8 @@ const NO_FIELDS: Readonly<Record<string, string>> = Object.freeze({});
 const NO_SECRET_FIELDS: readonly string[] = Object.freeze([]);
 
 /** Build the per-key signing state. */
-function keySigning(key: SigningKey): KeySigning {
-  const header = JSON.stringify({ alg: key.alg, kid: key.kid, typ: 'JWT' });
+function keySigning(key: SigningKey, typ: string): KeySigning {
+  const header = JSON.stringify({ alg: key.alg, kid: key.kid, typ });
   const headerPrefix = `${Buffer.from(header).toString('base64url')}.`;
   switch (key.alg) {
     case 'ES256':
@@ -93,6 +98,7 @@ function claimsOf(issuer: string, draft: GrantDraft, audience: string): Record<s
 /** Create the `stint-jwt` provider. */
 export function createStintJwtProvider(options: StintJwtProviderOptions): CredentialProvider {
   const { issuer, keyring, clock, maxTtlSeconds } = options;
+  const typ = options.typ ?? STINT_JWT_TYP;
   if (!Number.isInteger(maxTtlSeconds) || maxTtlSeconds <= 0) {
     throw new StintError('ERR_CONFIG_INVALID', 'stint-jwt maxTtlSeconds must be a positive whole number', { path: 'credentials.maxTtl' });
   }
@@ -120,7 +126,7 @@ export function createStintJwtProvider(options: StintJwtProviderOptions): Creden
         throw new StintError('ERR_INVALID_REQUEST', 'stint-jwt grant already expired', { kind: STINT_JWT_KIND });
       }
       const key = keyring.signer();
-      if (cached?.kid !== key.kid) cached = keySigning(key);
+      if (cached?.kid !== key.kid) cached = keySigning(key, typ);
       const signing = cached;
       const payload = Buffer.from(JSON.stringify(claimsOf(issuer, draft, audience))).toString('base64url');
       const input = signing.headerPrefix + payload;

@@ -41,7 +41,7 @@ async function setup(algorithm: SigningAlgorithm): Promise<Setup> {
         issuer: ISSUER,
         ...(audience !== undefined ? { audience } : {}),
         algorithms: [algorithm],
-        typ: 'JWT',
+        typ: 'stint+jwt',
         currentDate: new Date(clock.now()),
       });
       return { payload: result.payload, protectedHeader: result.protectedHeader as Record<string, unknown> };
@@ -72,7 +72,7 @@ describe('stint-jwt provider', () => {
         const credential = await s.provider.issue(draft);
         expect(credential.token.split('.')).toHaveLength(3);
         const { payload, protectedHeader } = await s.verify(credential.token, 'https://api.example.com');
-        expect(protectedHeader).toEqual({ alg, kid: s.keyring.signer().kid, typ: 'JWT' });
+        expect(protectedHeader).toEqual({ alg, kid: s.keyring.signer().kid, typ: 'stint+jwt' });
         expect(payload).toEqual({
           iss: ISSUER,
           sub: IDENTITY.id,
@@ -208,7 +208,7 @@ describe('stint-jwt provider', () => {
         for (const [name, value] of Object.entries(passClaims)) {
           if (!REGISTERED_CLAIMS.has(name)) Object.defineProperty(expected, name, { value, enumerable: true, writable: true, configurable: true });
         }
-        expect(protectedHeader).toEqual({ alg, kid: s.keyring.signer().kid, typ: 'JWT' });
+        expect(protectedHeader).toEqual({ alg, kid: s.keyring.signer().kid, typ: 'stint+jwt' });
         expect(payload).toEqual(JSON.parse(JSON.stringify(expected)));
         expect(credential.expiresAt).toBe(now + ttl);
         expect(credential.renewAfter).toBe(now + Math.floor((2 * ttl) / 3));
@@ -227,5 +227,26 @@ describe('stint-jwt provider', () => {
       console.log(`stint-jwt ${alg} issue: ${us.toFixed(1)} µs per token`);
       expect(us).toBeLessThan(1000);
     }
+  });
+});
+
+describe('explicit typing (RFC 8725 §3.11)', () => {
+  it('a verifier requiring typ stint+jwt accepts a Stint JWT and refuses one typed for something else', async () => {
+    const s = await setup('ES256');
+    const credential = await s.provider.issue(draftFor({ issuedAt: nowOf(s), ttl: 300 }));
+    const jwks = createLocalJWKSet(s.keyring.jwks());
+    const options = { issuer: ISSUER, audience: 'https://api.example.com', currentDate: new Date(s.clock.now()) };
+    await expect(jwtVerify(credential.token, jwks, { ...options, typ: 'stint+jwt' })).resolves.toBeDefined();
+    await expect(jwtVerify(credential.token, jwks, { ...options, typ: 'at+jwt' })).rejects.toThrow(/typ/);
+  });
+
+  it('credentials.jwtTyp JWT opts back into the generic type for a verifier that insists on it', async () => {
+    const s = await setup('ES256');
+    const generic = createStintJwtProvider({ issuer: ISSUER, keyring: s.keyring, clock: s.clock, maxTtlSeconds: MAX_TTL, typ: 'JWT' });
+    const credential = await generic.issue(draftFor({ issuedAt: nowOf(s), ttl: 300 }));
+    const { protectedHeader } = await s.verify(credential.token, 'https://api.example.com').catch(() => ({ protectedHeader: null }));
+    expect(protectedHeader).toBeNull();
+    const header = JSON.parse(Buffer.from(credential.token.split('.')[0]!, 'base64url').toString()) as Record<string, unknown>;
+    expect(header.typ).toBe('JWT');
   });
 });

@@ -30,7 +30,7 @@ providers:
     const c = loadConfigFile(file);
     expect(c.store).toEqual({ kind: 'sqlite', path: join(dir, 'state/stint.db') });
     expect(c.policy.file).toBe(join(dir, 'policy.yaml'));
-    expect(c.attestors[0]!.jwksFile).toBe(join(dir, 'keys/jwks.json'));
+    expect((c.attestors[0] as { jwksFile?: string }).jwksFile).toBe(join(dir, 'keys/jwks.json'));
     expect(c.admin.tokens[0]!.secret).toEqual({ file: join(dir, 'secrets/admin') });
     expect(c.providers.gcp!.credentialsFile).toBe(join(dir, 'secrets/gcp.json'));
     expect(c.providers.vault!.caFile).toBe(join(dir, 'ca/vault.pem'));

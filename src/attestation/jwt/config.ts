@@ -42,3 +42,8 @@ export const jwtAttestorFields = {
 
 /** The validated shared fields of a JWT attestor's configuration. */
 export type JwtAttestorConfig = z.output<z.ZodObject<typeof jwtAttestorFields>>;
+
+/** A JWT attestor configuration with its static JWKS file made absolute. */
+export function jwtConfigPaths<C extends { jwksFile?: string | undefined }>(config: C, abs: (path: string) => string): C {
+  return config.jwksFile ? { ...config, jwksFile: abs(config.jwksFile) } : config;
+}
