@@ -1,7 +1,8 @@
 /**
  * The PostgreSQL Store (node-postgres Pool), for several Stint replicas sharing state. Every query
- * is parameterized; an issuance (its grants and its audit event) commits in one transaction;
- * claiming cleanups uses `FOR UPDATE SKIP LOCKED` and creating a key takes a transaction-scoped
+ * is parameterized and prepared (named, planned once per connection); an issuance (its grants, its
+ * audit event and their links) is one statement, so one round trip, committed before the credential
+ * leaves; claiming cleanups uses `FOR UPDATE SKIP LOCKED` and creating a key takes a transaction-scoped
  * advisory lock, so replicas never claim the same grant or fill the same rotation slot twice.
  * Schema migrations run at open, under an advisory lock (postgres_migrate.ts).
  *
@@ -15,7 +16,7 @@ import { StintError } from '../errors.js';
 import { ADVISORY_LOCK_NAMESPACE, KEY_SLOT_LOCK, migratePostgres, postgresSchemaVersion } from './postgres_migrate.js';
 import { storeErrorFromPg } from './postgres_errors.js';
 import { DeadlineExceeded, Operation } from './postgres_operation.js';
-import { AUDIT_COLUMNS, GRANT_COLUMNS, auditFromRow, auditParams, grantFromRow, grantParams, keyFromRow, keyInSlotParams, keyParams, quarantineFromRow, quarantineInForce, sortKeys, sortQuarantines, type AuditRow, type GrantRow, type KeyRow, type QuarantineRow } from './rows.js';
+import { AUDIT_COLUMNS, GRANT_COLUMNS, INSERT_GRANT_COLUMNS, auditFromRow, auditParams, grantFromRow, grantParams, keyFromRow, keyInSlotParams, keyParams, quarantineFromRow, quarantineInForce, sortKeys, sortQuarantines, type AuditRow, type GrantRow, type KeyRow, type QuarantineRow } from './rows.js';
 import * as sql from './sql.js';
 import { pgSql } from './sql.js';
 import type { AttestationBinding, AttestationBindingInput, AuditEvent, AuditFilter, CleanupOutcome, Grant, GrantFilter, Quarantine, Store, StoredKey } from './store.js';
@@ -49,6 +50,22 @@ export interface PostgresStore extends Store {
 /** The event, and a link to each grant it names that the store holds (grants of the same transaction included). */
 const INSERT_AUDIT = `WITH a AS (INSERT INTO audit (${AUDIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10::jsonb) RETURNING seq)
   INSERT INTO audit_grants (grant_seq, audit_seq) SELECT g.seq, a.seq FROM a CROSS JOIN grants g WHERE g.id = ANY($11::text[]) ON CONFLICT DO NOTHING`;
+/** PostgreSQL types of INSERT_GRANT_COLUMNS, in order. */
+const GRANT_COLUMN_TYPES = ['text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'bigint', 'bigint', 'text', 'bigint', 'text', 'text', 'text'];
+/**
+ * An issuance in one statement: the grants (one array parameter per column, inserted in the given
+ * order), the event, and the event's links to the grants it names, those of this statement
+ * included. A statement is atomic: if any insert fails, nothing of it is written.
+ */
+const RECORD_ISSUANCE = `WITH g AS (
+    INSERT INTO grants (${INSERT_GRANT_COLUMNS})
+    SELECT ${INSERT_GRANT_COLUMNS} FROM unnest(${GRANT_COLUMN_TYPES.map((t, i) => `$${i + 1}::${t}[]`).join(', ')})
+      WITH ORDINALITY AS u(${INSERT_GRANT_COLUMNS}, ord) ORDER BY ord
+    RETURNING seq, id),
+  a AS (INSERT INTO audit (${AUDIT_COLUMNS}) VALUES ($16, $17, $18, $19, $20, $21, $22, $23, $24::jsonb, $25::jsonb) RETURNING seq)
+  INSERT INTO audit_grants (grant_seq, audit_seq)
+  SELECT l.seq, a.seq FROM a CROSS JOIN (SELECT seq FROM g WHERE id = ANY($26::text[]) UNION SELECT seq FROM grants WHERE id = ANY($26::text[])) l
+  ON CONFLICT DO NOTHING`;
 const QUALIFIED_GRANT_COLUMNS = GRANT_COLUMNS.split(', ')
   .map((c) => `g.${c}`)
   .join(', ');
@@ -104,6 +121,12 @@ function jsonb(value: unknown): string {
   return text.includes('\\u0000') ? text.replace(/(?<!\\)((?:\\\\)*)\\u0000/g, '$1\\ufffd') : text;
 }
 
+/** The grants as RECORD_ISSUANCE's column arrays. */
+function grantColumns(grants: readonly Grant[]): unknown[][] {
+  const rows = grants.map(grantParams);
+  return GRANT_COLUMN_TYPES.map((_, i) => rows.map((r) => r[i]));
+}
+
 /** INSERT_AUDIT's values: the event (serialized first: an event JSON cannot hold fails before anything is written), then the grant ids to link. */
 function insertAuditParams(e: AuditEvent): unknown[] {
   return [...auditParams(e, jsonb), [...e.grantIds]];
@@ -124,15 +147,8 @@ class PostgresStoreImpl implements PostgresStore {
 
   recordIssuance(grants: readonly Grant[], event: AuditEvent): Promise<void> {
     return this.call('record_issuance', async (op) => {
-      const audit = insertAuditParams(event);
-      if (grants.length === 0) {
-        await op.query(INSERT_AUDIT, audit);
-        return;
-      }
-      await op.transaction(async () => {
-        for (const g of grants) await op.query(pgSql(sql.INSERT_GRANT), grantParams(g));
-        await op.query(INSERT_AUDIT, audit);
-      });
+      // One statement, one round trip, committed (durable) before it answers.
+      await op.query(RECORD_ISSUANCE, [...grantColumns(grants), ...insertAuditParams(event)]);
     });
   }
 
