@@ -50,6 +50,8 @@ export const ERROR_TABLE = {
   ERR_TOKEN_LEGACY_REJECTED: badToken,
   /** The Kubernetes API server (TokenReview) no longer accepts a token that verified locally: its pod or ServiceAccount is gone. */
   ERR_TOKEN_REVIEW_REJECTED: badToken,
+  /** A static proof (an EC2 instance identity document) presented again past its replay rule: another client nonce than the one its instance is bound to. */
+  ERR_TOKEN_REPLAYED: badToken,
   ERR_ISSUER_UNAVAILABLE: { grpc: GrpcStatus.UNAVAILABLE, oauth: 'temporarily_unavailable', http: 503, exit: 69 },
   ERR_POLICY_DENIED: { grpc: GrpcStatus.PERMISSION_DENIED, oauth: 'unauthorized_client', http: 400, exit: 4 },
   ERR_TARGET_DENIED: { grpc: GrpcStatus.PERMISSION_DENIED, oauth: 'invalid_target', http: 400, exit: 4 },

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import type { Clock } from '../clock.js';
 import { ConfigError, StintError } from '../errors.js';
 import type { AttestationBindings, AttestationNonces, Attestor, AttestorDeps, AttestorPlugin, SubjectToken, WorkloadIdentity } from './attestor.js';
+import { AZURE_ATTESTOR } from './azure/azure.js';
 import { GCP_INSTANCE_ATTESTOR } from './gcp/gcp_instance.js';
 import { GITHUB_ACTIONS_ATTESTOR } from './github_actions.js';
 import type { JwtAttestor } from './jwt/jwt_verifier.js';
@@ -23,6 +24,7 @@ export const ATTESTORS = [
   GITHUB_ACTIONS_ATTESTOR,
   OIDC_ATTESTOR,
   GCP_INSTANCE_ATTESTOR,
+  AZURE_ATTESTOR,
 ] as const;
 
 type SchemasOf<T extends readonly AttestorPlugin[]> = { -readonly [K in keyof T]: T[K]['schema'] };

@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { durationSchema } from '../../config/fields.js';
 import { TokenError } from '../../errors.js';
 import { defineAttestor, type AttestorDeps, type ClaimValue, type WorkloadIdentity } from '../attestor.js';
-import { jwtAttestorFields } from '../jwt/config.js';
+import { jwtAttestorFields, jwtConfigPaths } from '../jwt/config.js';
 import { assembleJwtAttestor, createJwtVerifier, type JwtAttestor } from '../jwt/jwt_verifier.js';
 import type { PrecheckedToken } from '../jwt/precheck.js';
 import { GCP_INSTANCE_TOKEN_TYPE, GENERIC_JWT_TOKEN_TYPES } from '../token_types.js';
@@ -88,4 +88,5 @@ export const GCP_INSTANCE_ATTESTOR = defineAttestor({
   ],
   lint: { scopeClaims: ['project_id', 'project_number'], workloadClaims: ['instance_id', 'instance_name', 'email', 'sub'] },
   create: createGcpInstanceAttestor,
+  resolvePaths: jwtConfigPaths,
 });
