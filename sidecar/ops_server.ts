@@ -1,6 +1,7 @@
 /** `/healthz`, `/readyz` and `/metrics` of the sidecar. */
 import type { Server } from 'node:http';
 import type { CredentialKeeper } from './keeper.js';
+import type { Logger } from './log.js';
 import type { SidecarMetrics } from './metrics.js';
 import { listen, sendJson } from './outputs/listen.js';
 
@@ -17,8 +18,8 @@ export function readiness(keepers: readonly CredentialKeeper[]): { ready: boolea
   return { ready, checks };
 }
 
-/** Start the operations listener. */
-export function startOpsServer(hostPort: string, keepers: readonly CredentialKeeper[], metrics: SidecarMetrics, now: () => number): Promise<Server> {
+/** Start the operations listener; `log` hears of handler failures (default: JSON lines on stdout). */
+export function startOpsServer(hostPort: string, keepers: readonly CredentialKeeper[], metrics: SidecarMetrics, now: () => number, log?: Logger): Promise<Server> {
   return listen(hostPort, (req, res) => {
     const path = (req.url ?? '/').split('?', 1)[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') return sendJson(res, 405, { error: 'method not allowed' }, { allow: 'GET' });
@@ -37,5 +38,5 @@ export function startOpsServer(hostPort: string, keepers: readonly CredentialKee
       default:
         return sendJson(res, 404, { error: 'not found' });
     }
-  }, { name: 'ops' });
+  }, { name: 'ops', ...(log ? { log } : {}) });
 }
