@@ -1,4 +1,6 @@
-# Stint service image. Runtime: the current Node.js LTS line (24); CI also keeps Node 20 working.
+# Two images, one build. Runtime: the current Node.js LTS line (24); CI also keeps Node 20 working.
+#   docker build -t stint .                                 the Stint service (also holds stint-sidecar)
+#   docker build --target sidecar -t stint-sidecar .        the injected sidecar: node and its bundle only
 FROM node:24-bookworm-slim AS build
 WORKDIR /app
 # better-sqlite3 compiles from source when no prebuilt binary matches.
@@ -12,9 +14,27 @@ COPY src ./src
 COPY sidecar ./sidecar
 COPY test ./test
 COPY examples ./examples
-RUN npm run build && npm prune --omit=dev
+# The sidecar bundle (esbuild, a dev dependency) is built before the prune.
+RUN npm run build && npm run build:sidecar && npm prune --omit=dev
 
-FROM node:24-bookworm-slim
+# The sidecar image, on every injected pod: the node binary and the stint-sidecar bundle (its
+# program and its configuration check, no node_modules) on a slim Debian. The bundle sits where
+# the service image has the sidecar, so the webhook's default command (node /app/dist/sidecar/main.js)
+# runs in either image. Non-root (1000, as in the service image); it writes nothing of its own:
+# runs with readOnlyRootFilesystem, credentials go to the tmpfs the webhook mounts.
+FROM debian:bookworm-slim AS sidecar
+ENV NODE_ENV=production
+COPY --from=build /usr/local/bin/node /usr/local/bin/node
+COPY --from=build /app/dist/sidecar-bundle/stint-sidecar.js /app/dist/sidecar/main.js
+COPY --from=build /app/dist/sidecar-bundle/check.js /app/dist/sidecar/check.js
+COPY --from=build /app/dist/sidecar-bundle/package.json /app/dist/sidecar/package.json
+WORKDIR /app
+USER 1000:1000
+ENTRYPOINT ["node", "/app/dist/sidecar/main.js"]
+CMD ["sidecar", "--config", "/etc/stint/sidecar.yaml"]
+
+# The service image (the default target: the last stage).
+FROM node:24-bookworm-slim AS service
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=build /app/package.json ./
