@@ -17,7 +17,7 @@ const DEFAULT_RESOURCES = { requests: { cpu: '10m', memory: '48Mi' }, limits: { 
 
 /** What the injector puts into a pod. */
 export const sidecarInjectionSchema = z.object({
-  /** The image holding `stint-sidecar` (Stint's own image has it). */
+  /** The image holding `stint-sidecar`: the slim sidecar image (the Dockerfile's `sidecar` stage; Stint's own image also has it at the same path). */
   image: z.string().min(1).regex(/^\S+$/, 'expected an image reference without spaces'),
   imagePullPolicy: z.enum(['Always', 'IfNotPresent', 'Never']).optional(),
   /** The command that starts `stint-sidecar` in that image; `sidecar --config /etc/stint/sidecar.yaml` follows it. */
