@@ -10,6 +10,8 @@ import { ConfigError, StintError } from '../errors.js';
 import type { AttestationBindings, AttestationNonces, Attestor, AttestorDeps, AttestorPlugin, SubjectToken, WorkloadIdentity } from './attestor.js';
 import { AZURE_ATTESTOR } from './azure/azure.js';
 import { GCP_INSTANCE_ATTESTOR } from './gcp/gcp_instance.js';
+import { AWS_IAM_ATTESTOR } from './aws/aws_iam.js';
+import { AWS_IID_ATTESTOR } from './aws/aws_iid.js';
 import { GITHUB_ACTIONS_ATTESTOR } from './github_actions.js';
 import type { JwtAttestor } from './jwt/jwt_verifier.js';
 import type { KeyFetchOutcome } from './jwt/key_source.js';
@@ -23,6 +25,8 @@ export const ATTESTORS = [
   KUBERNETES_ATTESTOR,
   GITHUB_ACTIONS_ATTESTOR,
   OIDC_ATTESTOR,
+  AWS_IID_ATTESTOR,
+  AWS_IAM_ATTESTOR,
   GCP_INSTANCE_ATTESTOR,
   AZURE_ATTESTOR,
 ] as const;

@@ -13,6 +13,10 @@
  *   once), checks `iss`, `aud` and time, reads session tags from the
  *   `https://aws.amazon.com/tags` claim and the source identity from
  *   `https://aws.amazon.com/source_identity`, as AWS does for OIDC providers.
+ * - GetCallerIdentity answers JSON when the request says `Accept: application/json`, as STS does
+ *   (`{"GetCallerIdentityResponse":{"GetCallerIdentityResult":{...},"ResponseMetadata":{...}}}`,
+ *   errors as `{"Error":{"Code",...},"RequestId"}`); failure modes `identity-xml` and
+ *   `identity-extra-member` spoil that answer for the aws-iam attestor's tests.
  * - AssumeRole and GetCallerIdentity verify the SigV4 signature: AssumeRole against the
  *   configured principals' keys, GetCallerIdentity also against the sessions this fake issued
  *   (with their session token, unexpired by the fake's clock). So a client can only call
@@ -57,7 +61,11 @@ export type StsFailureMode =
   /** 200 with an HTML page (a proxy in the way). */
   | 'html'
   /** 502 with an HTML page (a load balancer with no healthy STS behind it). */
-  | 'bad-gateway';
+  | 'bad-gateway'
+  /** GetCallerIdentity answered in XML although JSON was asked for (a proxy rewriting it). */
+  | 'identity-xml'
+  /** GetCallerIdentity answered in JSON with an extra member (Vault CVE-2020-16250 shape). */
+  | 'identity-extra-member';
 
 /** A custom STS error answer. */
 export interface StsErrorAnswer {
@@ -140,7 +148,7 @@ class StsFault extends Error {
   }
 }
 
-const FAILURES: Record<Exclude<StsFailureMode, 'none' | 'close' | 'hang' | 'malformed' | 'no-credentials' | 'html' | 'bad-gateway'>, StsErrorAnswer> = {
+const FAILURES: Record<Exclude<StsFailureMode, 'none' | 'close' | 'hang' | 'malformed' | 'no-credentials' | 'html' | 'bad-gateway' | 'identity-xml' | 'identity-extra-member'>, StsErrorAnswer> = {
   deny: { status: 403, code: 'AccessDenied', message: 'Not authorized to perform sts:AssumeRoleWithWebIdentity' },
   throttle: { status: 400, code: 'Throttling', message: 'Rate exceeded' },
   unavailable: { status: 503, code: 'ServiceUnavailable', type: 'Receiver', message: 'Service is unavailable' },
@@ -286,9 +294,19 @@ export class FakeSts {
         case 'AssumeRole':
           xml = this.#assumeRole(req, body, form, call);
           break;
-        case 'GetCallerIdentity':
-          xml = this.#getCallerIdentity(req, body, call);
+        case 'GetCallerIdentity': {
+          // STS answers JSON when asked with Accept: application/json (what Vault and Stint's aws-iam require).
+          const identity = this.#getCallerIdentity(req, body, call);
+          if (wantsJson(req) && failure !== 'identity-xml' && failure !== 'html') {
+            const result: Record<string, string> = { Account: identity.account, Arn: identity.arn, UserId: identity.userId };
+            if (failure === 'identity-extra-member') result['Arn2'] = `arn:aws:iam::${this.accountId}:role/admin`;
+            res.writeHead(200, { 'content-type': 'application/json', 'x-amzn-requestid': randomUUID() })
+              .end(JSON.stringify({ GetCallerIdentityResponse: { GetCallerIdentityResult: result, ResponseMetadata: { RequestId: randomUUID() } } }));
+            return;
+          }
+          xml = identity.xml;
           break;
+        }
         default:
           throw new StsFault(400, 'InvalidAction', `Could not find operation ${call.action} for version 2011-06-15`);
       }
@@ -303,6 +321,11 @@ export class FakeSts {
       const fault = err instanceof StsFault ? err : new StsFault(500, 'InternalFailure', String((err as Error).message));
       call.outcome = fault.code;
       const requestId = randomUUID();
+      if (call.action === 'GetCallerIdentity' && wantsJson(req)) {
+        res.writeHead(fault.status, { 'content-type': 'application/json', 'x-amzn-requestid': requestId })
+          .end(JSON.stringify({ Error: { Code: fault.code, Message: fault.message, Type: fault.type }, RequestId: requestId }));
+        return;
+      }
       res
         .writeHead(fault.status, { 'content-type': 'text/xml', 'x-amzn-requestid': requestId })
         .end(
@@ -373,10 +396,10 @@ ${credentialsXml(session)}
 `;
   }
 
-  #getCallerIdentity(req: IncomingMessage, body: string, call: StsCall): string {
+  #getCallerIdentity(req: IncomingMessage, body: string, call: StsCall): { account: string; arn: string; userId: string; xml: string } {
     const signer = this.#verifySignature(req, body, call, true);
     const userId = signer.session ? signer.session.assumedRoleId : `AIDA${signer.accessKeyId.slice(4)}`;
-    return `<GetCallerIdentityResponse xmlns="${NS}">
+    const xml = `<GetCallerIdentityResponse xmlns="${NS}">
   <GetCallerIdentityResult>
     <Arn>${esc(signer.arn)}</Arn>
     <UserId>${esc(userId)}</UserId>
@@ -387,6 +410,7 @@ ${credentialsXml(session)}
   </ResponseMetadata>
 </GetCallerIdentityResponse>
 `;
+    return { account: this.accountId, arn: signer.arn, userId, xml };
   }
 
   /** RoleArn, RoleSessionName, DurationSeconds and Policy, validated as STS does. */
@@ -569,6 +593,10 @@ function checkSourceIdentity(value: unknown): void {
 
 function validation(field: string, constraint: string): StsFault {
   return new StsFault(400, 'ValidationError', `1 validation error detected: Value at '${field}' failed to satisfy constraint: ${constraint}`);
+}
+
+function wantsJson(req: IncomingMessage): boolean {
+  return (req.headers.accept ?? '').split(',').some((t) => t.trim().split(';')[0] === 'application/json');
 }
 
 function header(req: IncomingMessage, name: string): string {

@@ -1,0 +1,187 @@
+/**
+ * A local EC2 API on loopback speaking the real Query/XML wire format, for the aws-iid
+ * attestor's DescribeInstances check with the unmodified @aws-sdk/client-ec2 pointed at it by its
+ * `endpoint` setting.
+ *
+ * Requests are SigV4-signed form POSTs (`Action=DescribeInstances&Version=2016-11-15&InstanceId.1=...`);
+ * the signature is verified for real against the configured principals (service `ec2`), as
+ * fake_sts.ts does for STS. Answers are EC2's XML (`<DescribeInstancesResponse
+ * xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">` with `reservationSet/item/instancesSet/item`,
+ * `instanceState`, `tagSet`), errors EC2's `<Response><Errors><Error><Code>`: an unknown instance
+ * is `InvalidInstanceID.NotFound` (400), a bad signature `AuthFailure` (401).
+ */
+import { createHash, createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Clock } from '../../src/clock.js';
+
+const NS = 'http://ec2.amazonaws.com/doc/2016-11-15/';
+const STATE_CODES: Readonly<Record<string, number>> = { pending: 0, running: 16, 'shutting-down': 32, terminated: 48, stopping: 64, stopped: 80 };
+
+/** An instance the fake knows. */
+export interface FakeInstance {
+  instanceId: string;
+  ownerId: string;
+  state: 'pending' | 'running' | 'shutting-down' | 'terminated' | 'stopping' | 'stopped';
+  tags: Record<string, string>;
+}
+
+/** A principal allowed to call the API. */
+export interface Ec2Principal {
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+}
+
+/** One request received. */
+export interface Ec2Call {
+  readonly action: string;
+  readonly instanceIds: readonly string[];
+  readonly signedBy: string | undefined;
+  outcome: string;
+}
+
+class Ec2Fault extends Error {
+  constructor(readonly status: number, readonly code: string, message: string) {
+    super(message);
+  }
+}
+
+/** A loopback EC2; create with {@link FakeEc2.start}. */
+export class FakeEc2 {
+  /** `http://127.0.0.1:<port>`: the SDK's `endpoint`. */
+  readonly url: string;
+  readonly calls: Ec2Call[] = [];
+  readonly #server: Server;
+  readonly #sockets = new Set<Socket>();
+  readonly #instances = new Map<string, FakeInstance>();
+  readonly #principals = new Map<string, Ec2Principal>();
+  readonly #clock: Clock;
+
+  private constructor(server: Server, url: string, options: { clock?: Clock; principals?: readonly Ec2Principal[] }) {
+    this.#server = server;
+    this.url = url;
+    this.#clock = options.clock ?? { now: () => Date.now() };
+    for (const p of options.principals ?? []) this.#principals.set(p.accessKeyId, p);
+    server.on('connection', (s: Socket) => {
+      this.#sockets.add(s);
+      s.on('close', () => this.#sockets.delete(s));
+    });
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => void this.#handle(req, res));
+  }
+
+  /** Start on a loopback port chosen by the OS. */
+  static async start(options: { clock?: Clock; principals?: readonly Ec2Principal[] } = {}): Promise<FakeEc2> {
+    const server = createServer();
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => resolve());
+    });
+    return new FakeEc2(server, `http://127.0.0.1:${(server.address() as AddressInfo).port}`, options);
+  }
+
+  /** Add (or replace) an instance. */
+  addInstance(i: FakeInstance): void {
+    this.#instances.set(i.instanceId, { ...i, tags: { ...i.tags } });
+  }
+
+  /** Change an instance's state (stop, terminate). */
+  setState(instanceId: string, state: FakeInstance['state']): void {
+    const i = this.#instances.get(instanceId);
+    if (!i) throw new Error(`unknown instance ${instanceId}`);
+    i.state = state;
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.#sockets) s.destroy();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const body = Buffer.concat(chunks).toString('utf8');
+    const form = new URLSearchParams(body);
+    const instanceIds = [...form].filter(([k]) => /^InstanceId\.\d+$/.test(k)).map(([, v]) => v);
+    const call: Ec2Call = { action: form.get('Action') ?? '', instanceIds, signedBy: /Credential=([^/]+)\//.exec(req.headers.authorization ?? '')?.[1], outcome: 'ok' };
+    this.calls.push(call);
+    const requestId = randomUUID();
+    try {
+      if (req.method !== 'POST') throw new Ec2Fault(400, 'InvalidAction', 'POST only here');
+      this.#verifySignature(req, body);
+      if (call.action !== 'DescribeInstances') throw new Ec2Fault(400, 'InvalidAction', `The action ${call.action} is not valid for this web service.`);
+      if (form.get('Version') !== '2016-11-15') throw new Ec2Fault(400, 'InvalidParameterValue', 'Version');
+      const missing = instanceIds.find((id) => !this.#instances.has(id));
+      if (missing) throw new Ec2Fault(400, 'InvalidInstanceID.NotFound', `The instance ID '${missing}' does not exist`);
+      const found = instanceIds.map((id) => this.#instances.get(id)!);
+      const items = found.map((i) => `      <item>
+        <reservationId>r-${i.instanceId.slice(2)}</reservationId>
+        <ownerId>${i.ownerId}</ownerId>
+        <groupSet/>
+        <instancesSet>
+          <item>
+            <instanceId>${i.instanceId}</instanceId>
+            <instanceState>
+              <code>${STATE_CODES[i.state]}</code>
+              <name>${i.state}</name>
+            </instanceState>
+            <tagSet>${Object.entries(i.tags).map(([k, v]) => `
+              <item>
+                <key>${esc(k)}</key>
+                <value>${esc(v)}</value>
+              </item>`).join('')}
+            </tagSet>
+          </item>
+        </instancesSet>
+      </item>`).join('\n');
+      res.writeHead(200, { 'content-type': 'text/xml;charset=UTF-8' }).end(`<?xml version="1.0" encoding="UTF-8"?>
+<DescribeInstancesResponse xmlns="${NS}">
+    <requestId>${requestId}</requestId>
+    <reservationSet>
+${items}
+    </reservationSet>
+</DescribeInstancesResponse>`);
+    } catch (e) {
+      const f = e instanceof Ec2Fault ? e : new Ec2Fault(500, 'InternalError', 'internal');
+      call.outcome = f.code;
+      res.writeHead(f.status, { 'content-type': 'text/xml;charset=UTF-8' }).end(`<?xml version="1.0" encoding="UTF-8"?>
+<Response><Errors><Error><Code>${esc(f.code)}</Code><Message>${esc(f.message)}</Message></Error></Errors><RequestID>${requestId}</RequestID></Response>`);
+    }
+  }
+
+  /** SigV4 over the canonical request, as EC2 checks it (service ec2, 15-minute window by the fake's clock). */
+  #verifySignature(req: IncomingMessage, body: string): void {
+    const m = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([^,]+), ?Signature=([0-9a-f]{64})$/.exec(req.headers.authorization ?? '');
+    if (!m) throw new Ec2Fault(401, 'AuthFailure', 'AWS was not able to validate the provided access credentials');
+    const [, accessKeyId, date, region, service, signedHeaders, signature] = m as unknown as [string, string, string, string, string, string, string];
+    const principal = this.#principals.get(accessKeyId);
+    if (!principal || service !== 'ec2') throw new Ec2Fault(401, 'AuthFailure', 'AWS was not able to validate the provided access credentials');
+    const amzDate = String(req.headers['x-amz-date'] ?? '');
+    const names = signedHeaders.split(';');
+    if (!amzDate.startsWith(date) || !names.includes('host') || !names.includes('x-amz-date')) throw new Ec2Fault(401, 'AuthFailure', 'signature scope');
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const query = [...url.searchParams].map(([k, v]) => `${rfc3986(k)}=${rfc3986(v)}`).sort();
+    const canonical = [
+      req.method ?? 'POST', url.pathname, query.join('&'),
+      names.map((n) => `${n}:${String(req.headers[n] ?? '').trim().replace(/\s+/g, ' ')}\n`).join(''),
+      signedHeaders,
+      String(req.headers['x-amz-content-sha256'] ?? createHash('sha256').update(body).digest('hex')),
+    ].join('\n');
+    const toSign = `AWS4-HMAC-SHA256\n${amzDate}\n${date}/${region}/${service}/aws4_request\n${createHash('sha256').update(canonical).digest('hex')}`;
+    let key: Buffer = hmac(`AWS4${principal.secretAccessKey}`, date);
+    for (const part of [region, service, 'aws4_request']) key = hmac(key, part);
+    if (!timingSafeEqual(hmac(key, toSign), Buffer.from(signature, 'hex'))) throw new Ec2Fault(401, 'AuthFailure', 'AWS was not able to validate the provided access credentials');
+    void this.#clock;
+  }
+}
+
+function hmac(key: string | Buffer, data: string): Buffer {
+  return createHmac('sha256', key).update(data, 'utf8').digest();
+}
+
+function rfc3986(s: string): string {
+  return encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+}
+
+function esc(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
