@@ -142,7 +142,7 @@ export async function runInit(config: SidecarConfig, log: Logger): Promise<numbe
 export async function runSidecar(config: SidecarConfig, log: Logger): Promise<number> {
   const stop = terminated();
   const rt = await setUp(config, log);
-  if (config.ops.listen !== false) rt.ops = await startOpsServer(config.ops.listen, rt.keepers, rt.metrics, now);
+  if (config.ops.listen !== false) rt.ops = await startOpsServer(config.ops.listen, rt.keepers, rt.metrics, now, log);
   for (const k of rt.keepers) k.start();
   rt.stopHeapTrim = trimHeap(log);
   log.log('info', 'stint-sidecar running', { mode: 'sidecar', credentials: rt.keepers.map((k) => k.request.name), ops: config.ops.listen, outputs: rt.outputs.map((o) => `${o.type}:${o.where}`) });
@@ -157,7 +157,7 @@ export async function runSidecar(config: SidecarConfig, log: Logger): Promise<nu
 export async function runExec(config: SidecarConfig, log: Logger, command: readonly string[]): Promise<number> {
   const { Supervisor, FORWARDED_SIGNALS } = await import('./exec/child.js');
   const rt = await setUp(config, log);
-  if (config.ops.listen !== false) rt.ops = await startOpsServer(config.ops.listen, rt.keepers, rt.metrics, now);
+  if (config.ops.listen !== false) rt.ops = await startOpsServer(config.ops.listen, rt.keepers, rt.metrics, now, log);
   let supervisor: InstanceType<typeof Supervisor> | null = null;
   let stopRequested: NodeJS.Signals | null = null;
   const forward = (sig: NodeJS.Signals): void => {

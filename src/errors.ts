@@ -12,6 +12,7 @@ export const GrpcStatus = {
   INVALID_ARGUMENT: 3,
   NOT_FOUND: 5,
   PERMISSION_DENIED: 7,
+  RESOURCE_EXHAUSTED: 8,
   FAILED_PRECONDITION: 9,
   INTERNAL: 13,
   UNAVAILABLE: 14,
@@ -64,6 +65,7 @@ export const ERROR_TABLE = {
   ERR_UPSTREAM_DENIED: { grpc: GrpcStatus.PERMISSION_DENIED, oauth: 'invalid_target', http: 400, exit: 4 },
   ERR_UPSTREAM_BAD_RESPONSE: { grpc: GrpcStatus.UNAVAILABLE, oauth: 'temporarily_unavailable', http: 502, exit: 69 },
   ERR_INTERNAL: { grpc: GrpcStatus.INTERNAL, oauth: 'server_error', http: 500, exit: 70 },
+  ERR_RATE_LIMITED: { grpc: GrpcStatus.RESOURCE_EXHAUSTED, oauth: 'temporarily_unavailable', http: 429, exit: 75 },
 } as const satisfies Record<string, ErrorMapping>;
 
 /** A stable Stint error code. */
@@ -180,5 +182,6 @@ export function errorFromOAuthBody(status: number, body: Readonly<Record<string,
 
 /** True when the code names a transient condition worth retrying. */
 export function isRetryable(code: ErrorCode): boolean {
-  return ERROR_TABLE[code].grpc === GrpcStatus.UNAVAILABLE;
+  const grpc: GrpcStatusCode = ERROR_TABLE[code].grpc;
+  return grpc === GrpcStatus.UNAVAILABLE || grpc === GrpcStatus.RESOURCE_EXHAUSTED;
 }

@@ -24,7 +24,8 @@ import { loadPolicyFiles } from './policy/load.js';
 import { openStore } from './store/open.js';
 import type { Store } from './store/store.js';
 import { createLogger, type Logger } from './telemetry/logger.js';
-import { StintMetrics } from './telemetry/metrics.js';
+import { certificateExpirySeconds, instrumentStore, StintMetrics } from './telemetry/metrics.js';
+import { Limits } from './limits/rate_limiter.js';
 import { BearerAuthenticator } from './transport/admin_auth.js';
 import { createGrpcServers, listenGrpc, serverCredentials, type GrpcListener } from './transport/grpc/server.js';
 import { createHttpServer } from './transport/http/server.js';
@@ -124,12 +125,12 @@ export async function startStint(config: StintConfig, options: StartOptions = {}
 
   let store: Store;
   try {
-    store = await openStore(config.store);
+    store = instrumentStore(await openStore(config.store), metrics);
   } catch (e) {
     attestors.close();
     throw e;
   }
-  const auditor = new Auditor(store, logger, clock);
+  const auditor = new Auditor(store, logger, clock, metrics);
   let keyring: Keyring;
   try {
     keyring = await Keyring.open({
@@ -193,6 +194,7 @@ export async function startStint(config: StintConfig, options: StartOptions = {}
       accepts: (type) => attestors.accepts(type),
       ready: () => attestors.ready(),
       close: () => attestors.close(),
+  const limits = new Limits(config.limits, (scope, provider) => metrics.rateLimited.inc({ scope, provider: provider ?? 'none' }));
       explainDenials: (identity) => explainByAttestor.get(identity.attestorName) ?? false,
     },
     policy,
@@ -209,6 +211,7 @@ export async function startStint(config: StintConfig, options: StartOptions = {}
   });
   const refreshGauges = async (): Promise<void> => {
     const now = Math.floor(clock.now() / 1000);
+    limits,
     activeGrants = await store.countActiveGrants(now);
     metrics.activeGrants.set(activeGrants);
     const keys = await store.listKeys();
@@ -220,6 +223,8 @@ export async function startStint(config: StintConfig, options: StartOptions = {}
   const publicJwks = async (): Promise<JSONWebKeySet> => (await keyring.freshJwks()) as unknown as JSONWebKeySet;
   const introspector = new Introspector({ issuer: config.issuer, jwks: publicJwks, store, clock });
 
+    const due = keyring.rotationDueAt();
+    if (due !== null) metrics.signingKeyRotation.set(due);
   const connectionLimits = config.connections;
   const refusedOn = (listener: string) => (source: string): void => logger.warn({ listener, source, maxPerSource: connectionLimits.maxPerSource }, 'connection refused: too many from one source');
   const http: HttpServer = createHttpServer({
@@ -228,7 +233,7 @@ export async function startStint(config: StintConfig, options: StartOptions = {}
     introspector,
     introspectionAuth: new BearerAuthenticator(introspectionClients, 'an introspection credential'),
     adminAuth: new BearerAuthenticator(adminTokens),
-    workloadGrants: new WorkloadGrants({ attest: (token) => pipeline.verifier.attest(token), store, admin, policy, providers, auditor, metrics, clock, maxTtlSeconds: config.credentials.maxTtl }),
+    workloadGrants: new WorkloadGrants({ attest: (token) => pipeline.verifier.attest(token), store, admin, policy, providers, auditor, metrics, clock, maxTtlSeconds: config.credentials.maxTtl, limits }),
     jwks: publicJwks,
     signingAlgorithms: () => [config.signing.algorithm],
     metrics: metrics.registry,
@@ -279,7 +284,7 @@ export async function startStint(config: StintConfig, options: StartOptions = {}
     adminPort = adminListener.port;
     if (config.webhook) {
       const webhookConfig = config.webhook;
-      webhook = createWebhookServer({ settings: injectorSettings(webhookConfig.sidecar, audience), logger, tls: webhookConfig.tls, limits: connectionLimits, ...(webhookTls ? { initialTls: webhookTls } : {}) });
+      webhook = createWebhookServer({ settings: injectorSettings(webhookConfig.sidecar, audience), logger, tls: webhookConfig.tls, limits: connectionLimits, onCertificate: (cert) => metrics.webhookCertificateExpiry.set(certificateExpirySeconds(cert)), ...(webhookTls ? { initialTls: webhookTls } : {}) });
       const server = webhook.server;
       const addr = splitHostPort(webhookConfig.listen);
       await new Promise<void>((resolve, reject) => {

@@ -26,6 +26,9 @@ export type TlsConfig = z.infer<typeof tlsSchema>;
 
 const hostPort = hostPortSchema;
 
+/** One token-bucket limit: `rate` requests a second on average, bursts up to `burst`. */
+const rateLimitSchema = z.object({ rate: z.number().positive(), burst: z.number().int().positive() }).strict();
+
 export const configSchema = z.object({
   /** Stint's own issuer URL: the `iss` of Stint JWTs and the base of discovery. */
   issuer: z.string().url(),
@@ -141,6 +144,17 @@ export const configSchema = z.object({
   }),
   /** The mutating admission webhook that injects `stint-sidecar` into annotated pods (docs/sidecar.md#injection); absent = off. */
   webhook: webhookConfigSchema.optional(),
+  /**
+   * Request rate limits: over a limit a request is refused with 429 / RESOURCE_EXHAUSTED and
+   * `Retry-After`. Per verified identity (exchanges and renewals), per source address (workload
+   * listeners), and a budget per upstream provider kind so one workload cannot spend a shared quota.
+   * `null` turns a limit off.
+   */
+  limits: z.object({
+    perIdentity: rateLimitSchema.nullable().default({ rate: 20, burst: 100 }),
+    perSource: rateLimitSchema.nullable().default({ rate: 200, burst: 400 }),
+    upstream: z.record(z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/), rateLimitSchema).default({}),
+  }).strict().default({ perIdentity: { rate: 20, burst: 100 }, perSource: { rate: 200, burst: 400 }, upstream: {} }),
   /** Cache verified subject tokens (by SHA-256) until their expiry: the sidecar pattern. */
   subjectTokenCache: z.object({ size: z.number().int().nonnegative().default(10000) }).strict().default({ size: 10000 }),
   log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).strict().default({ level: 'info' }),

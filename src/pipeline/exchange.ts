@@ -14,7 +14,8 @@ import { grantRef } from '../lifecycle/reaper.js';
 import type { CredentialRequest, Decision, GrantedCredential, PolicyEngine, RequestContext } from '../policy/decision.js';
 import { disagreement, summarize } from '../policy/shadow.js';
 import type { Grant } from '../store/store.js';
-import type { StintMetrics } from '../telemetry/metrics.js';
+import { ttlSource, type StintMetrics } from '../telemetry/metrics.js';
+import type { Limits } from '../limits/rate_limiter.js';
 import { boundedContext, boundedCredentials } from './bounded_request.js';
 import { cacheVerifiedIdentities } from './cached_verifier.js';
 import type { IdentityVerifier, PolicySource, ProviderLookup } from './contracts.js';
@@ -38,6 +39,8 @@ export interface ExchangeInput {
   readonly context?: RequestContext;
   readonly requestId?: string;
   readonly transport: 'grpc' | 'http';
+  /** The caller's address (rate limit per source); absent in process. */
+  readonly source?: string;
 }
 
 /** One issued credential with its grant. */
@@ -69,6 +72,8 @@ export interface ExchangeDeps {
   readonly maxTtlSeconds: number;
   /** Size of the verified subject token cache (0 disables it). */
   readonly subjectTokenCacheSize: number;
+  /** Rate limits per source, identity and upstream budget; absent = none. */
+  readonly limits?: Limits;
   /** Called after every grant is recorded (active-grant gauge...). */
   readonly onIssued?: (grants: readonly Grant[]) => void;
 }
@@ -95,12 +100,14 @@ export class ExchangePipeline {
     let audited = false;
     const kindLabel = credentialKindLabel(input.credentials, deps.providers);
     try {
+      deps.limits?.checkSource(input.source, deps.clock.now());
       validateInput(input, deps.providers, this.verifier);
       identity = await this.verifier.attest({ type: input.subjectTokenType || JWT_TOKEN_TYPE, value: input.subjectToken, sha256: subjectHash! });
       // One snapshot per request: a reload in between changes neither policy of this decision.
       const snapshot = deps.policy.snapshot?.() ?? { enforced: deps.policy.current() };
       const policy = snapshot.enforced;
       const nowSeconds = Math.floor(deps.clock.now() / 1000);
+      deps.limits?.checkIdentity(identity.id, deps.clock.now());
       decision = policy.decide(identity, input.credentials, nowSeconds, input.context);
       deps.metrics.policyDecisions.inc({ outcome: decision.outcome, reason: decision.reason });
       const base = {
@@ -140,6 +147,7 @@ export class ExchangePipeline {
       try {
         for (const granted of decision.credentials) {
           const provider = deps.providers.get(granted.kind);
+          deps.limits?.checkUpstream(granted.kind, deps.clock.now());
           // Provider limits: never above its maximum (capped), never below the upstream's minimum (raised).
           const ttl = providerTtl(granted.ttlSeconds, provider, deps.maxTtlSeconds);
           const final: GrantedCredential = ttl !== granted.ttlSeconds ? { ...granted, ttlSeconds: ttl, ttlCapped: granted.ttlCapped || ttl < granted.ttlSeconds } : granted;
@@ -215,7 +223,10 @@ export class ExchangePipeline {
       }
       audited = true;
       deps.onIssued?.(grants);
-      for (const i of issued) deps.metrics.issuedTtl.observe({ credential_kind: i.granted.kind }, i.granted.ttlSeconds);
+      for (const i of issued) {
+        deps.metrics.issuedTtl.observe({ credential_kind: i.granted.kind }, i.granted.ttlSeconds);
+        deps.metrics.issuedCredentials.inc({ credential_kind: i.granted.kind, ttl_source: ttlSource(i.granted) });
+      }
       deps.metrics.exchanges.inc({ outcome: 'allow', reason: decision.reason });
       this.observe(started, identity, kindLabel, 'allow');
       return { requestId, identity, rule: decision.rule, issued };
@@ -226,7 +237,9 @@ export class ExchangePipeline {
       this.observe(started, identity, kindLabel, outcome);
       if (!audited) {
         const refused = boundedCredentials(input.credentials);
-        await deps.auditor
+        // With the store unavailable the error event waits for it too: record it in the background
+        // so one request is bounded by one store deadline, not two.
+        const recorded = deps.auditor
           .record({
             type: 'exchange.error',
             requestId,
@@ -249,6 +262,7 @@ export class ExchangePipeline {
             },
           })
           .catch(() => undefined);
+        if (error.code !== 'ERR_UNAVAILABLE') await recorded;
       }
       throw error;
     }

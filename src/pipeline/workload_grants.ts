@@ -14,6 +14,7 @@ import type { StintMetrics } from '../telemetry/metrics.js';
 import type { AdminService, RevocationResult } from './admin.js';
 import type { PolicySource, PresentedToken, ProviderLookup } from './contracts.js';
 import { grantRef } from '../lifecycle/reaper.js';
+import type { Limits } from '../limits/rate_limiter.js';
 import { providerTtl } from './exchange.js';
 import { renewAfterOf } from '../credentials/provider.js';
 
@@ -30,6 +31,8 @@ export interface WorkloadGrantsDeps {
   readonly clock: Clock;
   /** Hard cap on any credential TTL, in seconds. */
   readonly maxTtlSeconds: number;
+  /** Rate limits: a renewal spends the identity's and the upstream's budget like an exchange. */
+  readonly limits?: Limits;
 }
 
 /** Revocation and renewal of a workload's own grants. */
@@ -54,6 +57,7 @@ export class WorkloadGrants {
       throw new StintError('ERR_INVALID_REQUEST', `grant ${grant.id} is ${grant.state === 'active' ? 'expired' : grant.state}: exchange again`, { field: 'grant_id' });
     }
     const provider = deps.providers.get(grant.kind);
+    deps.limits?.checkIdentity(identity.id, deps.clock.now());
     if (!provider.renew) throw new StintError('ERR_INVALID_REQUEST', `${grant.kind} credentials cannot be renewed in place: exchange again`, { field: 'grant_id' });
     const decision = deps.policy.current().decide(
       identity,
@@ -65,6 +69,7 @@ export class WorkloadGrants {
       throw new PolicyDeniedError('ERR_POLICY_DENIED', `renewal denied by policy (${decision.reason})`, null, decision.reason);
     }
     const granted = decision.credentials[0]!;
+    deps.limits?.checkUpstream(grant.kind, deps.clock.now());
     const ttl = providerTtl(granted.ttlSeconds, provider, deps.maxTtlSeconds);
     const { expiresAt: upstreamExpiresAt } = await provider.renew(grantRef(grant), ttl);
     // The upstream may grant more than asked (Vault can ignore the increment): the grant never

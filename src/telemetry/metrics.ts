@@ -104,6 +104,12 @@ export class StintMetrics {
     labelNames: ['provider', 'code'] as const,
     registers: [this.registry],
   });
+  readonly rateLimited = new Counter({
+    name: 'stint_rate_limited_total',
+    help: 'Requests refused by a rate limit, by scope (identity, source, upstream) and provider (upstream budgets; "none" otherwise).',
+    labelNames: ['scope', 'provider'] as const,
+    registers: [this.registry],
+  });
   readonly subjectTokenCache = new Counter({
     name: 'stint_subject_token_cache_total',
     help: 'Verified subject token cache lookups by result (hit, miss).',

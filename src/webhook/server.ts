@@ -33,6 +33,8 @@ export interface WebhookServerDeps {
   readonly tlsReloadIntervalMs?: number;
   /** Idle, handshake and per-source limits (the `connections` configuration). */
   readonly limits?: ListenerLimits;
+  /** Told the certificate in use, at start and after each reload (its expiry is a metric). */
+  readonly onCertificate?: (cert: Buffer) => void;
 }
 
 /** A webhook listener (not yet listening). */
@@ -48,6 +50,7 @@ export function createWebhookServer(deps: WebhookServerDeps): WebhookServer {
   const read = () => readTls(deps.tls, 'webhook.tls');
   const first = deps.initialTls ?? read();
   let digest = fingerprint(first);
+  deps.onCertificate?.(first.cert);
   // No request can end the process: every failure is answered with its code (guardHttp).
   const answer = (res: ServerResponse, error: StintError): void => {
     if (error.code !== 'ERR_INTERNAL') deps.logger.warn({ code: error.code, err: error.message }, 'admission review refused');
@@ -75,6 +78,7 @@ export function createWebhookServer(deps: WebhookServerDeps): WebhookServer {
       return false;
     }
     digest = d;
+    deps.onCertificate?.(next.cert);
     deps.logger.info({ certificate: d.slice(0, 12) }, 'webhook certificate reloaded');
     return true;
   };

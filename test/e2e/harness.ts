@@ -106,7 +106,7 @@ export interface E2E {
 }
 
 /** Start issuers and the real `stint serve --config` program. */
-export async function startE2E(options: { aws?: boolean } = {}): Promise<E2E> {
+export async function startE2E(options: { aws?: boolean; extraConfig?: string } = {}): Promise<E2E> {
   const k8s = await TestIssuer.start();
   const github = await TestIssuer.start({ path: '/github' });
   const down = await TestIssuer.start({ path: '/down' });
@@ -148,7 +148,7 @@ admin:
   tokens:
     - name: e2e-operator
       secret: { file: ./admin.token }
-${sts ? `providers:\n  aws: { region: eu-west-1, endpoint: "${sts.url}", maxAttempts: 1, timeout: 3s }\n` : ''}`,
+${sts ? `providers:\n  aws: { region: eu-west-1, endpoint: "${sts.url}", maxAttempts: 1, timeout: 3s }\n` : ''}${options.extraConfig ?? ''}`,
   );
   const start = async (): Promise<RunningProgram> => {
     const p = startProgram(['serve', '--config', configFile]);

@@ -244,6 +244,7 @@ export function createGrpcServers(deps: GrpcDeps): GrpcServers {
         context: { reason: str(ctx.reason) || undefined, ticket: str(ctx.ticket) || undefined, runId: str(ctx.run_id) || undefined },
         requestId: typeof requestId === 'string' && /^[\w.-]{1,64}$/.test(requestId) ? requestId : undefined,
         transport: 'grpc',
+        source: peerHost(call.getPeer()),
       });
       return {
         grant_id: result.issued[0]?.grant.id ?? '',
@@ -396,4 +397,10 @@ export function bindGrpc(server: grpc.Server, address: string, credentials = grp
   return new Promise((resolvePort, reject) => {
     server.bindAsync(address, credentials, (err, port) => (err ? reject(err) : resolvePort(port)));
   });
+}
+
+/** The host part of a grpc-js peer (`ipv4:127.0.0.1:5000`, `ipv6:[::1]:5000`), for per-source limits. */
+export function peerHost(peer: string): string {
+  const m = /^(?:ipv4:|ipv6:)?\[?([^\]]*?)\]?:\d+$/.exec(peer);
+  return m ? m[1]! : peer;
 }

@@ -10,6 +10,7 @@ import { JWT_TOKEN_TYPE } from '../../attestation/token_types.js';
 import { StintError } from '../../errors.js';
 import { uuidv7 } from '../../ids.js';
 import { readBody } from './body.js';
+import { attestationNonce, type NonceEndpoint } from './nonce.js';
 import type { ExchangePipeline } from '../../pipeline/exchange.js';
 import type { Introspector } from '../../pipeline/introspect.js';
 import type { WorkloadGrants } from '../../pipeline/workload_grants.js';
@@ -43,6 +44,8 @@ export interface HttpDeps {
   readonly readiness: () => Promise<Record<string, true | string>>;
   /** Where unexpected handler failures are logged. */
   readonly logger?: Logger;
+  /** Server nonces for proofs that embed one (POST /attestation/nonce); absent: every kind is refused. */
+  readonly attestationNonces?: NonceEndpoint;
 }
 
 /** Build the OIDC discovery document of Stint. */
@@ -96,6 +99,8 @@ async function handle(deps: HttpDeps, req: IncomingMessage, res: ServerResponse)
       return method === 'POST' ? selfRevoke(deps, req, res) : methodNotAllowed(res, 'POST');
     case '/renew':
       return method === 'POST' ? selfRenew(deps, req, res) : methodNotAllowed(res, 'POST');
+    case '/attestation/nonce':
+      return attestationNonce(deps.attestationNonces, req, res);
     case '/metrics': {
       if (!onlyGet(method, res)) return;
       const body = await deps.metrics.metrics();
@@ -146,6 +151,7 @@ async function tokenExchange(deps: HttpDeps, req: IncomingMessage, res: ServerRe
     context: { reason: single('reason'), ticket: single('ticket'), runId: single('run_id') },
     requestId: requestIdOf(req),
     transport: 'http',
+    source: req.socket.remoteAddress,
   });
   const issued = result.issued[0]!;
   const cred = issued.credential;
@@ -240,7 +246,7 @@ function sendOAuthError(res: ServerResponse, err: unknown): void {
   const { status, body } = toOAuthError(err);
   const headers: Record<string, string> = { 'cache-control': 'no-store' };
   if (status === 401) headers['www-authenticate'] = 'Bearer error="invalid_token"';
-  if (status === 503) headers['retry-after'] = body.retry_after ?? '5';
+  if (status === 503 || status === 429) headers['retry-after'] = body.retry_after ?? '5';
   sendJson(res, status, body, headers);
 }
 
