@@ -5,6 +5,7 @@
 import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { JSONWebKeySet } from 'jose';
+import { createStoreNonces, nonceKindsOf } from './attestation/nonces.js';
 import { createAttestorSet } from './attestation/registry.js';
 import { Auditor } from './audit/auditor.js';
 import { systemClock, type Clock } from './clock.js';
@@ -29,6 +30,7 @@ import { Limits } from './limits/rate_limiter.js';
 import { BearerAuthenticator } from './transport/admin_auth.js';
 import { createGrpcServers, listenGrpc, serverCredentials, type GrpcListener } from './transport/grpc/server.js';
 import { createHttpServer } from './transport/http/server.js';
+import { createNonceEndpoint } from './transport/http/nonce.js';
 import { injectorSettings } from './webhook/settings.js';
 import { createWebhookServer, type WebhookServer } from './webhook/server.js';
 
@@ -113,10 +115,15 @@ export async function startStint(config: StintConfig, options: StartOptions = {}
   // A secret that is both would open the admin surface to a resource server (and be refused on /introspect).
   const shared = introspectionClients.findIndex((c) => adminTokens.some((t) => t.secret === c.secret));
   if (shared >= 0) throw new ConfigError('ERR_CONFIG_INVALID', `introspection.clients[${shared}].secret`, 'must differ from every admin token');
+  // Attestors reach the Store (opened below) only while attesting, after start: replay state and nonces.
+  const bindings = { bindAttestation: (input: Parameters<Store['bindAttestation']>[0]) => store.bindAttestation(input) };
+  const nonces = createStoreNonces(bindings, clock);
   const attestors = createAttestorSet(config.attestors, {
     clock,
     audience,
     trustDomain: config.trustDomain,
+    bindings,
+    nonces,
     onJwksFetch: (name, outcome, seconds) => {
       metrics.jwksFetches.inc({ attestor: name, outcome });
       metrics.jwksFetchDuration.observe({ attestor: name }, seconds);
@@ -229,6 +236,7 @@ export async function startStint(config: StintConfig, options: StartOptions = {}
   const refusedOn = (listener: string) => (source: string): void => logger.warn({ listener, source, maxPerSource: connectionLimits.maxPerSource }, 'connection refused: too many from one source');
   const http: HttpServer = createHttpServer({
     issuer: config.issuer,
+    attestationNonces: createNonceEndpoint(nonces, nonceKindsOf(config.attestors), clock),
     pipeline,
     introspector,
     introspectionAuth: new BearerAuthenticator(introspectionClients, 'an introspection credential'),

@@ -8,6 +8,7 @@
 import { randomInt } from 'node:crypto';
 import type { Clock } from '../clock.js';
 import type { AttestationBindings, AttestationNonces } from './attestor.js';
+import { AZURE_NONCE_KIND } from './azure/azure.js';
 
 /** Longest nonce lifetime any caller may ask for. */
 export const MAX_NONCE_TTL_SECONDS = 600;
@@ -48,4 +49,11 @@ export function createStoreNonces(bindings: AttestationBindings, clock: Clock, r
 
 function tenDigits(): string {
   return String(randomInt(0, 10_000_000_000)).padStart(10, '0');
+}
+
+/** The nonce kinds the configured attestors take proofs for, each with its nonce TTL in seconds (`POST /attestation/nonce`). */
+export function nonceKindsOf(configs: readonly { readonly kind: string; readonly attestedDocument?: { readonly nonceTtl: number } | undefined }[]): Map<string, number> {
+  const kinds = new Map<string, number>();
+  for (const c of configs) if (c.kind === 'azure' && c.attestedDocument) kinds.set(AZURE_NONCE_KIND, Math.min(kinds.get(AZURE_NONCE_KIND) ?? Infinity, c.attestedDocument.nonceTtl));
+  return kinds;
 }
