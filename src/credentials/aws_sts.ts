@@ -20,7 +20,7 @@ import { boundedDuration, readSecretRef, secretRefSchema as secretRef } from '..
 import { AWS_STS_KIND, classifyStsError } from './aws/errors.js';
 import { sessionName, sessionOptions, sessionTags, webIdentityClaims } from './aws/session.js';
 import { renewAfterOf, type CredentialProvider, type GrantDraft, type IssuedCredential, type ProviderDeps, type RevokeResult } from './provider.js';
-import { callUpstream } from './upstream.js';
+import { callUpstream } from '../upstream/call.js';
 
 /** The credential kind named in policy rules and requests. */
 export { AWS_STS_KIND };

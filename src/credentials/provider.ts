@@ -6,6 +6,7 @@
  */
 import type { WorkloadIdentity } from '../attestation/attestor.js';
 import type { Clock } from '../clock.js';
+import type { UpstreamObserver } from '../upstream/call.js';
 import type { GrantedCredential } from '../policy/decision.js';
 
 /** The grant a provider issues for (already decided, not yet recorded). */
@@ -102,9 +103,6 @@ export interface CredentialProvider {
   /** Release connections. */
   close?(): Promise<void>;
 }
-
-/** Observer of upstream calls (metrics): provider kind, operation, outcome, seconds, upstream code. */
-export type UpstreamObserver = (kind: string, operation: string, outcome: 'ok' | 'error', seconds: number, upstreamCode?: string) => void;
 
 /** What every provider factory receives besides its own configuration. */
 export interface ProviderDeps {

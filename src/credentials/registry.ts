@@ -9,7 +9,8 @@ import { createAwsStsProviders, awsProviderConfigSchema } from './aws_sts.js';
 import { createGcpProviders, gcpProviderConfigSchema } from './gcp.js';
 import { createKubernetesProviders, kubernetesProviderConfigSchema } from './kubernetes.js';
 import { createPostgresProviders, postgresProviderConfigSchema } from './postgres.js';
-import type { CredentialProvider, GrantDraft, GrantRef, ProviderDeps, UpstreamObserver } from './provider.js';
+import type { CredentialProvider, GrantDraft, GrantRef, ProviderDeps } from './provider.js';
+import type { UpstreamObserver } from '../upstream/call.js';
 import { createStintJwtProvider, STINT_JWT_KIND, type StintJwtSigner } from './stint_jwt.js';
 import { createVaultProviders, vaultProviderConfigSchema } from './vault.js';
 

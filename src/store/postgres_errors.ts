@@ -7,7 +7,8 @@
  */
 import pg from 'pg';
 import { StintError } from '../errors.js';
-import { isNetworkError, safeUpstreamMessage } from '../credentials/upstream.js';
+import { isNetworkError } from '../upstream/classify.js';
+import { safeUpstreamMessage } from '../upstream/safe_message.js';
 
 /** SQLSTATE classes of transient or connection-level conditions. */
 const UNAVAILABLE_CLASSES = new Set(['08', '28', '3D', '40', '53', '57', '58']);

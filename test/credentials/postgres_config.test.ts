@@ -13,7 +13,7 @@ import { createPostgresProviders, postgresProviderConfigSchema } from '../../src
 import { grantIdOfRole, MAX_ROLE_PREFIX_LENGTH, roleNameFor, uuidv7TimeMs } from '../../src/credentials/postgres/role_name.js';
 import { scramSha256Verifier } from '../../src/credentials/postgres/scram.js';
 import { classifyPgError } from '../../src/credentials/postgres/errors.js';
-import { safeUpstreamMessage } from '../../src/credentials/upstream.js';
+import { safeUpstreamMessage } from '../../src/upstream/safe_message.js';
 import type { ProviderDeps } from '../../src/credentials/provider.js';
 import { ConfigError } from '../../src/errors.js';
 import { uuidv7 } from '../../src/ids.js';

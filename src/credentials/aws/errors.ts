@@ -8,7 +8,8 @@
  * the SDK error is not kept as `cause` (it holds the raw response).
  */
 import { StintError, UpstreamError } from '../../errors.js';
-import { classifyHttpStatus, isNetworkError, safeUpstreamMessage } from '../upstream.js';
+import { classifyHttpStatus, isNetworkError } from '../../upstream/classify.js';
+import { safeUpstreamMessage } from '../../upstream/safe_message.js';
 
 /** The credential kind, for errors and metrics. */
 export const AWS_STS_KIND = 'aws-sts';

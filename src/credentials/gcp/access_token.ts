@@ -11,8 +11,8 @@
  */
 import { IdentityPoolClient, Impersonated, type AuthClient } from 'google-auth-library';
 import { UpstreamError } from '../../errors.js';
-import type { UpstreamObserver } from '../provider.js';
-import { callUpstream } from '../upstream.js';
+import type { UpstreamObserver } from '../../upstream/call.js';
+import { callUpstream } from '../../upstream/call.js';
 import { classifyGcpError, failedUrl, type GcpStage } from './classify_error.js';
 import { generateAccessTokenUrl } from './service_account.js';
 import type { SourceCredentials } from './source_credentials.js';

@@ -8,7 +8,8 @@
  * refresh tokens and subject tokens, and a logger serializing causes would print them.
  */
 import { StintError, UpstreamError } from '../../errors.js';
-import { classifyHttpStatus, isNetworkError, safeUpstreamMessage } from '../upstream.js';
+import { classifyHttpStatus, isNetworkError } from '../../upstream/classify.js';
+import { safeUpstreamMessage } from '../../upstream/safe_message.js';
 
 /** Which Google call failed, for the message. */
 export type GcpStage = 'source-credentials' | 'sts' | 'iam' | 'upstream';

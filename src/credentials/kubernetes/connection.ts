@@ -12,8 +12,8 @@ import type { ConfigurationOptions, CoreV1Api, KubeConfig, RbacAuthorizationV1Ap
 import { parse as parseYaml } from 'yaml';
 import type { Clock } from '../../clock.js';
 import { ConfigError, StintError } from '../../errors.js';
-import type { UpstreamObserver } from '../provider.js';
-import { callUpstream } from '../upstream.js';
+import type { UpstreamObserver } from '../../upstream/call.js';
+import { callUpstream } from '../../upstream/call.js';
 import { IN_CLUSTER_CA_FILE, IN_CLUSTER_SERVER, IN_CLUSTER_TOKEN_FILE, type KubernetesProviderConfig } from './config.js';
 import { classifyKubernetesError } from './errors.js';
 

@@ -5,7 +5,8 @@
  * a reply that is not the JSON the API promises is ERR_UPSTREAM_BAD_RESPONSE.
  */
 import { StintError, UpstreamError } from '../../errors.js';
-import { classifyHttpStatus, isNetworkError, safeUpstreamMessage } from '../upstream.js';
+import { classifyHttpStatus, isNetworkError } from '../../upstream/classify.js';
+import { safeUpstreamMessage } from '../../upstream/safe_message.js';
 
 /** An API error response, read from the client's ApiException. */
 export interface ApiFailure {

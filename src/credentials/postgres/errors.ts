@@ -7,7 +7,8 @@
  */
 import pg from 'pg';
 import { UpstreamError } from '../../errors.js';
-import { isNetworkError, safeUpstreamMessage } from '../upstream.js';
+import { isNetworkError } from '../../upstream/classify.js';
+import { safeUpstreamMessage } from '../../upstream/safe_message.js';
 
 /** Where a failure happened, and what must never appear in its message. */
 export interface PgErrorContext {

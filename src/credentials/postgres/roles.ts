@@ -6,8 +6,8 @@
  * parameter or quoted with escapeLiteral.
  */
 import pg from 'pg';
-import type { UpstreamObserver } from '../provider.js';
-import { callUpstream } from '../upstream.js';
+import type { UpstreamObserver } from '../../upstream/call.js';
+import { callUpstream } from '../../upstream/call.js';
 import { classifyPgError } from './errors.js';
 
 const { escapeIdentifier: ident, escapeLiteral: literal } = pg;

@@ -6,8 +6,8 @@
  */
 import NodeVault from 'node-vault';
 import { UpstreamError } from '../../errors.js';
-import type { UpstreamObserver } from '../provider.js';
-import { callUpstream } from '../upstream.js';
+import type { UpstreamObserver } from '../../upstream/call.js';
+import { callUpstream } from '../../upstream/call.js';
 import { classifyVaultError, isApiResponseError, vaultMessages } from './errors.js';
 
 /** Options of a VaultClient. */

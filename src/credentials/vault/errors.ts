@@ -7,7 +7,8 @@
  * the token) is never attached.
  */
 import { StintError, UpstreamError } from '../../errors.js';
-import { classifyHttpStatus, isNetworkError, safeUpstreamMessage } from '../upstream.js';
+import { classifyHttpStatus, isNetworkError } from '../../upstream/classify.js';
+import { safeUpstreamMessage } from '../../upstream/safe_message.js';
 
 /** node-vault's error for a non-2xx answer. */
 export interface ApiResponseError extends Error {

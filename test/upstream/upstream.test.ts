@@ -1,6 +1,7 @@
 /** What every provider does with upstream failures: one redaction of upstream text, one notion of a network failure. */
 import { describe, expect, it } from 'vitest';
-import { isNetworkError, safeUpstreamMessage } from '../../src/credentials/upstream.js';
+import { isNetworkError } from '../../src/upstream/classify.js';
+import { safeUpstreamMessage } from '../../src/upstream/safe_message.js';
 
 describe('safeUpstreamMessage', () => {
   const jwt = 'eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl';
