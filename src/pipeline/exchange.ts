@@ -76,6 +76,8 @@ export interface ExchangeDeps {
   readonly limits?: Limits;
   /** Called after every grant is recorded (active-grant gauge...). */
   readonly onIssued?: (grants: readonly Grant[]) => void;
+  /** Identities an operator quarantined: refused right after attestation (an in-memory view, quarantine.ts). */
+  readonly quarantines?: { check(identity: string): void };
 }
 
 /** The attest → decide → issue → record pipeline. */
@@ -103,6 +105,7 @@ export class ExchangePipeline {
       deps.limits?.checkSource(input.source, deps.clock.now());
       validateInput(input, deps.providers, this.verifier);
       identity = await this.verifier.attest({ type: input.subjectTokenType || JWT_TOKEN_TYPE, value: input.subjectToken, sha256: subjectHash! });
+      deps.quarantines?.check(identity.id);
       // One snapshot per request: a reload in between changes neither policy of this decision.
       const snapshot = deps.policy.snapshot?.() ?? { enforced: deps.policy.current() };
       const policy = snapshot.enforced;
@@ -292,7 +295,8 @@ export class ExchangePipeline {
       deps.metrics.policyShadowDecisions.inc({ agreement: kind === null ? 'agree' : 'disagree' });
       if (kind === null) return;
       if (candidate.outcome === 'deny') candidate = shadowPolicy.decide(identity, input.credentials, nowSeconds, input.context);
-      deps.metrics.policyShadowDisagreements.inc({ kind });
+      // Rule names come from the operator's policy file: a bounded label.
+      deps.metrics.policyShadowDisagreements.inc({ kind, rule: candidate.rule ?? (candidate.outcome === 'deny' ? candidate.nearestRule : undefined) ?? 'none' });
       const explain = (d: Decision): Record<string, unknown> => (d.outcome === 'deny' ? { message: d.message, nearestRule: d.nearestRule ?? d.rule, failed: d.failed ?? [] } : {});
       await deps.auditor.record({
         type: 'policy.shadow_disagreement',

@@ -124,8 +124,8 @@ export class StintMetrics {
   });
   readonly policyShadowDisagreements = new Counter({
     name: 'stint_policy_shadow_disagreements_total',
-    help: 'Live requests where the shadow policy disagreed with the enforced one, by kind (newly_allowed, newly_denied, rule, ttl, target).',
-    labelNames: ['kind'] as const,
+    help: 'Live requests where the shadow policy disagreed with the enforced one, by kind (newly_allowed, newly_denied, rule, ttl, target) and the shadow policy\'s rule (its deciding or nearest rule; "none").',
+    labelNames: ['kind', 'rule'] as const,
     registers: [this.registry],
   });
   readonly policyShadowDecisions = new Counter({

@@ -44,9 +44,10 @@ async function exchange(namespace: string, serviceAccount = 'api-server'): Promi
 }
 
 async function metric(name: string, labels: string): Promise<number> {
+  // The sum over every series of `name` whose labels include `labels` (disagreements also carry the rule).
   const text = await (await fetch(`${env.httpUrl}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name}{${labels}}`));
-  return line ? Number(line.split(' ').pop()) : 0;
+  const lines = text.split('\n').filter((l) => l.startsWith(`${name}{`) && l.slice(name.length + 1, l.indexOf('}')).split(',').includes(labels));
+  return lines.reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
 }
 
 interface AuditLine { id: string; type: string; reason: string; rule: string; identity: string; request_id: string; data: Record<string, unknown> }
@@ -104,6 +105,10 @@ describe('live traffic with a shadow policy', () => {
     expect(await metric('stint_policy_shadow_disagreements_total', 'kind="newly_allowed"')).toBe(1);
     expect(await metric('stint_policy_shadow_disagreements_total', 'kind="rule"')).toBe(0);
     expect(await metric('stint_policy_shadow_decisions_total', 'agreement="agree"')).toBe(2);
+    const text = await (await fetch(`${env.httpUrl}/metrics`)).text();
+    const rules = [...text.matchAll(/stint_policy_shadow_disagreements_total\{kind="[a-z_]+",rule="([^"]*)"\} [1-9]/g)].map((m) => m[1]);
+    expect(rules.length, 'disagreements carry the shadow policy rule').toBeGreaterThan(0);
+    expect(rules.every((r) => r === 'none' || /^[a-z0-9-]+$/.test(r!))).toBe(true);
   });
 
   it('`stint policy shadow-report` summarizes them by kind, rule and identity over the Admin API', async () => {
