@@ -13,7 +13,7 @@ const deps = () => ({ clock: new FakeClock(), audience: AUDIENCE, trustDomain: T
 
 describe('registration', () => {
   it('registers every attestor kind', () => {
-    expect(ATTESTORS.map((p) => p.kind).sort()).toEqual(['github-actions', 'kubernetes', 'oidc']);
+    expect(ATTESTORS.map((p) => p.kind).sort()).toEqual(['aws-iam', 'aws-iid', 'azure', 'gcp-instance', 'github-actions', 'kubernetes', 'oidc']);
   });
 
   it('refuses two attestors with the same default name', () => {
