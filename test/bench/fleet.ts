@@ -4,8 +4,9 @@
  * (keep-alive connection, the same form) with its own pod's subject token, renewing when the
  * sidecar's own schedule (sidecar/schedule.ts: renewalDelay with jitter, backoffDelay after a
  * failure) says, with the sidecar's default renewal settings. Only the clock is compressed: every
- * delay the schedule gives is waited `scale` times shorter, so a fleet renewing 10-minute
- * credentials every ~6 minutes offers `scale` times its real rate.
+ * delay the schedule gives can be waited `scale` times shorter (default 1: real time; the
+ * benchmark asks short-lived credentials instead, so the backoff after a Stint restart is the
+ * sidecar's real one).
  *
  * argv[2] is a JSON FleetOptions; on the message 'stop' it stops renewing and answers with every
  * attempt (start time epoch ms, latency ms, ok).
@@ -79,8 +80,10 @@ async function sidecar(i: number): Promise<void> {
       record.latencyMs.push(performance.now() - t0);
       record.ok.push(false);
       record.sidecar.push(i);
-      const err = e as { code?: string; details?: { reason?: string } };
-      record.error.push(`${err.code ?? 'error'}${err.details?.reason ? ` ${err.details.reason}` : ''}`);
+      const err = e as { code?: string; message?: string; details?: { reason?: string } };
+      // An unreachable Stint's message ends with the socket error's code (ECONNREFUSED, ECONNRESET).
+      const cause = err.details?.reason === 'unreachable' ? ` ${err.message?.split(': ').pop() ?? ''}` : '';
+      record.error.push(`${err.code ?? 'error'}${err.details?.reason ? ` ${err.details.reason}` : ''}${cause}`);
       failures++;
       schedule(backoffDelay(failures, POLICY, Math.random));
     }

@@ -3,6 +3,8 @@
  * Against the real `stint` service on loopback, it reports, beside a bare `node` process measured
  * in the same run:
  * - time from start to the first credential written (file output), best and median of 5 starts;
+ * - the same for the esbuild bundle the slim sidecar image runs (`npm run build:sidecar`), and
+ *   the bundle's size (goals: ≤ 300 ms to the first credential, ≤ 3 MB);
  * - resident memory (VmRSS) after start, with a file output only and with every output kind;
  * - resident memory over 10,000 renewals (renewing back to back), sampled every 2,500: as
  *   shipped, and with V8's JIT tiers and young-generation growth kept (STINT_SIDECAR_V8_JIT=on)
@@ -11,11 +13,15 @@
  * between the 2,500th and the 10,000th renewal, the noise of resident-memory sampling).
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { freePort, get, metricValue, startSidecar, startStint, tempDir, API_AUDIENCE, type RunningSidecar } from '../sidecar/harness.js';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { freePort, get, metricValue, spawnProgram, startSidecar, startStint, tempDir, API_AUDIENCE, ROOT, SIDECAR_BIN, type RunningSidecar, type StintUnderTest } from '../sidecar/harness.js';
 import { baseConfig, writeSidecarConfig } from '../sidecar/config.js';
 
 const RENEWALS = 10_000;
+/** The bundle the slim sidecar image runs: the program and its configuration check. */
+const BUNDLE_DIR = join(ROOT, 'dist/sidecar-bundle');
+const BUNDLE_BIN = join(BUNDLE_DIR, 'stint-sidecar.js');
 const STARTS = 5;
 /** Resident-memory sampling noise: growth below this is no growth. */
 const GROWTH_NOISE_MIB = 1;
@@ -59,35 +65,21 @@ async function main(): Promise<void> {
     rows.push(`bare node process                          RSS ${fmt(bare)} MiB`);
 
     // Start to first credential written, file output only, ordinary renewal settings.
-    const startTimes: number[] = [];
-    const setupTimes: number[] = [];
-    const exchangeTimes: number[] = [];
-    let startRss = 0;
-    for (let i = 0; i < STARTS; i++) {
-      const out = tmp.path(`start-${i}.jwt`);
-      const config = writeSidecarConfig(tmp.path(`start-${i}.yaml`), baseConfig(stint.url, subject, await freePort(), [{ name: 'api', audience: API_AUDIENCE, ttl: '10m', outputs: [{ type: 'file', path: out }] }]));
-      const t0 = performance.now();
-      const wall0 = Date.now();
-      const s = startSidecar(['--config', config]);
-      await waitForFile(out);
-      startTimes.push(performance.now() - t0);
-      await s.waitFor(/credential issued/);
-      const running = s.logs().find((l) => l.msg === 'stint-sidecar running');
-      const issued = s.logs().find((l) => l.msg === 'credential issued');
-      if (running && issued) {
-        setupTimes.push(Date.parse(String(running.time)) - wall0);
-        exchangeTimes.push(Date.parse(String(issued.time)) - Date.parse(String(running.time)));
-      }
-      if (i === STARTS - 1) {
-        await sleep(1500);
-        startRss = rssMiB(s.child.pid!);
-      }
-      await s.stop();
-    }
+    const starts = await startToFirstCredential(stint, tmp, subject, SIDECAR_BIN, 'start');
+    const { startTimes, setupTimes, exchangeTimes, startRss } = starts;
     rows.push(`start → first credential written          best ${fmt(Math.min(...startTimes), 0)} ms, median ${fmt(median(startTimes), 0)} ms (${STARTS} starts)`);
     rows.push(`  of which start → configured and running  median ${fmt(median(setupTimes), 0)} ms (node start, configuration check in a child process)`);
     rows.push(`  of which the first exchange + write      median ${fmt(median(exchangeTimes), 0)} ms`);
     rows.push(`sidecar after start, file output          RSS ${fmt(startRss)} MiB = ${fmt(startRss / bare, 2)} × bare`);
+
+    // The bundle (slim image).
+    const size = (statSync(BUNDLE_BIN).size + statSync(join(BUNDLE_DIR, 'check.js')).size) / 1024 / 1024;
+    const bundled = await startToFirstCredential(stint, tmp, subject, BUNDLE_BIN, 'bundle');
+    const bundleMedian = median(bundled.startTimes);
+    rows.push(`bundle (dist/sidecar-bundle: program + configuration check)  ${fmt(size, 2)} MB            goal ≤ 3 MB      ${size <= 3 ? 'yes' : 'no'}`);
+    rows.push(`bundle start → first credential written   best ${fmt(Math.min(...bundled.startTimes), 0)} ms, median ${fmt(bundleMedian, 0)} ms   goal ≤ 300 ms   ${bundleMedian <= 300 ? 'yes' : 'no'}`);
+    rows.push(`  of which start → configured and running  median ${fmt(median(bundled.setupTimes), 0)} ms; the first exchange + write median ${fmt(median(bundled.exchangeTimes), 0)} ms`);
+    rows.push(`bundle after start, file output           RSS ${fmt(bundled.startRss)} MiB = ${fmt(bundled.startRss / bare, 2)} × bare`);
 
     // Every output kind loaded.
     {
@@ -128,6 +120,36 @@ async function main(): Promise<void> {
   }
   console.log('\nstint-sidecar footprint (goal: ≤ 1.4 × bare node, no growth)\n');
   for (const r of rows) console.log(r);
+}
+
+/** `STARTS` starts of `bin` (the sidecar as built by tsc, or the bundle) until the first credential is written; the RSS of the last one. */
+async function startToFirstCredential(stint: StintUnderTest, tmp: ReturnType<typeof tempDir>, subject: string, bin: string, name: string): Promise<{ startTimes: number[]; setupTimes: number[]; exchangeTimes: number[]; startRss: number }> {
+  const startTimes: number[] = [];
+  const setupTimes: number[] = [];
+  const exchangeTimes: number[] = [];
+  let startRss = 0;
+  for (let i = 0; i < STARTS; i++) {
+    const out = tmp.path(`${name}-${i}.jwt`);
+    const config = writeSidecarConfig(tmp.path(`${name}-${i}.yaml`), baseConfig(stint.url, subject, await freePort(), [{ name: 'api', audience: API_AUDIENCE, ttl: '10m', outputs: [{ type: 'file', path: out }] }]));
+    const t0 = performance.now();
+    const wall0 = Date.now();
+    const s = spawnProgram(bin, ['--config', config]);
+    await waitForFile(out);
+    startTimes.push(performance.now() - t0);
+    await s.waitFor(/credential issued/);
+    const running = s.logs().find((l) => l.msg === 'stint-sidecar running');
+    const issued = s.logs().find((l) => l.msg === 'credential issued');
+    if (running && issued) {
+      setupTimes.push(Date.parse(String(running.time)) - wall0);
+      exchangeTimes.push(Date.parse(String(issued.time)) - Date.parse(String(running.time)));
+    }
+    if (i === STARTS - 1) {
+      await sleep(1500);
+      startRss = rssMiB(s.child.pid!);
+    }
+    await s.stop();
+  }
+  return { startTimes, setupTimes, exchangeTimes, startRss };
 }
 
 /** 10,000 back-to-back renewals with `env` added to the sidecar's environment; RSS sampled every 2,500. */
