@@ -2,6 +2,7 @@
  * `stint policy lint`: findings beyond validity, each with a stable code, a severity, and the
  * file, line and column it is about. Errors fail the command; warnings only with --strict.
  */
+import type { AttestorLintHints, AttestorPlugin } from '../attestation/attestor.js';
 import { ATTESTORS } from '../attestation/registry.js';
 import { ConfigError } from '../errors.js';
 import { compilePolicy } from './compile.js';
@@ -21,6 +22,7 @@ export const LINT_CODES = {
   POL006: { name: 'unknown-claim', severity: 'warning', summary: 'a claim the attestor kind never produces' },
   POL007: { name: 'regex-unanchored', severity: 'error', summary: 'a regex that is not anchored with ^ and $' },
   POL008: { name: 'regex-catastrophic', severity: 'error', summary: 'a regex with nested unbounded quantifiers (catastrophic backtracking)' },
+  POL009: { name: 'cloud-scope-only', severity: 'warning', summary: 'a cloud attestor rule pins only an account, project or region: every workload in it matches' },
 } as const;
 
 /** A lint code. */
@@ -47,10 +49,25 @@ export interface LintOptions {
   readonly maxTtlSeconds: number;
 }
 
-/** Claims each attestor kind yields, from the attestor registry (undefined: any, not checked, as for oidc). */
+/**
+ * Claims each attestor kind yields, from the attestor registry (undefined: any, not checked, as for
+ * oidc). An entry `prefix.*` stands for every claim named `prefix.<something>` (aws-iid `tags.*`).
+ */
 export const KNOWN_CLAIMS: Readonly<Record<string, ReadonlySet<string> | undefined>> = Object.fromEntries(
   ATTESTORS.map((p) => [p.kind, p.claims ? new Set<string>(p.claims) : undefined]),
 );
+
+/** Lint hints of each kind that has them (scope claims vs workload claims), from the registry. */
+const LINT_HINTS: Readonly<Record<string, AttestorLintHints | undefined>> = Object.fromEntries(
+  (ATTESTORS as readonly AttestorPlugin[]).map((p) => [p.kind, p.lint]),
+);
+
+/** True when `name` is in `set`, directly or through a `prefix.*` entry. */
+function claimListed(set: ReadonlySet<string> | readonly string[], name: string): boolean {
+  const list = [...set];
+  if (list.includes(name)) return true;
+  return list.some((e) => e.endsWith('.*') && name.startsWith(e.slice(0, -1)) && name.length > e.length - 1);
+}
 
 const GITHUB_SUBJECT_CLAIMS = ['sub', 'repository', 'repository_id', 'repository_owner', 'repository_owner_id', 'job_workflow_ref', 'workflow_ref'];
 
@@ -186,6 +203,7 @@ function lintRule(rule: RuleSpec, i: number, rules: readonly RuleSpec[], source:
       if (rule.match.identity && ownerWildcard('identity', rule.match.identity)) add('POL002', at('match', 'identity'), path('match', 'identity'), rule.name, `rule "${rule.name}" matches the identity with a wildcard owner`);
     }
   }
+  lintCloudScope(rule, claims, at, path, add);
   rule.allow.forEach((a, j) => {
     if (unrestricted(a.audiences) && unrestricted(a.targets)) {
       add('POL003', at('allow', j), path('allow', j), rule.name, `rule "${rule.name}" allows ${a.kind} for any audience and target`);
@@ -198,15 +216,31 @@ function lintRule(rule: RuleSpec, i: number, rules: readonly RuleSpec[], source:
   if (known) {
     for (const ref of Object.keys(claims)) {
       const top = ref.startsWith('/') ? (ref.slice(1).split('/')[0] ?? '').replace(/~1/g, '/').replace(/~0/g, '~') : ref;
-      if (!known.has(top)) add('POL006', at('match', 'claims', ref), path('match', 'claims', ref), rule.name, `${rule.match.attestor} tokens never carry the claim ${JSON.stringify(ref)}: the condition can never hold`);
+      if (!claimListed(known, top)) add('POL006', at('match', 'claims', ref), path('match', 'claims', ref), rule.name, `${rule.match.attestor} tokens never carry the claim ${JSON.stringify(ref)}: the condition can never hold`);
     }
     if (rule.condition) {
       for (const m of rule.condition.matchAll(/\bclaims\.([A-Za-z_][\w]*)|\bclaims\[\s*"([^"]+)"\s*\]/g)) {
         const name = m[1] ?? m[2] ?? '';
-        if (!known.has(name)) add('POL006', at('condition'), path('condition'), rule.name, `${rule.match.attestor} tokens never carry the claim ${JSON.stringify(name)} used in the condition`);
+        if (!claimListed(known, name)) add('POL006', at('condition'), path('condition'), rule.name, `${rule.match.attestor} tokens never carry the claim ${JSON.stringify(name)} used in the condition`);
       }
     }
   }
+}
+
+/**
+ * POL009: a rule of a kind with lint hints (cloud instance and role attestors) that pins no
+ * workload claim, in `claims`, `identity` or its condition, admits every instance, role or service
+ * account of the accounts or projects it names (or of every one, when it names none).
+ */
+function lintCloudScope(rule: RuleSpec, claims: Readonly<Record<string, MatcherSpec>>, at: (...p: (string | number)[]) => { line: number; column: number }, path: (...p: (string | number)[]) => string, add: Add): void {
+  const hints = LINT_HINTS[rule.match.attestor];
+  if (!hints || rule.match.identity !== undefined) return;
+  const names = Object.keys(claims).map((ref) => (ref.startsWith('/') ? (ref.slice(1).split('/')[0] ?? '').replace(/~1/g, '/').replace(/~0/g, '~') : ref));
+  const inCondition = rule.condition ? [...rule.condition.matchAll(/\bclaims\.([A-Za-z_][\w]*)|\bclaims\[\s*"([^"]+)"\s*\]/g)].map((m) => m[1] ?? m[2] ?? '') : [];
+  if ([...names, ...inCondition].some((n) => claimListed(hints.workloadClaims, n))) return;
+  const scope = names.filter((n) => claimListed(hints.scopeClaims, n));
+  const pins = scope.length > 0 ? `pins only ${scope.join(', ')}` : 'pins no workload';
+  add('POL009', at('name'), path('match'), rule.name, `${rule.match.attestor} rule "${rule.name}" ${pins}: every workload there matches; pin one of ${hints.workloadClaims.join(', ')}`);
 }
 
 function isExactish(m: MatcherSpec | undefined): boolean {

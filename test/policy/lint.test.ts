@@ -103,6 +103,44 @@ describe('policy lint', () => {
     expect(catastrophic('^(ab){2}$')).toBeNull();
   });
 
+  it('POL009 cloud-scope-only: an aws rule that pins only the account or region (hints from the plugin), quiet once a workload claim is pinned', () => {
+    const aws = (attestor: string, claims: string, extra = '') => `version: 1
+rules:
+  - name: fleet
+    match:
+      attestor: ${attestor}
+      issuer: ${attestor}
+      claims: ${claims}
+${extra}    allow:
+      - kind: stint-jwt
+        audiences: [aud]
+        ttl: { default: 10m, max: 1h }
+`;
+    const f = lint(aws('aws-iid', '{ account: "123456789012", region: us-east-1 }'));
+    expect(f).toEqual([expect.objectContaining({ code: 'POL009', name: 'cloud-scope-only', severity: 'warning', rule: 'fleet', path: 'rules[0].match', line: 3 })]);
+    expect(f[0]!.message).toMatch(/pins only account, region/);
+    expect(codes(aws('aws-iid', '{}'))).toEqual(['POL009']);
+    expect(codes(aws('aws-iam', '{ account: "123456789012" }'))).toEqual(['POL009']);
+    // A workload claim, an instance tag (tags.* hint), the identity, or a condition on a workload claim pins it.
+    expect(codes(aws('aws-iid', '{ account: "123456789012", instance_id: i-0123456789abcdef0 }'))).toEqual([]);
+    expect(codes(aws('aws-iid', '{ account: "123456789012", tags.Role: web }'))).toEqual([]);
+    expect(codes(aws('aws-iam', '{ account: "123456789012", role_arn: "arn:aws:iam::123456789012:role/web" }'))).toEqual([]);
+    expect(codes(aws('aws-iam', '{ account: "123456789012" }', '    condition: \'claims.role_name == "web"\'\n'))).toEqual([]);
+    // Kinds without hints (kubernetes, github-actions) never get it.
+    expect(codes(k8s(k8sRule('r', '{ namespace: a }')))).not.toContain('POL009');
+  });
+
+  it('POL006 knows prefix claims: tags.<key> of aws-iid is a known claim, an unknown aws claim is not', () => {
+    const rule = (claims: string) => `version: 1
+rules:
+  - name: web
+    match: { attestor: aws-iid, issuer: aws-iid, claims: ${claims} }
+    allow: [{ kind: stint-jwt, audiences: [aud], ttl: { default: 10m, max: 1h } }]
+`;
+    expect(codes(rule('{ instance_id: i-0123456789abcdef0, tags.Team: payments }'))).toEqual([]);
+    expect(codes(rule('{ instance_id: i-0123456789abcdef0, repository: x }'))).toEqual(['POL006']);
+  });
+
   it('POL000 policy-invalid: a policy that does not validate, with its line', () => {
     expect(lint('version: 1\nrules:\n  - name: Bad_Name\n')).toEqual(expect.arrayContaining([expect.objectContaining({ code: 'POL000', severity: 'error', line: 3 })]));
     expect(lint('version: [')[0]).toMatchObject({ code: 'POL000' });
