@@ -1,6 +1,6 @@
 /** Pure pieces of the Kubernetes providers: targets, binding names, grant times, API failure reading. */
 import { describe, expect, it } from 'vitest';
-import { apiFailureOf, parseRetryAfter } from '../../src/credentials/kubernetes/errors.js';
+import { apiFailureOf, parseRetryAfter } from '../../src/kube/api_errors.js';
 import { bindingName, grantTimeMs, parseBindingTarget, parseServiceAccountTarget } from '../../src/credentials/kubernetes/names.js';
 import { uuidv7 } from '../../src/ids.js';
 

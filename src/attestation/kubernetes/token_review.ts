@@ -18,15 +18,15 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { AuthenticationV1Api, ConfigurationOptions, KubeConfig, V1TokenReview } from '@kubernetes/client-node';
+import type { AuthenticationV1Api, ConfigurationOptions, V1TokenReview } from '@kubernetes/client-node';
 import { LRUCache } from 'lru-cache';
 import type { Clock } from '../../clock.js';
-import { TOKEN_FILE_PROVIDER, tokenFileAuthenticator } from '../../credentials/kubernetes/connection.js';
-import { apiFailureOf } from '../../credentials/kubernetes/errors.js';
 import { isNetworkError } from '../../upstream/classify.js';
 import { safeUpstreamMessage } from '../../upstream/safe_message.js';
 import { ConfigError, StintError, TokenError } from '../../errors.js';
 import { sha256Hex } from '../../fingerprint.js';
+import { apiFailureOf } from '../../kube/api_errors.js';
+import { loadKubeClient } from '../../kube/client.js';
 import type { TokenReviewConfig } from './token_review_config.js';
 
 /** Extra keys the API server sets on the user of a pod-bound ServiceAccount token. */
@@ -264,23 +264,9 @@ function checkFiles(config: TokenReviewConfig, configPath: string): void {
 }
 
 async function loadClient(config: TokenReviewConfig, configPath: string): Promise<Client> {
-  let k8s: typeof import('@kubernetes/client-node');
-  try {
-    k8s = await import('@kubernetes/client-node');
-  } catch (e) {
-    throw new StintError('ERR_INTERNAL', `@kubernetes/client-node cannot be loaded: ${String((e as Error)?.message ?? e).split('\n')[0]}`);
-  }
-  const kc: KubeConfig = new k8s.KubeConfig();
-  try {
-    kc.loadFromOptions({
-      clusters: [{ name: 'stint-token-review', server: config.apiServer, caFile: config.caFile, skipTLSVerify: false }],
-      users: [{ name: 'stint', authProvider: { name: TOKEN_FILE_PROVIDER, config: { file: config.tokenFile } } }],
-      contexts: [{ name: 'stint', cluster: 'stint-token-review', user: 'stint' }],
-      currentContext: 'stint',
-    });
-    kc.addAuthenticator(tokenFileAuthenticator as unknown as Parameters<KubeConfig['addAuthenticator']>[0]);
-  } catch (e) {
-    throw new ConfigError('ERR_CONFIG_INVALID', configPath, `the Kubernetes client refused the settings: ${(e as Error).message.split('\n')[0]}`);
-  }
-  return { api: kc.makeApiClient(k8s.AuthenticationV1Api), observable: <T>(value: T) => new k8s.Observable(Promise.resolve(value)) };
+  const { k8s, kc, observable } = await loadKubeClient(
+    { mode: 'token', server: config.apiServer, caFile: config.caFile, tokenFile: config.tokenFile },
+    { clusterName: 'stint-token-review', keyPath: configPath, settingsName: 'settings' },
+  );
+  return { api: kc.makeApiClient(k8s.AuthenticationV1Api), observable: observable as Client['observable'] };
 }

@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { boundedDuration } from '../../config/fields.js';
-import { IN_CLUSTER_CA_FILE, IN_CLUSTER_SERVER, IN_CLUSTER_TOKEN_FILE } from '../../credentials/kubernetes/config.js';
+import { IN_CLUSTER_CA_FILE, IN_CLUSTER_SERVER, IN_CLUSTER_TOKEN_FILE } from '../../kube/in_cluster.js';
 
 /** `attestors[].tokenReview` of a kubernetes attestor. */
 export const tokenReviewConfigSchema = z

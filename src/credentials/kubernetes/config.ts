@@ -7,15 +7,6 @@ import { z } from 'zod';
 import { positiveDurationSchema } from '../../config/fields.js';
 import { DNS_SUBDOMAIN, LABEL_VALUE } from './names.js';
 
-/** The in-cluster API server, as every pod sees it. */
-export const IN_CLUSTER_SERVER = 'https://kubernetes.default.svc';
-/** The in-cluster CA bundle of the pod's ServiceAccount. */
-export const IN_CLUSTER_CA_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/ca.crt';
-/** The pod's (projected, rotated) ServiceAccount token. */
-export const IN_CLUSTER_TOKEN_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/token';
-
-
-
 /** Configuration of `providers.kubernetes`. */
 export const kubernetesProviderConfigSchema = z
   .object({

@@ -6,23 +6,21 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
-import type { ConfigurationOptions, CoreV1Api, KubeConfig, RbacAuthorizationV1Api, User } from '@kubernetes/client-node';
+import type { ConfigurationOptions, CoreV1Api, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { parse as parseYaml } from 'yaml';
 import type { Clock } from '../../clock.js';
-import { ConfigError, StintError } from '../../errors.js';
+import { ConfigError } from '../../errors.js';
+import { classifyKubernetesError } from '../../kube/api_errors.js';
+import { loadKubeClient, type KubeSource } from '../../kube/client.js';
+import { IN_CLUSTER_CA_FILE, IN_CLUSTER_SERVER, IN_CLUSTER_TOKEN_FILE } from '../../kube/in_cluster.js';
 import type { UpstreamObserver } from '../../upstream/call.js';
 import { callUpstream } from '../../upstream/call.js';
-import { IN_CLUSTER_CA_FILE, IN_CLUSTER_SERVER, IN_CLUSTER_TOKEN_FILE, type KubernetesProviderConfig } from './config.js';
-import { classifyKubernetesError } from './errors.js';
+import type { KubernetesProviderConfig } from './config.js';
 
 const CONFIG_PATH = 'providers.kubernetes';
 
 /** Where the connection comes from, checked at startup. */
-export type ConnectionSource =
-  | { readonly mode: 'kubeconfig'; readonly file: string; readonly text: string; readonly context?: string }
-  | { readonly mode: 'token'; readonly server: string; readonly caFile: string; readonly tokenFile: string };
+export type ConnectionSource = KubeSource;
 
 /** The API server as workloads should reach it (for generated kubeconfigs). */
 export interface ClusterInfo {
@@ -111,31 +109,6 @@ export function resolveConnectionSource(config: KubernetesProviderConfig): Conne
   return { mode: 'token', server, caFile, tokenFile };
 }
 
-/** The kubeconfig user whose token Stint reads from a file on every call (rotation-safe, trimmed). */
-export const TOKEN_FILE_PROVIDER = 'stint-token-file';
-
-/**
- * An Authenticator for the client: `Authorization: Bearer <token file contents>`. Also used by the
- * kubernetes attestor's TokenReview (src/attestation/kubernetes/token_review.ts).
- */
-export const tokenFileAuthenticator = {
-  isAuthProvider(user: User): boolean {
-    return (user.authProvider as { name?: unknown } | undefined)?.name === TOKEN_FILE_PROVIDER;
-  },
-  async applyAuthentication(user: User, opts: { headers?: unknown }): Promise<void> {
-    const file = (user.authProvider as { config: { file: string } }).config.file;
-    let token: string;
-    try {
-      token = (await readFile(file, 'utf8')).trim();
-    } catch {
-      token = '';
-    }
-    if (!token || /[\s]/.test(token)) throw Object.assign(new Error('token file unreadable'), { code: 'STINT_TOKEN_FILE' });
-    const headers = (opts.headers ??= {}) as Record<string, string>;
-    headers['Authorization'] = `Bearer ${token}`;
-  },
-};
-
 /** One API server connection: lazily built clients, and `call` with timeout and error mapping. */
 export class KubernetesConnection {
   private apisPromise: Promise<KubeApis> | null = null;
@@ -188,32 +161,8 @@ export class KubernetesConnection {
   }
 
   private async load(): Promise<KubeApis> {
-    let k8s: typeof import('@kubernetes/client-node');
-    try {
-      k8s = await import('@kubernetes/client-node');
-    } catch (e) {
-      throw new StintError('ERR_INTERNAL', `@kubernetes/client-node cannot be loaded: ${String((e as Error)?.message ?? e).split('\n')[0]}`, {}, { cause: e });
-    }
-    this.observable = <T>(value: T) => new k8s.Observable(Promise.resolve(value));
-    const kc: KubeConfig = new k8s.KubeConfig();
-    const { source } = this;
-    try {
-      if (source.mode === 'kubeconfig') {
-        kc.loadFromString(source.text);
-        kc.makePathsAbsolute(dirname(source.file));
-        if (source.context) kc.setCurrentContext(source.context);
-      } else {
-        kc.loadFromOptions({
-          clusters: [{ name: 'stint-upstream', server: source.server, caFile: source.caFile, skipTLSVerify: false }],
-          users: [{ name: 'stint', authProvider: { name: TOKEN_FILE_PROVIDER, config: { file: source.tokenFile } } }],
-          contexts: [{ name: 'stint', cluster: 'stint-upstream', user: 'stint' }],
-          currentContext: 'stint',
-        });
-        kc.addAuthenticator(tokenFileAuthenticator as unknown as Parameters<KubeConfig['addAuthenticator']>[0]);
-      }
-    } catch (e) {
-      throw new ConfigError('ERR_CONFIG_INVALID', `${CONFIG_PATH}.kubeconfig`, `the Kubernetes client refused the connection settings: ${(e as Error).message.split('\n')[0]}`);
-    }
+    const { k8s, kc, observable } = await loadKubeClient(this.source, { clusterName: 'stint-upstream', keyPath: `${CONFIG_PATH}.kubeconfig`, settingsName: 'connection settings' });
+    this.observable = observable;
     const cluster = kc.getCurrentCluster();
     if (!cluster) throw new ConfigError('ERR_CONFIG_INVALID', `${CONFIG_PATH}.kubeconfig`, 'no current cluster');
     const ca = k8s.bufferFromFileOrString(cluster.caFile, cluster.caData);

@@ -13,7 +13,7 @@ import { UpstreamError } from '../../errors.js';
 import { renewAfterOf, type CredentialProvider, type GrantDraft, type GrantRef, type IssuedCredential, type LiveGrantCheck, type ReconcileReport, type RevokeResult } from '../provider.js';
 import type { KubernetesProviderConfig } from './config.js';
 import type { CallOptions, KubeApis, KubernetesConnection } from './connection.js';
-import { apiFailureOf } from './errors.js';
+import { apiFailureOf } from '../../kube/api_errors.js';
 import { bindingName, CLUSTER_SCOPE, DNS_LABEL, DNS_SUBDOMAIN, grantTimeMs, parseBindingTarget, type BindingTarget } from './names.js';
 import { resolveSubject, type BindingSubject } from './subject.js';
 

@@ -2,11 +2,12 @@
  * Kubernetes API failures as Stint errors: a metav1.Status body gives the upstream's own reason
  * (`Forbidden`, `NotFound`, `TooManyRequests`...), Retry-After (header, or the Status's
  * `details.retryAfterSeconds`) the retry hint; network and TLS failures are ERR_UPSTREAM_UNAVAILABLE,
- * a reply that is not the JSON the API promises is ERR_UPSTREAM_BAD_RESPONSE.
+ * a reply that is not the JSON the API promises is ERR_UPSTREAM_BAD_RESPONSE. Shared by the
+ * kubernetes providers and the kubernetes attestor's TokenReview.
  */
-import { StintError, UpstreamError } from '../../errors.js';
-import { classifyHttpStatus, isNetworkError } from '../../upstream/classify.js';
-import { safeUpstreamMessage } from '../../upstream/safe_message.js';
+import { StintError, UpstreamError } from '../errors.js';
+import { classifyHttpStatus, isNetworkError } from '../upstream/classify.js';
+import { safeUpstreamMessage } from '../upstream/safe_message.js';
 
 /** An API error response, read from the client's ApiException. */
 export interface ApiFailure {
@@ -77,7 +78,6 @@ function boundedSeconds(n: unknown): number | undefined {
   if (typeof n !== 'number' || !Number.isFinite(n)) return undefined;
   return Math.min(3600, Math.max(1, Math.floor(n)));
 }
-
 
 /** The UpstreamError for an API failure of `operation` on `what`. */
 export function apiFailureError(kind: string, operation: string, what: string, failure: ApiFailure): UpstreamError {
