@@ -11,7 +11,7 @@
  * password.
  */
 import pg from 'pg';
-import { postgresUrlSecrets } from '../config/fields.js';
+import { postgresUrlSecrets } from './postgres_url.js';
 import { StintError } from '../errors.js';
 import { ADVISORY_LOCK_NAMESPACE, KEY_SLOT_LOCK, migratePostgres, postgresSchemaVersion } from './postgres_migrate.js';
 import { storeErrorFromPg } from './postgres_errors.js';
