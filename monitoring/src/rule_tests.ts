@@ -120,6 +120,20 @@ export const ALERT_CASES: readonly AlertCase[] = [
     fires: null,
   },
   {
+    name: 'a break-glass credential is released',
+    alert: 'StintBreakGlassUsed',
+    at: 5,
+    input: [{ series: s('stint_break_glass_total', { event: 'released' }), values: '0 0 0 1 1 1 1 1' }],
+    fires: { ...DEPLOYMENT, event: 'released' },
+  },
+  {
+    name: 'approvals and refusals alone do not page, nor does a release more than 10 minutes ago',
+    alert: 'StintBreakGlassUsed',
+    at: 30,
+    input: [{ series: s('stint_break_glass_total', { event: 'released' }), values: '0 1x40' }, { series: s('stint_break_glass_total', { event: 'approved' }), values: '0+1x40' }, { series: s('stint_break_glass_total', { event: 'refused' }), values: '0+1x40' }],
+    fires: null,
+  },
+  {
     name: 'every JWKS fetch fails and none succeeded for the stale window',
     alert: 'StintIssuerKeysStale',
     at: 90,

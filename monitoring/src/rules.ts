@@ -189,6 +189,17 @@ export function ruleGroups(o: RuleOptions): RuleGroup[] {
           },
         },
         {
+          alert: 'StintBreakGlassUsed',
+          expr: `sum by (${BY}, event) (increase(stint_break_glass_total{event=~"requested|released"}[${d(600)}])) > 0`,
+          for: d(0),
+          labels: { severity: 'page' },
+          annotations: {
+            summary: 'Break-glass {{ $labels.event }} on Stint ({{ $labels.job }})',
+            description: 'A sealed emergency credential was {{ $labels.event }} in the last 10 minutes. Every use of break-glass pages, so that it is seen, reviewed and its cause fixed; the audit trail (breakglass.* events) names the requester, the approvers, the ticket and the grant.',
+            runbook_url: runbook('StintBreakGlassUsed'),
+          },
+        },
+        {
           alert: 'StintIssuerKeysStale',
           expr: `(sum by (${BY}, attestor) (increase(stint_jwks_fetch_total{outcome="error"}[${p('issuerKeysStaleWindow')}])) > 0)\nunless on (${BY}, attestor)\n(sum by (${BY}, attestor) (increase(stint_jwks_fetch_total{outcome="ok"}[${p('issuerKeysStaleWindow')}])) > 0)`,
           for: d(300),

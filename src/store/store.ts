@@ -61,7 +61,12 @@ export type AuditType =
   | 'key.deleted'
   | 'policy.loaded'
   | 'policy.reload_failed'
-  | 'policy.shadow_disagreement';
+  | 'policy.shadow_disagreement'
+  | 'identity.quarantined'
+  | 'identity.unquarantined'
+  | 'breakglass.requested'
+  | 'breakglass.approved'
+  | 'breakglass.released';
 
 /** One audit event. Never carries a token or secret: fingerprints only. */
 export interface AuditEvent {
@@ -111,6 +116,10 @@ export interface AuditFilter {
   readonly identity?: string;
   readonly type?: AuditType;
   readonly grantId?: string;
+  /** Events of one request (its request id). */
+  readonly requestId?: string;
+  /** One event by its id. */
+  readonly eventId?: string;
   readonly limit?: number;
 }
 

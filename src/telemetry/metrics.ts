@@ -104,6 +104,12 @@ export class StintMetrics {
     labelNames: ['provider', 'code'] as const,
     registers: [this.registry],
   });
+  readonly breakGlass = new Counter({
+    name: 'stint_break_glass_total',
+    help: 'Break-glass events: requested, approved, released (a sealed credential issued), refused.',
+    labelNames: ['event'] as const,
+    registers: [this.registry],
+  });
   readonly rateLimited = new Counter({
     name: 'stint_rate_limited_total',
     help: 'Requests refused by a rate limit, by scope (identity, source, upstream) and provider (upstream budgets; "none" otherwise).',
