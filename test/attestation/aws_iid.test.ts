@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { attestorConfigSchema } from '../../src/config/schema.js';
 import { createAttestorSet, type AttestorSet } from '../../src/attestation/registry.js';
+import { AWS_IID_ATTESTOR } from '../../src/attestation/aws/aws_iid.js';
 import { AWS_IAM_TOKEN_TYPE, AWS_IID_TOKEN_TYPE, JWT_TOKEN_TYPE } from '../../src/attestation/token_types.js';
 import { openSqliteStore, type SqliteStore } from '../../src/store/sqlite.js';
 import { FakeClock } from '../support/fake_clock.js';
@@ -228,6 +229,14 @@ describe('aws-iid: the replay rule (trust on first use of the client nonce)', ()
     const next = nonce();
     await expect(attest(set, envelope(doc, 'rsa2048', { nonce: next }))).resolves.toMatchObject({ subject: doc.instanceId });
     await expectRefused(attest(set, envelope(doc, 'rsa2048', { nonce: mine })), 'ERR_TOKEN_REPLAYED');
+  });
+
+  it('resolves relative certificate paths against the configuration folder', () => {
+    const abs = (f: string): string => (f.startsWith('/') ? f : `/etc/stint/${f}`);
+    const bundle = attestorConfigSchema.parse({ kind: 'aws-iid', certificates: 'aws.pem' });
+    expect(AWS_IID_ATTESTOR.resolvePaths!(bundle as never, abs)).toMatchObject({ certificates: ['/etc/stint/aws.pem'] });
+    const byRegion = attestorConfigSchema.parse({ kind: 'aws-iid', certificates: { 'us-east-1': ['a.pem', '/abs/b.pem'] } });
+    expect(AWS_IID_ATTESTOR.resolvePaths!(byRegion as never, abs)).toMatchObject({ certificates: { 'us-east-1': ['/etc/stint/a.pem', '/abs/b.pem'] } });
   });
 
   it('refuses to start without the Store\'s bindings', () => {

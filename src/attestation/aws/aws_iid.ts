@@ -223,4 +223,11 @@ export const AWS_IID_ATTESTOR = defineAttestor({
   claims: ['account', 'region', 'instance_id', 'image_id', 'instance_type', 'availability_zone', 'pending_time', 'architecture', 'private_ip', 'signature_format', 'instance_state', 'tags.*'],
   lint: { scopeClaims: ['account', 'region'], workloadClaims: ['instance_id', 'image_id', 'tags.*'] },
   create: createAwsIidAttestor,
+  // The certificate files, relative to the configuration file's folder.
+  resolvePaths: (config, abs) => ({
+    ...config,
+    certificates: Array.isArray(config.certificates)
+      ? config.certificates.map(abs)
+      : Object.fromEntries(Object.entries(config.certificates).map(([region, files]) => [region, files.map(abs)])),
+  }),
 });
