@@ -7,7 +7,10 @@
 import type { WorkloadIdentity } from '../attestation/attestor.js';
 import type { Clock } from '../clock.js';
 import type { UpstreamObserver } from '../upstream/call.js';
-import type { GrantedCredential } from '../policy/decision.js';
+
+export type { GrantRef } from '../grants/grant_ref.js';
+import type { GrantRef } from '../grants/grant_ref.js';
+import type { GrantedCredential } from '../grants/granted.js';
 
 /** The grant a provider issues for (already decided, not yet recorded). */
 export interface GrantDraft {
@@ -38,18 +41,6 @@ export interface IssuedCredential {
   readonly renewAfter: number;
   /** Upstream handle needed to revoke (lease id, role name, binding name...), stored with the grant; never secret. */
   readonly revocationHandle?: string;
-}
-
-/** What a provider knows of a recorded grant when revoking, reaping or renewing it. */
-export interface GrantRef {
-  readonly id: string;
-  readonly kind: string;
-  readonly identity: string;
-  readonly target: string | null;
-  readonly audience: string | null;
-  /** Epoch seconds. */
-  readonly expiresAt: number;
-  readonly revocationHandle: string | null;
 }
 
 /** Result of a revoke or reap call. */

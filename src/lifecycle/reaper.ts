@@ -11,8 +11,9 @@
  */
 import type { Auditor } from '../audit/auditor.js';
 import type { Clock } from '../clock.js';
-import type { CredentialProvider, GrantRef } from '../credentials/provider.js';
+import type { CredentialProvider } from '../credentials/provider.js';
 import { toStintError } from '../errors.js';
+import { grantRef } from '../grants/grant_ref.js';
 import type { Grant, Store } from '../store/store.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { StintMetrics } from '../telemetry/metrics.js';
@@ -47,10 +48,8 @@ const MAX_PER_RUN = 2000;
 /** How long a claim keeps other reapers off a grant: longer than a batch of slow upstream calls takes. */
 export const CLAIM_LEASE_SECONDS = 600;
 
-/** The provider's view of a recorded grant. */
-export function grantRef(g: Grant): GrantRef {
-  return { id: g.id, kind: g.kind, identity: g.identity, target: g.target, audience: g.audience, expiresAt: g.expiresAt, revocationHandle: g.revocationHandle };
-}
+/** @deprecated import grantRef from src/grants/grant_ref.ts (kept while pipeline/break_glass.ts, in progress elsewhere, still imports it from here). */
+export { grantRef };
 
 /** Expiry, reaping, retried revocation and reconciliation. */
 export class Reaper {

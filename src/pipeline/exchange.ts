@@ -10,7 +10,7 @@ import type { CredentialProvider, IssuedCredential } from '../credentials/provid
 import { PolicyDeniedError, StintError, toStintError } from '../errors.js';
 import { fingerprint, fingerprintOfHex, sha256Hex } from '../fingerprint.js';
 import { uuidv7 } from '../ids.js';
-import { grantRef } from '../lifecycle/reaper.js';
+import { grantRef } from '../grants/grant_ref.js';
 import type { CredentialRequest, Decision, GrantedCredential, PolicyEngine, RequestContext } from '../policy/decision.js';
 import { disagreement, summarize } from '../policy/shadow.js';
 import type { Grant } from '../store/store.js';

@@ -13,7 +13,7 @@ import type { Grant, Store } from '../store/store.js';
 import type { StintMetrics } from '../telemetry/metrics.js';
 import type { AdminService, RevocationResult } from './admin.js';
 import type { PolicySource, PresentedToken, ProviderLookup } from './contracts.js';
-import { grantRef } from '../lifecycle/reaper.js';
+import { grantRef } from '../grants/grant_ref.js';
 import type { Limits } from '../limits/rate_limiter.js';
 import { providerTtl } from './exchange.js';
 import { renewAfterOf } from '../credentials/provider.js';

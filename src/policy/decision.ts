@@ -1,5 +1,8 @@
 /** The shape of a policy decision: every decision names its rule (or null) and a reason code. */
 import type { WorkloadIdentity } from '../attestation/attestor.js';
+import type { CredentialRequest, GrantedCredential } from '../grants/granted.js';
+
+export type { CredentialRequest, GrantedCredential } from '../grants/granted.js';
 
 /** Stable reason codes of policy decisions. */
 export type DecisionReason =
@@ -16,42 +19,11 @@ export type DecisionReason =
   | 'CONDITION_NOT_MET'
   | 'NO_CREDENTIALS_REQUESTED';
 
-/** One credential a workload asks for. */
-export interface CredentialRequest {
-  /** Credential kind, e.g. `stint-jwt`. */
-  readonly kind: string;
-  /** Audience (for JWT-shaped credentials). */
-  readonly audience?: string;
-  /** Target (role ARN, Vault path, ...) for provider credentials. */
-  readonly target?: string;
-  /** Requested TTL in seconds; 0 or absent means the rule's default. */
-  readonly ttlSeconds?: number;
-  /** Requested scopes. */
-  readonly scopes?: readonly string[];
-}
-
 /** Optional context the caller supplies. */
 export interface RequestContext {
   readonly reason?: string;
   readonly ticket?: string;
   readonly runId?: string;
-}
-
-/** What was granted for one credential request. */
-export interface GrantedCredential {
-  readonly request: CredentialRequest;
-  readonly kind: string;
-  readonly audience?: string;
-  readonly target?: string;
-  readonly scopes: readonly string[];
-  /** TTL actually granted, in seconds (after default, cap and provider limits). */
-  readonly ttlSeconds: number;
-  /** True when the requested TTL was above the rule maximum and was capped. */
-  readonly ttlCapped: boolean;
-  /** Claims of the identity passed through into the credential (Stint JWTs). */
-  readonly passClaims: Readonly<Record<string, unknown>>;
-  /** Provider-specific settings from the rule's allow entry. */
-  readonly options: Readonly<Record<string, unknown>>;
 }
 
 /** A condition that failed on the nearest rule (for explainable denials). */

@@ -3,7 +3,7 @@
  * precompiled tests over the identity and the requests.
  */
 import type { WorkloadIdentity } from '../attestation/attestor.js';
-import { pointerSegments, propertyKey, readClaim, readPointer } from './claims.js';
+import { pointerSegments, propertyKey, readClaim, readPointer } from '../identity/claims.js';
 import { compileCondition, isConditionProblem, type CompiledExpression } from './condition.js';
 import { compileMatcher, compilePatternList, matches, type CompiledMatcher, type MatcherSpec } from './matcher.js';
 import type { AllowSpec, RuleSpec } from './schema.js';

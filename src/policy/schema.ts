@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { parseDuration } from '../duration.js';
-import { claimRefProblem } from './claims.js';
+import { claimRefProblem } from '../identity/claims.js';
 import { compileCondition, isConditionProblem } from './condition.js';
 import { globProblem } from './glob.js';
 import type { MatcherSpec, PatternSpec } from './matcher.js';

@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type { WorkloadIdentity } from '../../src/attestation/attestor.js';
 import type { GrantDraft } from '../../src/credentials/provider.js';
-import type { GrantedCredential } from '../../src/policy/decision.js';
+import type { GrantedCredential } from '../../src/grants/granted.js';
 
 /** Stint's issuer URL in tests. */
 export const ISSUER = 'https://stint.test';

@@ -7,7 +7,7 @@
  */
 import { sha256Hex } from '../../fingerprint.js';
 import { ConfigError } from '../../errors.js';
-import { claimRefProblem, pointerSegments, readClaim, readPointer } from '../../policy/claims.js';
+import { claimRefProblem, pointerSegments, readClaim, readPointer } from '../../identity/claims.js';
 import type { GrantDraft } from '../provider.js';
 
 /** The session tag that names the grant, so CloudTrail entries map back to it. */
