@@ -9,7 +9,7 @@ import { createStoreNonces, nonceKindsOf } from './attestation/nonces.js';
 import { createAttestorSet } from './attestation/registry.js';
 import { Auditor } from './audit/auditor.js';
 import { systemClock, type Clock } from './clock.js';
-import { readTls } from './config/load.js';
+import { readTls } from './config/tls.js';
 import { readSecretRef } from './config/fields.js';
 import { ConfigError } from './errors.js';
 import type { StintConfig } from './config/schema.js';

@@ -6,7 +6,8 @@
  * cannot hold more than a fixed number of sockets (SIDECAR_LISTENER_LIMITS).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { httpServerOptions, limitConnections, type ListenerLimits } from '../../src/transport/connections.js';
+import { sendJson as sendJsonOf } from '../../src/http/send_json.js';
+import { httpServerOptions, limitConnections, type ListenerLimits } from '../../src/net/connections.js';
 import { createLogger, type Logger } from '../log.js';
 
 /**
@@ -96,11 +97,9 @@ export async function close(server: Server | null): Promise<void> {
   });
 }
 
-/** Answer with JSON. */
+/** Answer with JSON, not to be cached. */
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store', ...headers });
-  res.end(text);
+  sendJsonOf(res, status, body, { 'cache-control': 'no-store', ...headers });
 }
 
 /** Answer with text. */

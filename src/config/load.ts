@@ -93,14 +93,3 @@ function resolveProviderPaths(providers: StintConfig['providers'], abs: (p: stri
 }
 
 
-/** PEM material of a TLS setting, read at startup; errors name the key path. */
-export function readTls(tls: TlsConfig, keyPath: string): { cert: Buffer; key: Buffer; ca: Buffer | null } {
-  const read = (file: string, key: string): Buffer => {
-    try {
-      return readFileSync(file);
-    } catch (e) {
-      throw new ConfigError('ERR_CONFIG_INVALID', `${keyPath}.${key}`, `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
-    }
-  };
-  return { cert: read(tls.certFile, 'certFile'), key: read(tls.keyFile, 'keyFile'), ca: tls.clientCaFile ? read(tls.clientCaFile, 'clientCaFile') : null };
-}

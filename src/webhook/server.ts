@@ -7,13 +7,14 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
-import { readTls } from '../config/load.js';
+import { readTls } from '../config/tls.js';
 import { StintError } from '../errors.js';
 import type { Logger } from '../telemetry/logger.js';
-import { toOAuthError } from '../transport/errors.js';
-import { DEFAULT_LISTENER_LIMITS, httpServerOptions, limitConnections, type ListenerLimits } from '../transport/connections.js';
-import { guardHttp } from '../transport/guard.js';
-import { readBody } from '../transport/http/body.js';
+import { readBody } from '../http/body.js';
+import { toOAuthError } from '../http/oauth_error.js';
+import { sendJson } from '../http/send_json.js';
+import { DEFAULT_LISTENER_LIMITS, httpServerOptions, limitConnections, type ListenerLimits } from '../net/connections.js';
+import { guardHttp } from '../net/guard.js';
 import { reviewAdmission } from './admission.js';
 import type { InjectorSettings } from './settings.js';
 
@@ -137,10 +138,4 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
 function sendError(res: ServerResponse, error: StintError): void {
   const { status, body } = toOAuthError(error);
   sendJson(res, status, body, { 'cache-control': 'no-store' });
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
-  res.end(text);
 }

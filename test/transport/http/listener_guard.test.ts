@@ -11,8 +11,8 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StintError } from '../../../src/errors.js';
 import { createLogger } from '../../../src/telemetry/logger.js';
-import { toOAuthError } from '../../../src/transport/errors.js';
-import { guardHttp } from '../../../src/transport/guard.js';
+import { toOAuthError } from '../../../src/http/oauth_error.js';
+import { guardHttp } from '../../../src/net/guard.js';
 import { rawRequest, requestArb } from '../raw_http.js';
 import { startServiceUnderTest, type ServiceUnderTest } from '../service_under_test.js';
 
