@@ -99,6 +99,8 @@ export function queryAudit(f: AuditFilter): Query {
     ['identity = ?', f.identity],
     ['type = ?', f.type],
     ['seq IN (SELECT audit_seq FROM audit_grants WHERE grant_seq = (SELECT seq FROM grants WHERE id = ?))', f.grantId],
+    ['request_id = ?', f.requestId],
+    ['id = ?', f.eventId],
   ];
   return filtered(`SELECT ${AUDIT_COLUMNS} FROM audit`, conditions, 'ORDER BY time DESC, seq DESC', f.limit);
 }

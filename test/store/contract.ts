@@ -363,6 +363,19 @@ export function describeStoreContract(name: string, open: () => Promise<StoreHar
         expect(ids(await store.queryAudit({ identity: alice, limit: 1 }))).toEqual(ids([e3]));
       });
 
+      it('finds the events of one request id, and one event by its id, among many', async () => {
+        const request = 'req-0196-explain-me';
+        const decision = makeEvent({ time: 1000, requestId: request, type: 'exchange.denied', outcome: 'deny' });
+        const shadow = makeEvent({ time: 1000, requestId: request, type: 'policy.shadow_disagreement', outcome: 'info' });
+        const others = Array.from({ length: 20 }, (_, i) => makeEvent({ time: 2000 + i }));
+        for (const e of [decision, shadow, ...others]) await store.appendAudit(e);
+        expect(ids(await store.queryAudit({ requestId: request }))).toEqual(ids([shadow, decision]));
+        expect(ids(await store.queryAudit({ requestId: request, type: 'exchange.denied' }))).toEqual(ids([decision]));
+        expect(ids(await store.queryAudit({ requestId: 'REQ-0196-EXPLAIN-ME' }))).toEqual([]);
+        expect(ids(await store.queryAudit({ eventId: others[3]!.id }))).toEqual(ids([others[3]!]));
+        expect(ids(await store.queryAudit({ eventId: 'no-such-event' }))).toEqual([]);
+      });
+
       it('refuses an event with an unknown outcome', async () => {
         await expect(store.appendAudit(makeEvent({ outcome: 'maybe' as AuditEvent['outcome'] }))).rejects.toBeInstanceOf(StintError);
         expect(await store.queryAudit()).toEqual([]);
