@@ -66,6 +66,8 @@ export const ERROR_TABLE = {
   ERR_UPSTREAM_BAD_RESPONSE: { grpc: GrpcStatus.UNAVAILABLE, oauth: 'temporarily_unavailable', http: 502, exit: 69 },
   ERR_INTERNAL: { grpc: GrpcStatus.INTERNAL, oauth: 'server_error', http: 500, exit: 70 },
   ERR_RATE_LIMITED: { grpc: GrpcStatus.RESOURCE_EXHAUSTED, oauth: 'temporarily_unavailable', http: 429, exit: 75 },
+  /** The verified identity is quarantined by an operator (`stint revoke --identity`): no exchange or renewal until it ends or is lifted. */
+  ERR_IDENTITY_QUARANTINED: { grpc: GrpcStatus.PERMISSION_DENIED, oauth: 'invalid_grant', http: 400, exit: 4 },
 } as const satisfies Record<string, ErrorMapping>;
 
 /** A stable Stint error code. */

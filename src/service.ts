@@ -9,7 +9,7 @@ import { createStoreNonces, nonceKindsOf } from './attestation/nonces.js';
 import { createAttestorSet } from './attestation/registry.js';
 import { Auditor } from './audit/auditor.js';
 import { systemClock, type Clock } from './clock.js';
-import { readTls } from './config/tls.js';
+import { readTls } from './config/load.js';
 import { readSecretRef } from './config/fields.js';
 import { ConfigError } from './errors.js';
 import type { StintConfig } from './config/schema.js';
@@ -20,6 +20,7 @@ import { Reaper } from './lifecycle/reaper.js';
 import { ExchangePipeline } from './pipeline/exchange.js';
 import { Introspector } from './pipeline/introspect.js';
 import { WorkloadGrants } from './pipeline/workload_grants.js';
+import { QuarantineView } from './pipeline/quarantine.js';
 import { PolicyHolder, PolicyReloader } from './pipeline/policy_source.js';
 import { loadPolicyFiles } from './policy/load.js';
 import { openStore } from './store/open.js';
@@ -195,6 +196,9 @@ export async function startStint(config: StintConfig, options: StartOptions = {}
   let activeGrants = await store.countActiveGrants(Math.floor(clock.now() / 1000));
   metrics.activeGrants.set(activeGrants);
   const explainByAttestor = new Map(config.attestors.map((a) => [a.name ?? a.kind, a.explainDenials]));
+  // Quarantined identities, read from the store every second (every replica) and at once on a change here.
+  const quarantines = new QuarantineView({ store, clock, logger });
+  await quarantines.start();
   const pipeline = new ExchangePipeline({
     verifier: {
       attest: (token) => attestors.attest(token),
@@ -211,6 +215,7 @@ export async function startStint(config: StintConfig, options: StartOptions = {}
     clock,
     maxTtlSeconds: config.credentials.maxTtl,
     subjectTokenCacheSize: config.subjectTokenCache.size,
+    quarantines,
     onIssued: (grants) => {
       activeGrants += grants.length;
       metrics.activeGrants.set(activeGrants);
@@ -225,7 +230,7 @@ export async function startStint(config: StintConfig, options: StartOptions = {}
     for (const state of ['next', 'current', 'retired'] as const) metrics.signingKeys.set({ state }, keys.filter((k) => k.state === state).length);
   };
   const reaper = new Reaper({ store, providers, auditor, metrics, clock, logger, settings: config.reaper });
-  const admin = new AdminService({ store, auditor, reaper, clock, onRevoked: () => void refreshGauges().catch(() => undefined) });
+  const admin = new AdminService({ store, auditor, reaper, clock, policy, quarantines, onRevoked: () => void refreshGauges().catch(() => undefined) });
   // Re-read when stale: with replicas on one store, keys another replica created are published here too.
   const publicJwks = async (): Promise<JSONWebKeySet> => (await keyring.freshJwks()) as unknown as JSONWebKeySet;
   const introspector = new Introspector({ issuer: config.issuer, jwks: publicJwks, store, clock });
@@ -241,7 +246,7 @@ export async function startStint(config: StintConfig, options: StartOptions = {}
     introspector,
     introspectionAuth: new BearerAuthenticator(introspectionClients, 'an introspection credential'),
     adminAuth: new BearerAuthenticator(adminTokens),
-    workloadGrants: new WorkloadGrants({ attest: (token) => pipeline.verifier.attest(token), store, admin, policy, providers, auditor, metrics, clock, maxTtlSeconds: config.credentials.maxTtl, limits }),
+    workloadGrants: new WorkloadGrants({ attest: (token) => pipeline.verifier.attest(token), store, admin, policy, providers, auditor, metrics, clock, maxTtlSeconds: config.credentials.maxTtl, limits, quarantines }),
     jwks: publicJwks,
     signingAlgorithms: () => [config.signing.algorithm],
     metrics: metrics.registry,
@@ -307,6 +312,7 @@ export async function startStint(config: StintConfig, options: StartOptions = {}
     grpcServers.workload.forceShutdown();
     grpcServers.admin.forceShutdown();
     await Promise.all(grpcListeners.map((l) => l.close()));
+    quarantines.close();
     attestors.close();
     await store.close();
     throw e;
@@ -350,6 +356,7 @@ export async function startStint(config: StintConfig, options: StartOptions = {}
       if (closed) return;
       closed = true;
       if (timer) clearInterval(timer);
+      quarantines.close();
       await reloader.close();
       await Promise.all([
         shutdownGrpc(grpcServers.workload),

@@ -17,6 +17,7 @@ import { grantRef } from '../grants/grant_ref.js';
 import type { Limits } from '../limits/rate_limiter.js';
 import { providerTtl } from './exchange.js';
 import { renewAfterOf } from '../credentials/provider.js';
+import type { QuarantineView } from './quarantine.js';
 
 /** Dependencies of workload grant operations. */
 export interface WorkloadGrantsDeps {
@@ -33,6 +34,18 @@ export interface WorkloadGrantsDeps {
   readonly maxTtlSeconds: number;
   /** Rate limits: a renewal spends the identity's and the upstream's budget like an exchange. */
   readonly limits?: Limits;
+  /** Quarantined identities: renewals refused, status reports it. */
+  readonly quarantines?: Pick<QuarantineView, 'check' | 'get'>;
+}
+
+/** What POST /grants/status answers: the grant's state as a workload should act on it, and whether its identity is quarantined. */
+export interface GrantStatus {
+  readonly grantId: string;
+  /** `revoked`: stop serving it now; `expired`: past its expiry (or reaped); `active`: keep serving. */
+  readonly state: 'active' | 'revoked' | 'expired';
+  readonly quarantined: boolean;
+  /** Epoch seconds. */
+  readonly expiresAt: number;
 }
 
 /** Revocation and renewal of a workload's own grants. */
@@ -46,12 +59,25 @@ export class WorkloadGrants {
   }
 
   /**
+   * The state of the caller's own grant, for a sidecar polling whether to keep serving it: proven
+   * with a fresh subject token like /revoke (through the verified-identity cache, so a poll costs a
+   * hash, a map lookup and one store read by primary key). Never refused for a quarantine: it says so.
+   */
+  async status(subjectToken: SubjectToken | string, grantId: string): Promise<GrantStatus> {
+    const { identity, grant } = await this.ownGrant(subjectToken, grantId);
+    const now = Math.floor(this.deps.clock.now() / 1000);
+    const state = grant.state === 'revoked' ? 'revoked' : grant.state === 'active' && grant.expiresAt > now ? 'active' : 'expired';
+    return { grantId: grant.id, state, quarantined: this.deps.quarantines?.get(identity.id) != null, expiresAt: grant.expiresAt };
+  }
+
+  /**
    * Extend the caller's own active grant upstream, for at most what the policy allows now. Returns
    * the grant as extended and when to renew next (two thirds of the way to the new expiry).
    */
   async renew(subjectToken: SubjectToken | string, grantId: string, ttlSeconds: number | undefined): Promise<{ grant: Grant; renewAfter: number }> {
     const { deps } = this;
     const { identity, grant } = await this.ownGrant(subjectToken, grantId);
+    deps.quarantines?.check(identity.id);
     const now = Math.floor(deps.clock.now() / 1000);
     if (grant.state !== 'active' || grant.expiresAt <= now) {
       throw new StintError('ERR_INVALID_REQUEST', `grant ${grant.id} is ${grant.state === 'active' ? 'expired' : grant.state}: exchange again`, { field: 'grant_id' });

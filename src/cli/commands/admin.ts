@@ -1,8 +1,11 @@
-/** Operator commands over the Admin API: `stint grants list`, `stint revoke`, `stint audit`. */
+/** Operator commands over the Admin API: `stint grants list`, `stint revoke`, `stint unrevoke`, `stint quarantines`, `stint audit`. */
 import type { Command } from 'commander';
+import { parseDuration } from '../../duration.js';
+import { StintError } from '../../errors.js';
 import { callAdmin, type AdminOptions } from '../admin_client.js';
 
 interface GrantMsg { id: string; identity: string; rule: string; kind: string; audience: string; target: string; state: string; issued_at: string; expires_at: string; revoked_at: string; cleanup: string; cleanup_attempts: number; cleanup_error: string; cleanup_next_at: string }
+interface QuarantineMsg { identity: string; reason: string; actor: string; at: string; until: string }
 interface AuditMsg { id: string; time: string; type: string; identity: string; rule: string; outcome: string; reason: string; grant_ids: string[]; request_id: string; data_json: string }
 
 function adminOptions(cmd: Command): Command {
@@ -19,6 +22,10 @@ function adminOptions(cmd: Command): Command {
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
   return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+}
+
+function quarantineLine(q: QuarantineMsg): string {
+  return `quarantined: ${q.identity} may not exchange or renew ${q.until ? `until ${q.until}` : 'until lifted (stint unrevoke)'}`;
 }
 
 /** Register the admin commands. */
@@ -49,17 +56,55 @@ export function registerAdmin(program: Command): void {
       for (const g of res.grants) process.stdout.write(`${g.id} cleanup ${g.cleanup} (${g.kind}, ${g.identity})\n`);
     });
 
-  adminOptions(program.command('revoke').description('revoke a grant, or every grant of an identity').argument('[grant-id]'))
-    .option('--identity <id>', 'revoke every active grant of this identity')
+  adminOptions(
+    program
+      .command('revoke')
+      .description('revoke a grant, or every grant of an identity; --identity also quarantines the identity (no new exchange or renewal) until `stint unrevoke` or --for ends it')
+      .argument('[grant-id]'),
+  )
+    .option('--identity <id>', 'revoke every active grant of this identity, and quarantine it')
+    .option('--quarantine', "quarantine the identity too (the default with --identity; with a grant id: the grant's identity)")
+    .option('--no-quarantine', 'revoke without quarantining: the workload may exchange again at once')
+    .option('--for <duration>', 'the quarantine ends by itself after this long (e.g. 1h); default: until lifted with stint unrevoke')
     .option('--reason <text>', 'reason, for the audit trail', 'revoked by operator')
-    .action(async (grantId: string | undefined, opts: AdminOptions & { identity?: string; reason: string; json?: boolean }) => {
+    .action(async (grantId: string | undefined, opts: AdminOptions & { identity?: string; quarantine?: boolean; for?: string; reason: string; json?: boolean }) => {
+      const quarantine = opts.quarantine ?? opts.identity !== undefined;
+      let seconds = 0;
+      if (opts.for !== undefined) {
+        if (!quarantine) throw new StintError('ERR_INVALID_REQUEST', '--for sets how long a quarantine lasts: not with --no-quarantine', { field: 'for' });
+        try {
+          seconds = parseDuration(opts.for);
+        } catch (e) {
+          throw new StintError('ERR_INVALID_REQUEST', `--for: ${(e as Error).message}`, { field: 'for' });
+        }
+        if (seconds < 1) throw new StintError('ERR_INVALID_REQUEST', '--for must be at least 1s', { field: 'for' });
+      }
+      const q = { quarantine, quarantine_seconds: seconds };
       const res = opts.identity
-        ? await callAdmin<{ grants: GrantMsg[]; notes: string[] }>(opts, 'RevokeIdentity', { identity: opts.identity, reason: opts.reason })
-        : await callAdmin<{ grants: GrantMsg[]; notes: string[] }>(opts, 'RevokeGrant', { grant_id: grantId ?? '', reason: opts.reason });
+        ? await callAdmin<{ grants: GrantMsg[]; notes: string[]; quarantine?: QuarantineMsg | null }>(opts, 'RevokeIdentity', { identity: opts.identity, reason: opts.reason, ...q })
+        : await callAdmin<{ grants: GrantMsg[]; notes: string[]; quarantine?: QuarantineMsg | null }>(opts, 'RevokeGrant', { grant_id: grantId ?? '', reason: opts.reason, ...q });
       if (opts.json) return void process.stdout.write(`${JSON.stringify(res, null, 2)}\n`);
       for (const g of res.grants) process.stdout.write(`${g.id} ${g.state} (${g.kind}, ${g.identity})\n`);
       if (res.grants.length === 0) process.stdout.write('no active grants matched\n');
       for (const n of res.notes) process.stdout.write(`note: ${n}\n`);
+      if (res.quarantine) process.stdout.write(`${quarantineLine(res.quarantine)}\n`);
+    });
+
+  adminOptions(program.command('unrevoke').description('lift the quarantine of an identity: it may exchange and renew again (revoked grants stay revoked)').argument('<identity>'))
+    .option('--reason <text>', 'reason, for the audit trail', 'lifted by operator')
+    .action(async (identity: string, opts: AdminOptions & { reason: string; json?: boolean }) => {
+      const res = await callAdmin<{ lifted: boolean; quarantine?: QuarantineMsg | null }>(opts, 'LiftQuarantine', { identity, reason: opts.reason });
+      if (opts.json) return void process.stdout.write(`${JSON.stringify(res, null, 2)}\n`);
+      process.stdout.write(res.lifted ? `${identity} is no longer quarantined\n` : `${identity} was not quarantined\n`);
+    });
+
+  adminOptions(program.command('quarantines').description('list the identities quarantined now'))
+    .action(async (opts: AdminOptions & { json?: boolean }) => {
+      const res = await callAdmin<{ quarantines: QuarantineMsg[] }>(opts, 'ListQuarantines', {});
+      if (opts.json) return void process.stdout.write(`${JSON.stringify(res.quarantines, null, 2)}\n`);
+      const rows = [['IDENTITY', 'SINCE', 'UNTIL', 'BY', 'REASON']];
+      for (const q of res.quarantines) rows.push([q.identity, q.at, q.until || 'lifted', q.actor, q.reason]);
+      process.stdout.write(`${table(rows)}\n`);
     });
 
   adminOptions(program.command('audit').description('query the audit trail, newest first'))

@@ -12,21 +12,15 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
-import type { AdminService } from '../../pipeline/admin.js';
+import type { AdminService, AuditEvent, AuditType, Grant, GrantState, Quarantine, QuarantineRequest, RevocationResult } from '../../pipeline/admin.js';
 import type { ExchangePipeline, ExchangeResult } from '../../pipeline/exchange.js';
 import type { PolicySource } from '../../pipeline/contracts.js';
-import type { AuditEvent, AuditType, Grant, GrantState } from '../../store/store.js';
 import { StintError, toStintError } from '../../errors.js';
-import { parseDuration } from '../../duration.js';
 import type { BearerAuthenticator } from '../admin_auth.js';
 import { toGrpcError } from '../errors.js';
-import { logInternal } from '../../net/guard.js';
-import { limitConnections, type SocketLimits } from '../../net/connections.js';
+import { logInternal } from '../guard.js';
+import { limitConnections, type SocketLimits } from '../connections.js';
 import type { Logger } from '../../telemetry/logger.js';
-import type { PolicyEngine } from '../../policy/decision.js';
-import { explain, explainRecorded } from '../../policy/explain.js';
-import { shadowReport } from '../../policy/report.js';
-import { recordedDecision } from '../../policy/simulate.js';
 
 /** Locate proto/ from both src/ (tests) and dist/src/ (built). */
 export function protoRoot(): string {
@@ -179,29 +173,19 @@ function guardedUnary(logger: Logger | undefined, listener: string): Unary {
 
 const str = (v: unknown): string => (typeof v === 'string' ? v : '');
 
-/** Parse `since` as RFC 3339 or a duration back from now (epoch ms). */
-function parseSince(since: string, now: number): number | undefined {
-  if (!since) return undefined;
-  if (/^\d+(ms|s|m|h|d)$/.test(since)) return now - parseDuration(since) * 1000;
-  const t = Date.parse(since);
-  if (Number.isNaN(t)) throw new StintError('ERR_INVALID_REQUEST', 'since must be RFC 3339 or a duration like 24h', { field: 'since' });
-  return t;
+function quarantineMessage(q: Quarantine): unknown {
+  return { identity: q.identity, reason: q.reason, actor: q.actor, at: new Date(q.at).toISOString(), until: q.until === null ? '' : new Date(q.until).toISOString() };
 }
 
-/** The decision event of a request id, audit event id or grant id (newest matching). */
-async function findDecisionEvent(admin: AdminService, requestId: string, eventId: string, grantId: string): Promise<AuditEvent> {
-  if (!requestId && !eventId && !grantId) throw new StintError('ERR_INVALID_REQUEST', 'give a request_id, event_id or grant_id', { field: 'request_id' });
-  const isDecision = (e: AuditEvent): boolean => e.type === 'exchange.allowed' || e.type === 'exchange.denied';
-  if (grantId) {
-    const found = (await admin.queryAudit({ grantId, limit: 100 })).find(isDecision);
-    if (found) return found;
-  } else {
-    for (const type of ['exchange.denied', 'exchange.allowed'] as const) {
-      const found = (await admin.queryAudit({ type, limit: 1000 })).find((e) => (requestId ? e.requestId === requestId : e.id === eventId));
-      if (found) return found;
-    }
-  }
-  throw new StintError('ERR_NOT_FOUND', `no decision recorded for ${requestId ? `request ${requestId}` : eventId ? `event ${eventId}` : `grant ${grantId}`}`);
+function revokeMessage(r: RevocationResult): unknown {
+  return { grants: r.grants.map(grantMessage), notes: r.notes, ...(r.quarantine ? { quarantine: quarantineMessage(r.quarantine) } : {}) };
+}
+
+/** The quarantine a revoke request asks for: none, for quarantine_seconds, or (0) until lifted. */
+function quarantineOf(req: Record<string, unknown>): QuarantineRequest | undefined {
+  if (req.quarantine !== true) return undefined;
+  const seconds = typeof req.quarantine_seconds === 'number' ? req.quarantine_seconds : 0;
+  return { seconds: seconds > 0 ? seconds : null };
 }
 
 /** Create both gRPC servers (not yet bound). */
@@ -269,14 +253,13 @@ export function createGrpcServers(deps: GrpcDeps): GrpcServers {
       return fn(req, actor);
     });
   admin.addService(proto.stint.v1.Admin.service, {
-    RevokeGrant: authed(async (req, actor) => {
-      const r = await deps.admin.revokeGrant(str(req.grant_id), str(req.reason), actor);
-      return { grants: r.grants.map(grantMessage), notes: r.notes };
+    RevokeGrant: authed(async (req, actor) => revokeMessage(await deps.admin.revokeGrant(str(req.grant_id), str(req.reason), actor, quarantineOf(req)))),
+    RevokeIdentity: authed(async (req, actor) => revokeMessage(await deps.admin.revokeIdentity(str(req.identity), str(req.reason), actor, quarantineOf(req)))),
+    LiftQuarantine: authed(async (req, actor) => {
+      const r = await deps.admin.liftQuarantine(str(req.identity), str(req.reason), actor);
+      return { lifted: r.lifted, ...(r.quarantine ? { quarantine: quarantineMessage(r.quarantine) } : {}) };
     }),
-    RevokeIdentity: authed(async (req, actor) => {
-      const r = await deps.admin.revokeIdentity(str(req.identity), str(req.reason), actor);
-      return { grants: r.grants.map(grantMessage), notes: r.notes };
-    }),
+    ListQuarantines: authed(async () => ({ quarantines: (await deps.admin.listQuarantines()).map(quarantineMessage) })),
     ListGrants: authed(async (req) => {
       const state = str(req.state);
       if (state && !['active', 'revoked', 'expired', 'reaped'].includes(state)) {
@@ -292,7 +275,7 @@ export function createGrpcServers(deps: GrpcDeps): GrpcServers {
     }),
     QueryAudit: authed(async (req) => {
       const events = await deps.admin.queryAudit({
-        since: parseSince(str(req.since), Date.now()),
+        since: deps.admin.since(str(req.since)),
         identity: str(req.identity) || undefined,
         type: (str(req.type) || undefined) as AuditType | undefined,
         grantId: str(req.grant_id) || undefined,
@@ -309,18 +292,12 @@ export function createGrpcServers(deps: GrpcDeps): GrpcServers {
       return { digest: info.digest, rules: info.rules, source: info.source, loaded_at: new Date(info.loadedAt).toISOString() };
     }),
     ShadowReport: authed(async (req) => {
-      const limit = typeof req.limit === 'number' && req.limit > 0 ? req.limit : 1000;
-      const events = await deps.admin.queryAudit({ since: parseSince(str(req.since) || '24h', Date.now()), type: 'policy.shadow_disagreement', limit });
-      const info = deps.policy.info();
-      return { report_json: JSON.stringify(shadowReport(events)), events: events.length, enforced_digest: info.digest, shadow_digest: info.shadowDigest ?? '' };
+      const r = await deps.admin.shadowReport(str(req.since), typeof req.limit === 'number' ? req.limit : undefined);
+      return { report_json: JSON.stringify(r.report), events: r.events, enforced_digest: r.enforcedDigest, shadow_digest: r.shadowDigest };
     }),
     ExplainDecision: authed(async (req) => {
-      const event = await findDecisionEvent(deps.admin, str(req.request_id), str(req.event_id), str(req.grant_id));
-      const record = recordedDecision(event);
-      if (!record) throw new StintError('ERR_NOT_FOUND', 'no exchange.allowed or exchange.denied event matches');
-      const engine: PolicyEngine = deps.policy.current();
-      const current = explain(engine.decide(record.identity, record.requests, record.now, record.context));
-      return { event: auditMessage(event), recorded_json: JSON.stringify(explainRecorded(record, event.data)), current_json: JSON.stringify({ ...current, digest: engine.digest }) };
+      const r = await deps.admin.explainDecision({ requestId: str(req.request_id) || undefined, eventId: str(req.event_id) || undefined, grantId: str(req.grant_id) || undefined });
+      return { event: auditMessage(r.event), recorded_json: JSON.stringify(r.recorded), current_json: JSON.stringify(r.current) };
     }),
     ReloadPolicy: authed(async () => {
       if (!deps.reloadPolicy) throw new StintError('ERR_INVALID_REQUEST', 'policy reload is not available');
