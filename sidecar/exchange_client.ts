@@ -1,6 +1,7 @@
 /**
  * The sidecar's client of Stint's RFC 8693 endpoint (POST /token), of renewal in place
- * (POST /renew) and of self-revocation (POST /revoke), over node:http / node:https directly: TLS
+ * (POST /renew), of self-revocation (POST /revoke) and of the grant status poll
+ * (POST /grants/status: was the served grant revoked?), over node:http / node:https directly: TLS
  * with a CA bundle, mTLS when configured, keep-alive connections. The CA bundle and the client
  * certificate are re-read when their files change (cert-manager or a projected Secret rotates
  * them), before the next request, without a restart.
@@ -125,6 +126,23 @@ export class StintClient {
     if (status !== 200) throw errorFromOAuthBody(status, body);
     if (typeof body.nonce !== 'string' || !body.nonce) throw new StintError('ERR_UNAVAILABLE', 'Stint answered without a nonce', { reason: 'bad_response' });
     return body.nonce;
+  }
+
+  /**
+   * The state of one of this workload's grants (POST /grants/status): `revoked` means stop serving
+   * it. ERR_NOT_FOUND with reason status_unsupported when the service has no such endpoint.
+   */
+  async grantStatus(subject: SubjectProof, grantId: string): Promise<{ state: 'active' | 'revoked' | 'expired'; quarantined: boolean }> {
+    const { status, body } = await this.#post('/grants/status', new URLSearchParams({ subject_token: subject.value, subject_token_type: subject.type, grant_id: grantId }));
+    if (status !== 200) {
+      if ((status === 404 || status === 405) && body.stint_code === undefined) {
+        throw new StintError('ERR_NOT_FOUND', 'revocation checks are not supported by this Stint version (no POST /grants/status)', { reason: 'status_unsupported' });
+      }
+      throw errorFromOAuthBody(status, body);
+    }
+    const state = body.state;
+    if (state !== 'active' && state !== 'revoked' && state !== 'expired') throw new StintError('ERR_UNAVAILABLE', 'Stint answered the grant status without a known state', { reason: 'bad_response' });
+    return { state, quarantined: body.quarantined === true };
   }
 
   /** Revoke one of this workload's grants (POST /revoke); ERR_NOT_FOUND with reason revoke_unsupported when the service has no such endpoint. */

@@ -2,7 +2,9 @@
  * Keeps one credential fresh: exchanges at start, renews at the suggested time (with jitter),
  * retries failures with capped exponential backoff (with jitter), serves the last good credential
  * until its expiry and never past it: at expiry it is withdrawn from every output until a fresh
- * one arrives.
+ * one arrives. Every few seconds (jittered) it asks Stint whether the served grant was revoked
+ * (POST /grants/status); a revoked credential is withdrawn at once, as at expiry, and an exchange
+ * is tried again (refused while the identity is quarantined: it backs off and keeps trying).
  */
 import { StintError, isRetryable, toStintError } from '../src/errors.js';
 import { fingerprint } from '../src/fingerprint.js';
@@ -18,7 +20,7 @@ import type { SubjectProof, SubjectTokenSource } from './subject_token/source.js
  * What changed: a first credential, a replacement, the same credential extended in place (same
  * secret, later expiry), or an expiry without replacement.
  */
-export type CredentialChange = 'issued' | 'rotated' | 'extended' | 'expired';
+export type CredentialChange = 'issued' | 'rotated' | 'extended' | 'expired' | 'revoked';
 
 /** What a keeper needs. */
 export interface KeeperDeps {
@@ -30,6 +32,8 @@ export interface KeeperDeps {
   /** Epoch milliseconds. */
   readonly now: () => number;
   readonly random: () => number;
+  /** How often to ask Stint whether the served grant was revoked (ms, jittered down by up to a fifth); 0 or absent: never. */
+  readonly revocationCheck?: number;
 }
 
 /** One credential, its outputs and its timers. */
@@ -50,6 +54,11 @@ export class CredentialKeeper {
   #outputFailures: string[] = [];
   /** The service has no POST /renew: exchange from now on. */
   #inPlaceUnsupported = false;
+  #checkTimer: { cancel(): void } | null = null;
+  /** The service has no POST /grants/status: no more revocation checks. */
+  #statusUnsupported = false;
+  /** The grant last withdrawn because Stint revoked it, until a fresh credential is served. */
+  #revokedGrant: string | null = null;
 
   constructor(request: CredentialRequest, required: boolean, outputs: readonly Output[], deps: KeeperDeps) {
     this.request = request;
@@ -79,6 +88,11 @@ export class CredentialKeeper {
     return this.#outputFailures;
   }
 
+  /** The grant withdrawn because it was revoked, while no fresh credential replaced it; else null. */
+  get revokedGrant(): string | null {
+    return this.#revokedGrant;
+  }
+
   /** Be told of every change. */
   onChange(listener: (change: CredentialChange, cred: HeldCredential | null) => void): void {
     this.#listeners.push(listener);
@@ -89,6 +103,7 @@ export class CredentialKeeper {
     const cur = this.#current;
     const { policy, random, now } = this.#deps;
     this.#schedule(cur ? renewalDelay(cur.issuedAt, cur.renewAfter, now(), policy, random) : 0);
+    this.#scheduleCheck();
   }
 
   /** One exchange and publication; true on success. Never throws. */
@@ -102,6 +117,42 @@ export class CredentialKeeper {
     this.#stopped = true;
     this.#renewTimer?.cancel();
     this.#expiryTimer?.cancel();
+    this.#checkTimer?.cancel();
+  }
+
+  /**
+   * Ask Stint whether the served grant was revoked; if so withdraw it from every output now and
+   * try to exchange again. Never throws: a failed check is tried again at the next interval.
+   */
+  async checkRevocation(): Promise<void> {
+    const cred = this.#current;
+    const { client, subjectToken, log } = this.#deps;
+    if (!cred?.grantId || this.#stopped || this.#statusUnsupported) return;
+    let status: { state: string; quarantined: boolean };
+    try {
+      status = await client.grantStatus(await subjectToken.read(), cred.grantId);
+    } catch (e) {
+      const err = toStintError(e);
+      if (err.details.reason === 'status_unsupported') {
+        this.#statusUnsupported = true;
+        log.log('warn', 'revocation checks off: this Stint has no POST /grants/status; a revoked credential is served until it is renewed or expires', { credential: this.request.name });
+      } else {
+        log.log('debug', 'revocation check failed', { credential: this.request.name, grant_id: cred.grantId, code: err.code, reason: err.details.reason });
+      }
+      return;
+    }
+    if (status.state !== 'revoked' || this.#current !== cred || this.#stopped) return;
+    await this.#withdraw(cred, 'revoked', status.quarantined);
+    // A revocation without quarantine gets a fresh grant at once; a quarantined identity is refused and backs off.
+    this.#schedule(0);
+  }
+
+  #scheduleCheck(): void {
+    this.#checkTimer?.cancel();
+    const every = this.#deps.revocationCheck ?? 0;
+    if (this.#stopped || every <= 0 || this.#statusUnsupported) return;
+    // Jittered, so that sidecars started together do not poll together.
+    this.#checkTimer = longTimeout(() => void this.checkRevocation().finally(() => this.#scheduleCheck()), every * (1 - 0.2 * this.#deps.random()));
   }
 
   /** Wait for an exchange in flight, if any. */
@@ -139,7 +190,8 @@ export class CredentialKeeper {
       this.#failures++;
       this.#lastError = err;
       metrics.failed(name, err.code);
-      log.log(this.#current ? 'warn' : 'error', 'exchange failed', {
+      // A quarantine is an operator's decision, not a fault: a warning, retried with backoff.
+      log.log(this.#current || err.code === 'ERR_IDENTITY_QUARANTINED' ? 'warn' : 'error', err.code === 'ERR_IDENTITY_QUARANTINED' ? 'exchange refused: identity quarantined' : 'exchange failed', {
         credential: name,
         code: err.code,
         reason: err.details.reason,
@@ -164,6 +216,7 @@ export class CredentialKeeper {
     }
     this.#outputFailures = outputFailures;
     this.#current = cred;
+    this.#revokedGrant = null;
     this.#failures = 0;
     this.#lastError = null;
     metrics.renewed(name, cred.expiresAt, change === 'extended');
@@ -212,21 +265,29 @@ export class CredentialKeeper {
 
   async #expire(cred: HeldCredential): Promise<void> {
     if (this.#current !== cred || this.#stopped) return;
+    await this.#withdraw(cred, 'expired', false);
+  }
+
+  /** Stop serving `cred`: out of every output (files deleted, endpoints answer 503), readiness red. */
+  async #withdraw(cred: HeldCredential, why: 'expired' | 'revoked', quarantined: boolean): Promise<void> {
     this.#current = null;
-    this.#deps.metrics.expired(this.request.name);
-    this.#deps.log.log('error', 'credential expired without a replacement; withdrawn from every output', {
-      credential: this.request.name,
-      grant_id: cred.grantId,
-      last_error: this.#lastError?.code ?? null,
-    });
+    this.#expiryTimer?.cancel();
+    const name = this.request.name;
+    if (why === 'expired') {
+      this.#deps.metrics.expired(name);
+      this.#deps.log.log('error', 'credential expired without a replacement; withdrawn from every output', { credential: name, grant_id: cred.grantId, last_error: this.#lastError?.code ?? null });
+    } else {
+      this.#revokedGrant = cred.grantId;
+      this.#deps.log.log('warn', 'credential revoked; withdrawn from every output', { credential: name, grant_id: cred.grantId, fingerprint: fingerprint(cred.token), identity_quarantined: quarantined });
+    }
     for (const output of this.#outputs) {
       try {
         await output.withdraw();
       } catch (e) {
-        this.#deps.metrics.outputFailed(this.request.name, output.type);
-        this.#deps.log.log('error', 'expired credential not removed', { credential: this.request.name, output: output.type, where: output.where, error: (e as Error).message });
+        this.#deps.metrics.outputFailed(name, output.type);
+        this.#deps.log.log('error', `${why} credential not removed`, { credential: name, output: output.type, where: output.where, error: (e as Error).message });
       }
     }
-    for (const l of this.#listeners) l('expired', null);
+    for (const l of this.#listeners) l(why, null);
   }
 }

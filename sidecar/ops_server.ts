@@ -12,7 +12,12 @@ export function readiness(keepers: readonly CredentialKeeper[]): { ready: boolea
   for (const k of keepers) {
     const served = k.serving();
     const ok = served && k.outputFailures.length === 0;
-    checks[k.request.name] = ok ? true : !served ? (k.lastError ? `no unexpired credential (${k.lastError.code})` : 'no credential yet') : `output not updated: ${k.outputFailures.join('; ')}`;
+    const missing = k.revokedGrant
+      ? `credential revoked (grant ${k.revokedGrant})${k.lastError ? `; exchange refused (${k.lastError.code})` : ''}`
+      : k.lastError
+        ? `no unexpired credential (${k.lastError.code})`
+        : 'no credential yet';
+    checks[k.request.name] = ok ? true : !served ? missing : `output not updated: ${k.outputFailures.join('; ')}`;
     if (!ok && k.required) ready = false;
   }
   return { ready, checks };

@@ -53,6 +53,7 @@ async function setUp(config: SidecarConfig, log: Logger): Promise<Runtime> {
         metrics,
         now,
         random: Math.random,
+        revocationCheck: config.revocationCheck === false ? 0 : config.revocationCheck,
       }),
     );
   }

@@ -159,6 +159,8 @@ const tokenSources = [
   }).strict(),
 ] as const;
 const tokenSource = z.discriminatedUnion('source', [...tokenSources]);
+/** The VM sources' schema, also used by `stint exchange --subject-token-source`. */
+export const subjectTokenSourceSchema = tokenSource;
 /** A VM subject token source's configuration. */
 export type SubjectTokenSourceConfig = z.output<typeof tokenSource>;
 
@@ -226,6 +228,12 @@ export const sidecarConfigSchema = z
       .superRefine((r, ctx) => {
         if (r.initialBackoff > r.maxBackoff) ctx.addIssue({ code: 'custom', path: ['initialBackoff'], message: 'initialBackoff is above maxBackoff' });
       }),
+    /**
+     * How often (jittered) to ask Stint whether a served grant was revoked (POST /grants/status);
+     * a revoked credential is withdrawn from every output at once. `false`: never (a revoked
+     * credential is then served until its renewal or expiry).
+     */
+    revocationCheck: z.union([z.literal(false), duration.refine((ms) => ms >= 500, 'at least 500ms')]).default(5000),
     /** init mode: how long to keep retrying transient failures before giving up. */
     init: z.object({ timeout: duration.default(60_000) }).strict().default({ timeout: 60_000 }),
     /** exec mode: what happens to the child when a credential rotates. */

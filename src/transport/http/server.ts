@@ -9,7 +9,7 @@ import type { Registry } from 'prom-client';
 import { JWT_TOKEN_TYPE } from '../../attestation/token_types.js';
 import { StintError } from '../../errors.js';
 import { uuidv7 } from '../../ids.js';
-import { readBody } from '../../http/body.js';
+import { readBody } from './body.js';
 import { attestationNonce, type NonceEndpoint } from './nonce.js';
 import type { ExchangePipeline } from '../../pipeline/exchange.js';
 import type { Introspector } from '../../pipeline/introspect.js';
@@ -17,10 +17,9 @@ import type { WorkloadGrants } from '../../pipeline/workload_grants.js';
 import type { CredentialRequest } from '../../policy/decision.js';
 import type { Logger } from '../../telemetry/logger.js';
 import type { BearerAuthenticator } from '../admin_auth.js';
-import { toOAuthError } from '../../http/oauth_error.js';
-import { sendJson } from '../../http/send_json.js';
-import { DEFAULT_LISTENER_LIMITS, httpServerOptions, limitConnections, type ListenerLimits } from '../../net/connections.js';
-import { guardHttp } from '../../net/guard.js';
+import { toOAuthError } from '../errors.js';
+import { DEFAULT_LISTENER_LIMITS, httpServerOptions, limitConnections, type ListenerLimits } from '../connections.js';
+import { guardHttp } from '../guard.js';
 
 /** RFC 8693 grant type. */
 export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
@@ -100,6 +99,8 @@ async function handle(deps: HttpDeps, req: IncomingMessage, res: ServerResponse)
       return method === 'POST' ? selfRevoke(deps, req, res) : methodNotAllowed(res, 'POST');
     case '/renew':
       return method === 'POST' ? selfRenew(deps, req, res) : methodNotAllowed(res, 'POST');
+    case '/grants/status':
+      return method === 'POST' ? grantStatus(deps, req, res) : methodNotAllowed(res, 'POST');
     case '/attestation/nonce':
       return attestationNonce(deps.attestationNonces, req, res);
     case '/metrics': {
@@ -212,6 +213,13 @@ async function selfRenew(deps: HttpDeps, req: IncomingMessage, res: ServerRespon
   sendJson(res, 200, { grant_id: grant.id, expires_at: new Date(grant.expiresAt * 1000).toISOString(), renew_after: new Date(renewAfter * 1000).toISOString() }, { 'cache-control': 'no-store' });
 }
 
+/** POST /grants/status: is the caller's own grant still to be served (a sidecar polls this to learn of a revocation within seconds)? */
+async function grantStatus(deps: HttpDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const form = await readForm(req);
+  const s = await deps.workloadGrants.status(subjectTokenOf(form), singleParam(form, 'grant_id') ?? '');
+  sendJson(res, 200, { grant_id: s.grantId, state: s.state, quarantined: s.quarantined, expires_at: new Date(s.expiresAt * 1000).toISOString() }, { 'cache-control': 'no-store' });
+}
+
 async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
   const body = await readBody(req, { contentType: 'application/x-www-form-urlencoded', maxBytes: MAX_BODY_BYTES, tooLargeCode: 'ERR_TOKEN_TOO_LARGE' });
   return new URLSearchParams(body.toString('utf8'));
@@ -249,4 +257,10 @@ function sendOAuthError(res: ServerResponse, err: unknown): void {
   if (status === 401) headers['www-authenticate'] = 'Bearer error="invalid_token"';
   if (status === 503 || status === 429) headers['retry-after'] = body.retry_after ?? '5';
   sendJson(res, status, body, headers);
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
+  res.end(text);
 }
