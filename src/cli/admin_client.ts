@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { StintError, type ErrorCode, ERROR_TABLE } from '../errors.js';
-import { loadStintProto } from '../transport/grpc/server.js';
+import { loadStintProto } from '../grpc/stint_proto.js';
 
 /** Options shared by admin commands. */
 export interface AdminOptions {

@@ -12,7 +12,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateConfig } from '../../src/config/load.js';
 import { startStint, type RunningStint } from '../../src/service.js';
-import { loadStintProto } from '../../src/transport/grpc/server.js';
+import { loadStintProto } from '../../src/grpc/stint_proto.js';
 import { TestCa, type CertFiles } from '../support/certs.js';
 import { TestIssuer } from '../support/test_issuer.js';
 import { runStint } from '../support/programs.js';

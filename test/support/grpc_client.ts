@@ -1,6 +1,6 @@
 /** A real @grpc/grpc-js client of Stint's services for tests. */
 import * as grpc from '@grpc/grpc-js';
-import { loadStintProto } from '../../src/transport/grpc/server.js';
+import { loadStintProto } from '../../src/grpc/stint_proto.js';
 
 /** Result of a unary call: the response or the error with Stint's trailer code. */
 export type CallResult<T> = { ok: true; value: T } | { ok: false; code: number; stintCode: string | undefined; details: string; reason: string | undefined };

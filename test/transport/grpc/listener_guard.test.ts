@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PolicyDeniedError, StintError } from '../../../src/errors.js';
 import { toGrpcError } from '../../../src/transport/errors.js';
-import { loadStintProto } from '../../../src/transport/grpc/server.js';
+import { loadStintProto } from '../../../src/grpc/stint_proto.js';
 import { StintGrpcClient } from '../../support/grpc_client.js';
 import { startServiceUnderTest, type ServiceUnderTest } from '../service_under_test.js';
 
