@@ -4,9 +4,9 @@ import {
   readInputs,
   runExchangeStep,
   setFailed
-} from "./chunks/chunk-KDMM4LQJ.js";
+} from "./chunks/chunk.js";
 
-// src/action/main.ts
+// src/github_action/main.ts
 try {
   await runExchangeStep(readInputs());
 } catch (e) {

@@ -4,9 +4,9 @@ import {
   readInputs,
   runRevokeStep,
   warning
-} from "./chunks/chunk-KDMM4LQJ.js";
+} from "./chunks/chunk.js";
 
-// src/action/post.ts
+// src/github_action/post.ts
 try {
   const grantId = getState("grant-id");
   if (grantId) await runRevokeStep(readInputs(), grantId);

@@ -20492,7 +20492,7 @@ function getIDToken(aud) {
   });
 }
 
-// src/action/inputs.ts
+// src/github_action/inputs.ts
 function optional(name) {
   const v = getInput(name);
   return v === "" ? void 0 : v;
@@ -20529,7 +20529,7 @@ function readInputs() {
   };
 }
 
-// src/action/step.ts
+// src/github/exchange_step.ts
 import { readFileSync, writeFileSync, chmodSync } from "node:fs";
 
 // node_modules/jose/dist/webapi/lib/buffer_utils.js
@@ -20610,7 +20610,7 @@ function decodeJwt(jwt) {
   return claimsSet;
 }
 
-// src/action/http.ts
+// src/http/post_form.ts
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 function postForm(url, form, options) {
@@ -20648,7 +20648,7 @@ function postForm(url, form, options) {
   });
 }
 
-// src/action/step.ts
+// src/github/exchange_step.ts
 var StepFailed = class extends Error {
 };
 var TRANSIENT_CODES = /* @__PURE__ */ new Set(["ERR_UNAVAILABLE", "ERR_ISSUER_UNAVAILABLE", "ERR_UPSTREAM_UNAVAILABLE", "ERR_UPSTREAM_BAD_RESPONSE"]);

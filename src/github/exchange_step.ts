@@ -7,7 +7,7 @@
 import { readFileSync, writeFileSync, chmodSync } from 'node:fs';
 import * as core from '@actions/core';
 import { decodeJwt } from 'jose';
-import { postForm, type FormResponse } from './http.js';
+import { postForm, type FormResponse } from '../http/post_form.js';
 
 /** What the step is asked to do (the action's inputs). */
 export interface StepInputs {

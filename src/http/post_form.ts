@@ -1,4 +1,4 @@
-/** A small form-POST client over node:http(s) with a CA bundle and a timeout (no extra dependencies). */
+/** A small form-POST client over node:http(s) with a CA bundle and a timeout (no extra dependencies): the GitHub Actions step and `stint exchange` post with it. */
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 

@@ -1,6 +1,6 @@
 /** The action's inputs (action.yml), read through @actions/core. */
 import * as core from '@actions/core';
-import type { StepInputs } from './step.js';
+import type { StepInputs } from '../github/exchange_step.js';
 
 function optional(name: string): string | undefined {
   const v = core.getInput(name);
