@@ -21,7 +21,7 @@ import { documentText, FakeAwsCertificates, FakeImds, instanceDocument, type Iid
 import { FakeSts } from '../support/fake_sts.js';
 import { StintGrpcClient } from '../support/grpc_client.js';
 import { freePort } from '../support/ports.js';
-import { ROOT, startProgram, type RunningProgram } from '../support/programs.js';
+import { ROOT, runStint, startProgram, type RunningProgram } from '../support/programs.js';
 import { eventually, get, startSidecar, type RunningSidecar } from '../sidecar/harness.js';
 import { writeSidecarConfig } from '../sidecar/config.js';
 
@@ -280,6 +280,7 @@ describe('a VM journey: stint-sidecar with subjectToken aws-iid keeps an aws-con
   let imds: FakeImds;
   let sidecar: RunningSidecar;
   let uri: string;
+  let stintUrl: string;
   const tokenFile = (): string => join(dir, 'vm-auth-token');
   const nonceFile = (): string => join(dir, 'vm-state', 'aws-iid.nonce');
 
@@ -289,7 +290,7 @@ describe('a VM journey: stint-sidecar with subjectToken aws-iid keeps an aws-con
     writeFileSync(file, serviceConfig(p, `{ kind: sqlite, path: ${join(dir, 'vm.db')} }`));
     service = startProgram(['serve', '--config', file], { env: ec2Env });
     await service.waitFor(/stint listening/);
-    const stintUrl = `http://127.0.0.1:${p.http}`;
+    stintUrl = `http://127.0.0.1:${p.http}`;
     sts.trustIssuer(stintUrl);
     imds = await FakeImds.start({ certificates: certs, document: webInstance() });
     const port = await freePort();
@@ -326,6 +327,16 @@ describe('a VM journey: stint-sidecar with subjectToken aws-iid keeps an aws-con
     });
     expect(out.error).toBeUndefined();
     expect(out.arn).toMatch(/^arn:aws:sts::123456789012:assumed-role\/app\//);
+  });
+
+  it('stint exchange --subject-token-source aws-iid on the same machine: served with the instance nonce, refused with another (ERR_TOKEN_REPLAYED)', async () => {
+    const args = ['exchange', '--url', stintUrl, '--subject-token-source', 'aws-iid', '--imds-endpoint', imds.url, '--kind', 'aws-sts', '--target', APP_ROLE, '--output', 'json'];
+    const ok = await runStint([...args, '--nonce-file', nonceFile()], { env: ec2Env });
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(JSON.parse(ok.stdout)).toMatchObject({ credential_kind: 'aws-sts' });
+    const other = await runStint([...args, '--nonce-file', join(dir, 'another-machine.nonce')], { env: ec2Env });
+    expect(other.code).not.toBe(0);
+    expect(other.stderr).toMatch(/ERR_TOKEN_REPLAYED/);
   });
 
   it('renews with the same nonce (the binding holds) and serves a new credential after rotation', async () => {

@@ -275,3 +275,35 @@ describe('VM journey: the sidecar proves the machine from its metadata service',
     }
   }, 60_000);
 });
+
+describe('stint exchange obtains the proof from the machine (--subject-token-source)', () => {
+  const runExchange = (args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> =>
+    new Promise((done) => {
+      const child = spawn(process.execPath, [STINT_BIN, 'exchange', '--url', url, '--audience', API, ...args], { cwd: tmp.dir });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.once('exit', (code) => done({ code, stdout, stderr }));
+    });
+
+  it('on GCE (gcp-instance), on Azure (azure-msi) and with an attested document over a Stint nonce (azure-imds)', async () => {
+    const cases: [string, string[], Record<string, unknown>][] = [
+      ['gcp-instance', ['--source-audience', AUDIENCE, '--metadata-host', gce.host], { instance_id: gce.instance.instanceId }],
+      ['azure-msi', ['--source-audience', AUDIENCE, '--imds-endpoint', az.url], { resource_name: 'web-vm-1' }],
+      ['azure-imds', ['--imds-endpoint', az.url], { vm_id: az.vm.vmId }],
+    ];
+    for (const [source, args, claims] of cases) {
+      const r = await runExchange(['--subject-token-source', source, ...args]);
+      expect(r.code, `${source}: ${r.stderr}`).toBe(0);
+      const payload = JSON.parse(Buffer.from(r.stdout.trim().split('.')[1]!, 'base64url').toString()) as Record<string, unknown>;
+      expect(payload).toMatchObject({ aud: API, ...claims });
+    }
+  }, 60_000);
+
+  it('a source missing its setting is refused with the key it needs and exit 2', async () => {
+    const r = await runExchange(['--subject-token-source', 'gcp-instance']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/audience/);
+  });
+});

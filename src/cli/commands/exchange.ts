@@ -27,6 +27,56 @@ interface ExchangeOptions {
   awsRegion?: string;
   caBundle?: string;
   retries: string;
+  subjectTokenSource?: string;
+  nonceFile?: string;
+  imdsEndpoint?: string;
+  awsServerId?: string;
+  stsEndpoint?: string;
+  sourceAudience?: string;
+  metadataHost?: string;
+  azureClientId?: string;
+}
+
+/** The VM proof sources `stint exchange` can read from this machine's metadata service (as stint-sidecar does). */
+const VM_SOURCES = ['aws-iid', 'aws-iam', 'gcp-instance', 'azure-msi', 'azure-imds'] as const;
+
+/** Obtain a proof from this machine's metadata service with the sidecar's own source modules. */
+async function proofFromMachine(opts: ExchangeOptions): Promise<{ type: string; value: string }> {
+  const { subjectTokenSourceSchema } = await import('../../../sidecar/config/schema.js');
+  const raw: Record<string, unknown> = { source: opts.subjectTokenSource };
+  const set = (key: string, value: string | undefined): void => {
+    if (value !== undefined) raw[key] = value;
+  };
+  set('imdsEndpoint', opts.imdsEndpoint);
+  if (opts.subjectTokenSource === 'aws-iid') set('nonceFile', opts.nonceFile);
+  if (opts.subjectTokenSource === 'aws-iam') {
+    set('serverId', opts.awsServerId);
+    set('region', opts.awsRegion);
+    set('stsEndpoint', opts.stsEndpoint);
+  }
+  if (opts.subjectTokenSource === 'gcp-instance') {
+    set('audience', opts.sourceAudience);
+    set('metadataHost', opts.metadataHost);
+  }
+  if (opts.subjectTokenSource === 'azure-msi') {
+    set('resource', opts.sourceAudience);
+    set('clientId', opts.azureClientId);
+  }
+  const parsed = subjectTokenSourceSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new StintError('ERR_INVALID_REQUEST', `--subject-token-source ${String(opts.subjectTokenSource)}: ${issue.path.join('.') || '(source)'}: ${issue.message}`, { reason: 'source_invalid' });
+  }
+  const { createSubjectTokenSource } = await import('../../../sidecar/subject_token/index.js');
+  const source = await createSubjectTokenSource(parsed.data, {
+    now: () => Date.now(),
+    nonce: async (kind) => {
+      const res = await postForm(new URL('attestation/nonce', opts.url.endsWith('/') ? opts.url : `${opts.url}/`), { kind }, { timeoutMs: Number(opts.timeout) });
+      if (res.status !== 200 || !res.json || typeof res.json.nonce !== 'string') throw errorFromOAuthBody(res.status, res.json ?? {});
+      return res.json.nonce;
+    },
+  });
+  return source.read();
 }
 
 /** POST /token (the same form client as the GitHub Action) and return the body; errors become StintErrors with the server's code. */
@@ -53,6 +103,14 @@ export function registerExchange(program: Command): void {
     .option('--subject-token-file <file>', 'file holding the subject token (re-read on every call)')
     .option('--subject-token-env <var>', 'environment variable holding the subject token')
     .option('--subject-token-type <uri>', 'RFC 8693 subject token type', JWT_TYPE)
+    .option('--subject-token-source <source>', `obtain the proof from this machine's metadata service: ${VM_SOURCES.join(', ')}`)
+    .option('--nonce-file <file>', 'aws-iid: where the client nonce of this instance is kept (0600)')
+    .option('--imds-endpoint <url>', 'aws-iid, azure-*: the instance metadata service (default http://169.254.169.254)')
+    .option('--aws-server-id <id>', 'aws-iam: the server id Stint expects in X-Stint-Server-ID')
+    .option('--sts-endpoint <url>', 'aws-iam: the STS endpoint to sign for (default the regional one)')
+    .option('--source-audience <aud>', 'gcp-instance: audience of the identity token; azure-msi: resource (Stint\'s application id URI)')
+    .option('--metadata-host <host:port>', 'gcp-instance: the metadata server (default $GCE_METADATA_HOST or metadata.google.internal)')
+    .option('--azure-client-id <id>', 'azure-msi: a user-assigned identity\'s client id')
     .option('--kind <kind>', 'credential kind', 'stint-jwt')
     .option('--audience <aud>', 'audience of the credential')
     .option('--target <target>', 'target (role ARN, path...)')
@@ -65,7 +123,7 @@ export function registerExchange(program: Command): void {
     .option('--oidc-audience <aud>', 'with --github-actions: audience of the job OIDC token (Stint\'s audience)', 'stint')
     .option('--export-env <name>', 'with --github-actions: also export the secret as this variable')
     .option('--output-file <file>', 'with --github-actions: also write the secret to this file (0600)')
-    .option('--aws-region <region>', 'with --github-actions and aws-sts: region to export')
+    .option('--aws-region <region>', 'with --github-actions and aws-sts: region to export; with --subject-token-source aws-iam: region to sign for')
     .option('--ca-bundle <file>', 'with --github-actions: PEM CA bundle for Stint\'s certificate')
     .option('--retries <n>', 'with --github-actions: retries for transient errors', '3')
     .action(async (opts: ExchangeOptions) => {
@@ -95,15 +153,20 @@ export function registerExchange(program: Command): void {
         return;
       }
       let subjectToken: string | undefined;
-      if (opts.subjectTokenFile) subjectToken = readFileSync(opts.subjectTokenFile, 'utf8').trim();
+      let subjectTokenType = opts.subjectTokenType;
+      if (opts.subjectTokenSource) {
+        const proof = await proofFromMachine(opts);
+        subjectToken = proof.value;
+        subjectTokenType = proof.type;
+      } else if (opts.subjectTokenFile) subjectToken = readFileSync(opts.subjectTokenFile, 'utf8').trim();
       else if (opts.subjectTokenEnv) subjectToken = process.env[opts.subjectTokenEnv]?.trim();
-      if (!subjectToken) throw new StintError('ERR_INVALID_REQUEST', 'no subject token: give --subject-token-file or --subject-token-env');
+      if (!subjectToken) throw new StintError('ERR_INVALID_REQUEST', 'no subject token: give --subject-token-file, --subject-token-env or --subject-token-source');
       const res = await exchangeOverHttp(
         opts.url,
         {
           grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
           subject_token: subjectToken,
-          subject_token_type: opts.subjectTokenType,
+          subject_token_type: subjectTokenType,
           credential_kind: opts.kind,
           audience: opts.audience,
           resource: opts.target,
