@@ -195,6 +195,7 @@ export async function startStint(config: StintConfig, options: StartOptions = {}
 
   let activeGrants = await store.countActiveGrants(Math.floor(clock.now() / 1000));
   metrics.activeGrants.set(activeGrants);
+  const limits = new Limits(config.limits, (scope, provider) => metrics.rateLimited.inc({ scope, provider: provider ?? 'none' }));
   const explainByAttestor = new Map(config.attestors.map((a) => [a.name ?? a.kind, a.explainDenials]));
   // Quarantined identities, read from the store every second (every replica) and at once on a change here.
   const quarantines = new QuarantineView({ store, clock, logger });
@@ -205,7 +206,6 @@ export async function startStint(config: StintConfig, options: StartOptions = {}
       accepts: (type) => attestors.accepts(type),
       ready: () => attestors.ready(),
       close: () => attestors.close(),
-  const limits = new Limits(config.limits, (scope, provider) => metrics.rateLimited.inc({ scope, provider: provider ?? 'none' }));
       explainDenials: (identity) => explainByAttestor.get(identity.attestorName) ?? false,
     },
     policy,
@@ -215,6 +215,7 @@ export async function startStint(config: StintConfig, options: StartOptions = {}
     clock,
     maxTtlSeconds: config.credentials.maxTtl,
     subjectTokenCacheSize: config.subjectTokenCache.size,
+    limits,
     quarantines,
     onIssued: (grants) => {
       activeGrants += grants.length;
@@ -223,11 +224,12 @@ export async function startStint(config: StintConfig, options: StartOptions = {}
   });
   const refreshGauges = async (): Promise<void> => {
     const now = Math.floor(clock.now() / 1000);
-    limits,
     activeGrants = await store.countActiveGrants(now);
     metrics.activeGrants.set(activeGrants);
     const keys = await store.listKeys();
     for (const state of ['next', 'current', 'retired'] as const) metrics.signingKeys.set({ state }, keys.filter((k) => k.state === state).length);
+    const due = keyring.rotationDueAt();
+    if (due !== null) metrics.signingKeyRotation.set(due);
   };
   const reaper = new Reaper({ store, providers, auditor, metrics, clock, logger, settings: config.reaper });
   const admin = new AdminService({ store, auditor, reaper, clock, policy, quarantines, onRevoked: () => void refreshGauges().catch(() => undefined) });
@@ -235,8 +237,6 @@ export async function startStint(config: StintConfig, options: StartOptions = {}
   const publicJwks = async (): Promise<JSONWebKeySet> => (await keyring.freshJwks()) as unknown as JSONWebKeySet;
   const introspector = new Introspector({ issuer: config.issuer, jwks: publicJwks, store, clock });
 
-    const due = keyring.rotationDueAt();
-    if (due !== null) metrics.signingKeyRotation.set(due);
   const connectionLimits = config.connections;
   const refusedOn = (listener: string) => (source: string): void => logger.warn({ listener, source, maxPerSource: connectionLimits.maxPerSource }, 'connection refused: too many from one source');
   const http: HttpServer = createHttpServer({
