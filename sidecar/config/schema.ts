@@ -5,6 +5,7 @@
  * This module loads zod; the long-running process never imports it (see load.ts).
  */
 import { z } from 'zod';
+import { formatKeyPath } from '../../src/key_path.js';
 import { parseDurationMs } from './duration.js';
 
 /** A duration (`500ms`, `30s`, `15m`, `1h` or seconds), parsed to milliseconds. */
@@ -279,19 +280,12 @@ export type SidecarConfig = z.infer<typeof sidecarConfigSchema>;
 export type CredentialConfig = SidecarConfig['credentials'][number];
 export type OutputConfig = CredentialConfig['outputs'][number];
 
-/** Render a zod issue path as `a.b[2].c`. */
-export function formatPath(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const p of path) out += typeof p === 'number' ? `[${p}]` : out ? `.${String(p)}` : String(p);
-  return out;
-}
-
 /** Validate a parsed YAML document: the config, or the key path and reason of the first problem. */
 export function validateSidecarConfig(raw: unknown): { ok: true; config: SidecarConfig } | { ok: false; path: string; message: string } {
   const result = sidecarConfigSchema.safeParse(raw);
   if (result.success) return { ok: true, config: result.data };
   const issue = result.error.issues[0];
-  return { ok: false, path: issue ? formatPath(issue.path) || '(root)' : '(root)', message: issue?.message ?? 'invalid' };
+  return { ok: false, path: issue ? formatKeyPath(issue.path) || '(root)' : '(root)', message: issue?.message ?? 'invalid' };
 }
 /** Where the subject token comes from: a file, a variable, or a VM source. */
 export type SubjectTokenConfig = SidecarConfig['subjectToken'];

@@ -5,14 +5,11 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../errors.js';
+import { formatKeyPath } from '../key_path.js';
 import { configSchema, type StintConfig, type TlsConfig } from './schema.js';
 
 /** Render a zod issue path as `a.b[2].c`. */
-export function formatPath(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const p of path) out += typeof p === 'number' ? `[${p}]` : out ? `.${String(p)}` : String(p);
-  return out;
-}
+export const formatPath = (path: readonly PropertyKey[]): string => formatKeyPath(path);
 
 /** Validate an already-parsed configuration object; throws ConfigError naming the key path. */
 export function validateConfig(raw: unknown, source = 'config'): StintConfig {

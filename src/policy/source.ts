@@ -5,6 +5,7 @@
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../errors.js';
+import { formatKeyPath } from '../key_path.js';
 
 /** One validation problem, located in the source. */
 export interface PolicyProblem {
@@ -97,13 +98,7 @@ export function policyError(problems: readonly PolicyProblem[], file: string | u
 
 /** Format a data path as `rules[2].match.claims["kubernetes.io"]`. */
 export function formatPath(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const seg of path) {
-    if (typeof seg === 'number') out += `[${seg}]`;
-    else if (typeof seg === 'string' && /^[A-Za-z_$][\w$]*$/.test(seg)) out += out ? `.${seg}` : seg;
-    else out += `[${JSON.stringify(String(seg))}]`;
-  }
-  return out;
+  return formatKeyPath(path, { quoteKeys: true });
 }
 
 function firstLine(message: string): string {

@@ -4,8 +4,8 @@
  * review is an error (HTTP 400); a pod whose annotations are invalid is denied with the reason.
  */
 import { z } from 'zod';
-import { formatPath } from '../config/load.js';
 import { InjectionRefusedError, StintError } from '../errors.js';
+import { formatKeyPath } from '../key_path.js';
 import { planInjection, type InjectionReason } from './injector.js';
 import { podDisplayName, podSchema } from './pod.js';
 import type { InjectorSettings } from './settings.js';
@@ -59,7 +59,7 @@ const MAX_WARNING = 200;
 
 function malformed(error: z.ZodError, prefix: string): StintError {
   const issue = error.issues[0];
-  const path = issue ? formatPath([...prefix.split('.').filter(Boolean), ...issue.path]) : prefix;
+  const path = issue ? formatKeyPath([...prefix.split('.').filter(Boolean), ...issue.path]) : prefix;
   return new StintError('ERR_INVALID_REQUEST', `malformed AdmissionReview: ${path || '(root)'}: ${issue?.message ?? 'invalid'}`, { field: path || '(root)' });
 }
 
