@@ -278,6 +278,7 @@ export class CredentialKeeper {
       this.#deps.log.log('error', 'credential expired without a replacement; withdrawn from every output', { credential: name, grant_id: cred.grantId, last_error: this.#lastError?.code ?? null });
     } else {
       this.#revokedGrant = cred.grantId;
+      this.#deps.metrics.revoked(name);
       this.#deps.log.log('warn', 'credential revoked; withdrawn from every output', { credential: name, grant_id: cred.grantId, fingerprint: fingerprint(cred.token), identity_quarantined: quarantined });
     }
     for (const output of this.#outputs) {

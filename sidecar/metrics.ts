@@ -4,6 +4,7 @@ interface CredentialCounters {
   renewals: number;
   inPlace: number;
   failures: Map<string, number>;
+  revocations: number;
   outputFailures: Map<string, number>;
   expiresAt: number | null;
   /** Lifetime of the served credential when it was obtained (ms), and when that was. */
@@ -23,7 +24,7 @@ export class SidecarMetrics {
 
   #of(name: string): CredentialCounters {
     let c = this.#by.get(name);
-    if (!c) this.#by.set(name, (c = { renewals: 0, inPlace: 0, failures: new Map(), outputFailures: new Map(), expiresAt: null, lifetime: null, renewedAt: null }));
+    if (!c) this.#by.set(name, (c = { renewals: 0, inPlace: 0, failures: new Map(), revocations: 0, outputFailures: new Map(), expiresAt: null, lifetime: null, renewedAt: null }));
     return c;
   }
 
@@ -54,6 +55,13 @@ export class SidecarMetrics {
     m.set(type, (m.get(type) ?? 0) + 1);
   }
 
+  /** Stint revoked the served grant: the credential was withdrawn. */
+  revoked(name: string): void {
+    const c = this.#of(name);
+    c.revocations++;
+    c.expiresAt = null;
+  }
+
   /** The credential expired without a replacement. */
   expired(name: string): void {
     this.#of(name).expiresAt = null;
@@ -69,6 +77,7 @@ export class SidecarMetrics {
     const entries = [...this.#by.entries()];
     family('stint_sidecar_renewals_total', 'counter', 'Credentials obtained from Stint (first issue and renewals).', entries.map(([n, c]) => `stint_sidecar_renewals_total{credential="${esc(n)}"} ${c.renewals}`));
     family('stint_sidecar_renewals_in_place_total', 'counter', 'Renewals that extended the held grant (same secret) instead of exchanging for a new one.', entries.map(([n, c]) => `stint_sidecar_renewals_in_place_total{credential="${esc(n)}"} ${c.inPlace}`));
+    family('stint_sidecar_revocations_total', 'counter', 'Served grants Stint revoked (seen by the revocation check); each was withdrawn from every output.', entries.map(([n, c]) => `stint_sidecar_revocations_total{credential="${esc(n)}"} ${c.revocations}`));
     family(
       'stint_sidecar_renewal_failures_total',
       'counter',

@@ -168,6 +168,9 @@ describe('revocation that holds', () => {
     const warned = await eventually(() => sidecar.logs().filter((l) => l.msg === 'credential revoked; withdrawn from every output'), 5_000);
     expect(warned.map((l) => l.credential).sort()).toEqual(['api', 'aws']);
     expect(warned.every((l) => l.level === 'warn' && l.identity_quarantined === true)).toBe(true);
+    const metrics = (await get(`${opsUrl}/metrics`)).text;
+    expect(metrics).toMatch(/stint_sidecar_revocations_total\{credential="api"\} 1/);
+    expect(metrics).toMatch(/stint_sidecar_revocations_total\{credential="aws"\} 1/);
     // The exchange it tries next is refused for the quarantine: a warning, and it stays red.
     await eventually(() => sidecar.logs().some((l) => l.msg === 'exchange refused: identity quarantined' && l.level === 'warn' && l.code === 'ERR_IDENTITY_QUARANTINED'), 10_000);
     expect(await withdrawn()).toBe(true);
