@@ -3,7 +3,7 @@
  * one line in builtinProviders below.
  */
 import type { Clock } from '../clock.js';
-import { StintError } from '../errors.js';
+import { ConfigError, StintError } from '../errors.js';
 import type { WorkloadIdentity } from '../attestation/attestor.js';
 import { createAwsStsProviders, awsProviderConfigSchema } from './aws_sts.js';
 import { createGcpProviders, gcpProviderConfigSchema } from './gcp.js';
@@ -99,7 +99,7 @@ function isDraft(grant: GrantDraft | GrantRef): grant is GrantDraft {
 export function createProviderRegistry(providers: readonly CredentialProvider[]): ProviderRegistry {
   const byKind = new Map<string, CredentialProvider>();
   for (const p of providers) {
-    if (byKind.has(p.kind)) throw new StintError('ERR_CONFIG_INVALID', `credential kind ${p.kind} is registered twice`, { kind: p.kind });
+    if (byKind.has(p.kind)) throw new ConfigError('ERR_CONFIG_INVALID', 'providers', `credential kind ${p.kind} is registered twice`, { kind: p.kind });
     byKind.set(p.kind, p);
   }
   const kinds = [...byKind.keys()];

@@ -7,7 +7,7 @@
 import { sign, type KeyObject, type SignKeyObjectInput } from 'node:crypto';
 import type { Clock } from '../clock.js';
 import { epochSeconds } from '../clock.js';
-import { StintError } from '../errors.js';
+import { ConfigError, StintError } from '../errors.js';
 import type { SigningKey } from '../keys/keyring.js';
 import { renewAfterOf, type CredentialProvider, type GrantDraft, type IssuedCredential, type RevokeResult } from './provider.js';
 
@@ -100,12 +100,10 @@ export function createStintJwtProvider(options: StintJwtProviderOptions): Creden
   const { issuer, keyring, clock, maxTtlSeconds } = options;
   const typ = options.typ ?? STINT_JWT_TYP;
   if (!Number.isInteger(maxTtlSeconds) || maxTtlSeconds <= 0) {
-    throw new StintError('ERR_CONFIG_INVALID', 'stint-jwt maxTtlSeconds must be a positive whole number', { path: 'credentials.maxTtl' });
+    throw new ConfigError('ERR_CONFIG_INVALID', 'credentials.maxTtl', 'stint-jwt maxTtlSeconds must be a positive whole number');
   }
   if (maxTtlSeconds > keyring.maxTokenTtlSeconds) {
-    throw new StintError('ERR_CONFIG_INVALID', `stint-jwt maxTtlSeconds (${maxTtlSeconds}) exceeds the keyring's maxTokenTtlSeconds (${keyring.maxTokenTtlSeconds})`, {
-      path: 'credentials.maxTtl',
-    });
+    throw new ConfigError('ERR_CONFIG_INVALID', 'credentials.maxTtl', `stint-jwt maxTtlSeconds (${maxTtlSeconds}) exceeds the keyring's maxTokenTtlSeconds (${keyring.maxTokenTtlSeconds})`);
   }
   let cached: KeySigning | null = null;
 

@@ -15,7 +15,7 @@
  */
 import type { KeyObject } from 'node:crypto';
 import { epochSeconds, type Clock } from '../clock.js';
-import { StintError } from '../errors.js';
+import { ConfigError, StintError } from '../errors.js';
 import type { Store, StoredKey } from '../store/store.js';
 import { generateSigningKey, importPrivateJwk, isSigningAlgorithm, parsePublicJwk, type PublicJwk, type SigningAlgorithm } from './generate.js';
 
@@ -382,7 +382,7 @@ function sameKids(a: readonly PublicJwk[], b: readonly PublicJwk[]): boolean {
 
 function validate(opts: KeyringOptions): void {
   const bad = (field: string, reason: string): never => {
-    throw new StintError('ERR_CONFIG_INVALID', `keyring ${field}: ${reason}`, { path: `signing.${field}` });
+    throw new ConfigError('ERR_CONFIG_INVALID', `signing.${field}`, reason);
   };
   if (!isSigningAlgorithm(opts.algorithm)) bad('algorithm', `unsupported algorithm ${String(opts.algorithm)}`);
   if (!Number.isInteger(opts.rotationPeriodSeconds) || opts.rotationPeriodSeconds <= 0) bad('rotationPeriod', 'must be a positive whole number of seconds');

@@ -5,7 +5,7 @@
  * than this build is refused, as the SQLite store does.
  */
 import type pg from 'pg';
-import { StintError } from '../errors.js';
+import { ConfigError } from '../errors.js';
 import { CREATE_VERSION_TABLE, POSTGRES_MIGRATIONS, SCHEMA_VERSION_TABLE } from './postgres_schema.js';
 
 /** Advisory lock keys (pg_advisory_xact_lock(int4, int4)): Stint's namespace, then the purpose. */
@@ -23,7 +23,7 @@ export async function migratePostgres(client: pg.ClientBase): Promise<number> {
     const version = Number(found.rows[0]?.version ?? 0);
     const supported = POSTGRES_MIGRATIONS.length;
     if (version > supported) {
-      throw new StintError('ERR_CONFIG_INVALID', `store schema version ${version} is newer than this Stint supports (${supported})`, { version, supported });
+      throw new ConfigError('ERR_CONFIG_INVALID', 'store', `schema version ${version} is newer than this Stint supports (${supported})`, { version, supported });
     }
     for (let v = version; v < supported; v++) await client.query(POSTGRES_MIGRATIONS[v]!);
     if (version < supported) {

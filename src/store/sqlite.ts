@@ -20,7 +20,7 @@ import { dirname, resolve } from 'node:path';
 // Imported, not the global: tests that fake the global timers must not stall the group commit.
 import { setImmediate, setTimeout, clearTimeout } from 'node:timers';
 import Database from 'better-sqlite3';
-import { StintError } from '../errors.js';
+import { ConfigError, StintError } from '../errors.js';
 import { startCheckpointer, type Checkpointer } from './sqlite_checkpointer.js';
 import { SQLITE_MIGRATIONS } from './sqlite_schema.js';
 import { AUDIT_COLUMNS, auditFromRow, auditParams, grantFromRow, grantParams, keyFromRow, keyInSlotParams, keyParams, quarantineFromRow, quarantineInForce, sortKeys, sortQuarantines, type AuditRow, type GrantRow, type KeyRow, type QuarantineRow } from './rows.js';
@@ -133,8 +133,7 @@ function restrictFiles(file: string): void {
 function migrate(db: Database.Database, file: string): void {
   const version = db.pragma('user_version', { simple: true }) as number;
   if (version > SQLITE_MIGRATIONS.length) {
-    throw new StintError('ERR_CONFIG_INVALID', `store schema version ${version} is newer than this Stint supports (${SQLITE_MIGRATIONS.length})`, {
-      path: file,
+    throw new ConfigError('ERR_CONFIG_INVALID', file, `store schema version ${version} is newer than this Stint supports (${SQLITE_MIGRATIONS.length})`, {
       version,
       supported: SQLITE_MIGRATIONS.length,
     });

@@ -117,6 +117,8 @@ interface BadCase {
   readonly oauth: string;
   readonly credential?: Record<string, unknown>;
   readonly form?: Record<string, string>;
+  /** The code over HTTP where it differs (a form over the body cap is refused before its token is read). */
+  readonly httpCode?: string;
 }
 
 const U = grpc.status.UNAUTHENTICATED;
@@ -192,6 +194,8 @@ const badCases: BadCase[] = [
   {
     name: 'a 1 MB token',
     code: 'ERR_TOKEN_TOO_LARGE', grpc: grpc.status.INVALID_ARGUMENT, http: 400, oauth: 'invalid_request',
+    // Over HTTP the 1 MB form is over the 64 KiB body cap: an oversized request, not a token verdict.
+    httpCode: 'ERR_INVALID_REQUEST',
     token: async () => `${b64url(JSON.stringify({ alg: 'RS256' }))}.${'A'.repeat(1024 * 1024)}.sig`,
   },
   {
@@ -235,7 +239,7 @@ describe('bad input: each gets its code on both transports, and the next good re
       if (viaGrpc.ok) return;
       expect({ code: viaGrpc.code, stint: viaGrpc.stintCode }).toEqual({ code: c.grpc, stint: c.code });
       const viaHttp = await httpExchange(env.httpUrl, exchangeForm(await c.token(), c.form));
-      expect({ status: viaHttp.status, error: viaHttp.body.error, stint: viaHttp.body.stint_code }).toEqual({ status: c.http, error: c.oauth, stint: c.code });
+      expect({ status: viaHttp.status, error: viaHttp.body.error, stint: viaHttp.body.stint_code }).toEqual({ status: c.http, error: c.oauth, stint: c.httpCode ?? c.code });
       expect(String(viaHttp.body.error_description)).not.toMatch(/eyJ/);
       await expectStillServing();
     });

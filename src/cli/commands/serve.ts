@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { loadConfigFile } from '../../config/load.js';
 import { devRecipe, prepareDev } from '../../dev/dev_mode.js';
 import { startStint } from '../../service.js';
-import { StintError } from '../../errors.js';
+import { ConfigError } from '../../errors.js';
 
 /** Register `serve`. */
 export function registerServe(program: Command): void {
@@ -17,7 +17,7 @@ export function registerServe(program: Command): void {
     .option('--grpc <addr>', 'gRPC listen address for --dev', '127.0.0.1:8081')
     .option('--admin <addr>', 'admin gRPC listen address for --dev', '127.0.0.1:8082')
     .action(async (opts: { config?: string; dev?: boolean; dataDir: string; http: string; grpc: string; admin: string }) => {
-      if (!opts.config && !opts.dev) throw new StintError('ERR_CONFIG_INVALID', 'give --config FILE or --dev');
+      if (!opts.config && !opts.dev) throw new ConfigError('ERR_CONFIG_INVALID', '', 'give --config FILE or --dev');
       let config;
       let recipe = '';
       if (opts.dev) {

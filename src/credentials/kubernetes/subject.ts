@@ -6,7 +6,7 @@
  * starting with a letter or digit), so a claim can never introduce `system:` or a `/`.
  */
 import type { WorkloadIdentity } from '../../attestation/attestor.js';
-import { PolicyDeniedError, StintError } from '../../errors.js';
+import { ConfigError, PolicyDeniedError, type StintError } from '../../errors.js';
 import { DNS_LABEL, DNS_SUBDOMAIN } from './names.js';
 
 /** An RBAC subject. */
@@ -24,8 +24,7 @@ const KINDS = new Set(['ServiceAccount', 'User', 'Group']);
 
 /** Resolve the rule's `options.subject` for one identity; `bindingNamespace` is null for a ClusterRoleBinding. */
 export function resolveSubject(kind: string, rule: string, options: Readonly<Record<string, unknown>>, identity: WorkloadIdentity, bindingNamespace: string | null): BindingSubject {
-  const invalid = (path: string, message: string): StintError =>
-    new StintError('ERR_POLICY_INVALID', `rule "${rule}": ${kind} options.${path}: ${message}`, { rule, path: `options.${path}` });
+  const invalid = (path: string, message: string): StintError => new ConfigError('ERR_POLICY_INVALID', `options.${path}`, `rule "${rule}": ${kind}: ${message}`, { rule });
   const raw = options['subject'];
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw invalid('subject', 'required: { kind: ServiceAccount|User|Group, name, namespace? }');
   const subject = raw as Record<string, unknown>;

@@ -10,7 +10,7 @@
  */
 import type { CoreV1Api } from '@kubernetes/client-node';
 import type { Clock } from '../../clock.js';
-import { StintError, UpstreamError } from '../../errors.js';
+import { ConfigError, StintError, UpstreamError } from '../../errors.js';
 import { renewAfterOf, type CredentialProvider, type GrantDraft, type IssuedCredential, type RevokeResult } from '../provider.js';
 import type { KubernetesProviderConfig } from './config.js';
 import type { KubernetesConnection } from './connection.js';
@@ -32,7 +32,7 @@ const REVOKE_RESULT: RevokeResult = {
 type TokenRequestBody = Parameters<CoreV1Api['createNamespacedServiceAccountToken']>[0]['body'];
 
 function policyInvalid(rule: string, path: string, message: string): StintError {
-  return new StintError('ERR_POLICY_INVALID', `rule "${rule}": ${KUBERNETES_TOKEN_KIND} options.${path}: ${message}`, { rule, path: `options.${path}` });
+  return new ConfigError('ERR_POLICY_INVALID', `options.${path}`, `rule "${rule}": ${KUBERNETES_TOKEN_KIND}: ${message}`, { rule });
 }
 
 /** Audiences for the token: the request's (policy-checked), else the rule's `options.audiences`, else the API server's. */

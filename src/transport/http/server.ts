@@ -221,7 +221,7 @@ async function grantStatus(deps: HttpDeps, req: IncomingMessage, res: ServerResp
 }
 
 async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
-  const body = await readBody(req, { contentType: 'application/x-www-form-urlencoded', maxBytes: MAX_BODY_BYTES, tooLargeCode: 'ERR_TOKEN_TOO_LARGE' });
+  const body = await readBody(req, { contentType: 'application/x-www-form-urlencoded', maxBytes: MAX_BODY_BYTES, tooLargeCode: 'ERR_INVALID_REQUEST' });
   return new URLSearchParams(body.toString('utf8'));
 }
 
