@@ -10,7 +10,7 @@ import { evaluate, indexRules, type RuleIndex } from './evaluate.js';
 import type { MatcherSpec, PatternSpec } from './matcher.js';
 import { compileRule } from './rule.js';
 import { policySchema, type PolicySpec } from './schema.js';
-import { formatPath, locateIssues, parseSource, policyError, type PolicyProblem, type PolicySource } from './source.js';
+import { formatPath, locateIssues, parseSource, policyError, type PolicyProblem, type PolicyDocument } from './source.js';
 
 /** Options of compilePolicy. */
 export interface CompileOptions {
@@ -115,7 +115,7 @@ export function compilePolicy(source: string, opts: CompileOptions): CompiledPol
   const spec = deepFreeze(result.data);
   const warnings = ttlWarnings(spec, parsed.source, maxTtl);
   const compiled = spec.rules.map((rule, i) => compileRule(rule, i, spec.defaults.ttlOverMax, maxTtl));
-  const rules = deepFreeze(spec.rules.map((rule, i) => ruleInfo(spec, i, parsed.source as PolicySource, maxTtl, rule)));
+  const rules = deepFreeze(spec.rules.map((rule, i) => ruleInfo(spec, i, parsed.source as PolicyDocument, maxTtl, rule)));
   const digest = sha256Hex(source);
   const hasShadow = spec.rules.some((r) => r.mode === 'shadow');
   const candidate = hasShadow
@@ -132,7 +132,7 @@ export function compilePolicy(source: string, opts: CompileOptions): CompiledPol
   });
 }
 
-function ruleInfo(spec: PolicySpec, index: number, source: PolicySource, maxTtl: number, rule: PolicySpec['rules'][number]): PolicyRuleInfo {
+function ruleInfo(spec: PolicySpec, index: number, source: PolicyDocument, maxTtl: number, rule: PolicySpec['rules'][number]): PolicyRuleInfo {
   return {
     name: rule.name,
     ...(rule.description !== undefined ? { description: rule.description } : {}),
@@ -150,7 +150,7 @@ function ruleInfo(spec: PolicySpec, index: number, source: PolicySource, maxTtl:
   };
 }
 
-function ttlWarnings(spec: PolicySpec, source: PolicySource, maxTtl: number): PolicyProblem[] {
+function ttlWarnings(spec: PolicySpec, source: PolicyDocument, maxTtl: number): PolicyProblem[] {
   const out: PolicyProblem[] = [];
   spec.rules.forEach((rule, i) => {
     rule.allow.forEach((a, j) => {

@@ -9,7 +9,7 @@ import { compilePolicy } from './compile.js';
 import type { MatcherSpec, PatternSpec } from './matcher.js';
 import { endsWithUnescapedDollar } from './regex.js';
 import { policySchema, type AllowSpec, type RuleSpec } from './schema.js';
-import { formatPath, parseSource, type PolicySource } from './source.js';
+import { formatPath, parseSource, type PolicyDocument } from './source.js';
 
 /** Lint codes: stable, never reused. */
 export const LINT_CODES = {
@@ -106,7 +106,7 @@ function sorted(findings: LintFinding[]): LintFinding[] {
 }
 
 /** Every `regex:` in the raw document, checked for anchors and nested quantifiers; returns their paths. */
-function lintRegexes(source: PolicySource, add: Add): Set<string> {
+function lintRegexes(source: PolicyDocument, add: Add): Set<string> {
   const paths = new Set<string>();
   const visit = (v: unknown, path: (string | number)[]): void => {
     if (Array.isArray(v)) return v.forEach((x, i) => visit(x, [...path, i]));
@@ -185,7 +185,7 @@ function unboundedQuantifierAt(re: string, i: number): number {
   return 0;
 }
 
-function lintRule(rule: RuleSpec, i: number, rules: readonly RuleSpec[], source: PolicySource, maxTtl: number, defaultOverMax: 'cap' | 'deny', add: Add): void {
+function lintRule(rule: RuleSpec, i: number, rules: readonly RuleSpec[], source: PolicyDocument, maxTtl: number, defaultOverMax: 'cap' | 'deny', add: Add): void {
   const at = (...p: (string | number)[]): { line: number; column: number } => source.locate(['rules', i, ...p]);
   const path = (...p: (string | number)[]): string => formatPath(['rules', i, ...p]);
   const claims = rule.match.claims;

@@ -18,7 +18,7 @@ export interface PolicyProblem {
 }
 
 /** A parsed YAML document that can locate a data path in its source. */
-export interface PolicySource {
+export interface PolicyDocument {
   /** The plain data of the document. */
   readonly data: unknown;
   /** Position of the value at `path` (or of its nearest existing ancestor). */
@@ -28,7 +28,7 @@ export interface PolicySource {
 const CANONICAL_INTEGER = /^(0|-?[1-9][0-9]*)$/;
 
 /** Parse YAML text strictly: syntax errors, warnings, duplicate keys, multiple documents and non-decimal numbers are problems. */
-export function parseSource(text: string): { source?: PolicySource; problems: PolicyProblem[] } {
+export function parseSource(text: string): { source?: PolicyDocument; problems: PolicyProblem[] } {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: true });
   const problems: PolicyProblem[] = [];
@@ -63,7 +63,7 @@ export function parseSource(text: string): { source?: PolicySource; problems: Po
 }
 
 /** Map zod issues to located problems, sorted by position in the source. */
-export function locateIssues(source: PolicySource, issues: readonly z.core.$ZodIssue[]): PolicyProblem[] {
+export function locateIssues(source: PolicyDocument, issues: readonly z.core.$ZodIssue[]): PolicyProblem[] {
   const out: PolicyProblem[] = [];
   for (const iss of issues) {
     if (iss.code === 'unrecognized_keys') {

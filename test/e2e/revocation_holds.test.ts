@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeSts } from '../support/fake_sts.js';
 import { StintGrpcClient } from '../support/grpc_client.js';
 import { runStint } from '../support/programs.js';
-import { API_AUDIENCE, STINT_AUDIENCE, STINT_BIN, eventually, freePort, get, spawnProgram, startSidecar, startStint, tempDir, type RunningSidecar, type StintUnderTest } from '../sidecar/harness.js';
+import { API_AUDIENCE, STINT_AUDIENCE, STINT_BIN, eventually, freePort, get, spawnProgram, startSidecar, startStintServe, tempDir, type RunningSidecar, type StintUnderTest } from '../sidecar/harness.js';
 import { baseConfig, writeSidecarConfig } from '../sidecar/config.js';
 
 const ROLE = 'arn:aws:iam::123456789012:role/app';
@@ -69,7 +69,7 @@ async function withdrawn(): Promise<boolean> {
 
 beforeAll(async () => {
   sts = await FakeSts.start({ roles: [{ arn: ROLE }] });
-  stint = await startStint({
+  stint = await startStintServe({
     extraConfig: `providers:\n  aws: { region: us-east-1, endpoint: "${sts.url}", maxAttempts: 1, timeout: 3s }\n`,
     extraAllow: `      - kind: aws-sts\n        targets: ["${ROLE}"]\n        ttl: { default: 15m, max: 1h }\n`,
   });

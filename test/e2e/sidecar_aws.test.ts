@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeSts } from '../support/fake_sts.js';
-import { API_AUDIENCE, ROOT, eventually, freePort, get, startSidecar, startStint, tempDir, type RunningSidecar, type StintUnderTest } from '../sidecar/harness.js';
+import { API_AUDIENCE, ROOT, eventually, freePort, get, startSidecar, startStintServe, tempDir, type RunningSidecar, type StintUnderTest } from '../sidecar/harness.js';
 import { baseConfig, writeSidecarConfig } from '../sidecar/config.js';
 
 const AWS_CLIENT = resolve(ROOT, 'dist/test/sidecar/aws_client.js');
@@ -46,7 +46,7 @@ describe('aws-sts credentials through the container-credentials endpoint', () =>
 
   beforeAll(async () => {
     sts = await FakeSts.start({ roles: [{ arn: 'arn:aws:iam::123456789012:role/app' }] });
-    stint = await startStint({
+    stint = await startStintServe({
       extraConfig: `providers:\n  aws: { region: us-east-1, endpoint: "${sts.url}" }\n`,
       extraAllow: `      - kind: aws-sts\n        targets: ["arn:aws:iam::123456789012:role/app"]\n        ttl: { default: 15m, max: 1h }\n`,
     });
@@ -137,7 +137,7 @@ describe('rotation picked up by one running SDK client (short-lived Stint JWT be
   let sidecar: RunningSidecar;
 
   beforeAll(async () => {
-    stint = await startStint();
+    stint = await startStintServe();
     await stint.writeSubjectToken(tmp.path('subject2.jwt'));
   }, 60_000);
 

@@ -5,7 +5,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { API_AUDIENCE, eventually, freePort, startSidecar, startStint, tempDir, type StintUnderTest } from '../sidecar/harness.js';
+import { API_AUDIENCE, eventually, freePort, startSidecar, startStintServe, tempDir, type StintUnderTest } from '../sidecar/harness.js';
 import { baseConfig, writeSidecarConfig } from '../sidecar/config.js';
 
 const tmp = tempDir();
@@ -35,7 +35,7 @@ function events(file: string): Record<string, unknown>[] {
 }
 
 beforeAll(async () => {
-  stint = await startStint();
+  stint = await startStintServe();
   await stint.writeSubjectToken(tmp.path('subject.jwt'));
   writeFileSync(tmp.path('app.cjs'), APP);
 }, 60_000);

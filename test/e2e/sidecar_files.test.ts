@@ -8,14 +8,14 @@
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
-import { API_AUDIENCE, eventually, freePort, get, metricValue, runSidecar, startSidecar, startStint, tempDir, type StintUnderTest } from '../sidecar/harness.js';
+import { API_AUDIENCE, eventually, freePort, get, metricValue, runSidecar, startSidecar, startStintServe, tempDir, type StintUnderTest } from '../sidecar/harness.js';
 import { baseConfig, writeSidecarConfig } from '../sidecar/config.js';
 
 let stint: StintUnderTest;
 const tmp = tempDir();
 
 beforeAll(async () => {
-  stint = await startStint();
+  stint = await startStintServe();
   await stint.writeSubjectToken(tmp.path('subject.jwt'));
 }, 60_000);
 

@@ -29,7 +29,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeServerCertificates } from '../support/certs.js';
 import { createAppFixture, startEmbeddedPg, type EmbeddedPg } from '../support/embedded_pg.js';
-import { API_AUDIENCE, eventually, freePort, get, metricValue, startSidecar, startStint, tempDir, type RunningSidecar, type StintUnderTest } from '../sidecar/harness.js';
+import { API_AUDIENCE, eventually, freePort, get, metricValue, startSidecar, startStintServe, tempDir, type RunningSidecar, type StintUnderTest } from '../sidecar/harness.js';
 import { baseConfig, writeSidecarConfig } from '../sidecar/config.js';
 
 const run = promisify(execFile);
@@ -50,7 +50,7 @@ beforeAll(async () => {
   const fixture = await createAppFixture(server);
   // The admin connection by reference (a file), as a deployment would.
   writeFileSync(tmp.path('pg-admin.url'), `${fixture.adminUrl}\n`, { mode: 0o600 });
-  stint = await startStint({
+  stint = await startStintServe({
     extraConfig: `providers:
   postgres:
     databases:

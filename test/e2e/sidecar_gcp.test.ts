@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT, freePort, get, startSidecar, startStint, tempDir, type RunningSidecar, type StintUnderTest } from '../sidecar/harness.js';
+import { ROOT, freePort, get, startSidecar, startStintServe, tempDir, type RunningSidecar, type StintUnderTest } from '../sidecar/harness.js';
 import { baseConfig, writeSidecarConfig } from '../sidecar/config.js';
 
 const GCP_CLIENT = resolve(ROOT, 'dist/test/sidecar/gcp_client.js');
@@ -32,7 +32,7 @@ function runGcpApp(args: string[]): Promise<Record<string, unknown>[]> {
 }
 
 beforeAll(async () => {
-  stint = await startStint();
+  stint = await startStintServe();
   await stint.writeSubjectToken(tmp.path('subject.jwt'));
   host = `127.0.0.1:${await freePort()}`;
   const config = writeSidecarConfig(

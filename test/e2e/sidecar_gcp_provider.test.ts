@@ -14,7 +14,7 @@ import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLOUD_PLATFORM_SCOPE, FakeGcp } from '../support/fake_gcp.js';
-import { ROOT, eventually, freePort, get, metricValue, startSidecar, startStint, tempDir, type RunningSidecar, type StintUnderTest } from '../sidecar/harness.js';
+import { ROOT, eventually, freePort, get, metricValue, startSidecar, startStintServe, tempDir, type RunningSidecar, type StintUnderTest } from '../sidecar/harness.js';
 import { baseConfig, writeSidecarConfig } from '../sidecar/config.js';
 
 const GCP_CLIENT = resolve(ROOT, 'dist/test/sidecar/gcp_client.js');
@@ -36,7 +36,7 @@ beforeAll(async () => {
   fake.addServiceAccount(READER, ['user:stint@ops.example.com']);
   fake.addServiceAccount(DEPLOYER, [FakeGcp.federatedPrincipal(WIF_AUDIENCE, IDENTITY)]);
   writeFileSync(tmp.path('gcp-credentials.json'), JSON.stringify(fake.addAuthorizedUser('stint@ops.example.com')), { mode: 0o600 });
-  stint = await startStint({
+  stint = await startStintServe({
     extraConfig: `providers:
   gcp:
     credentialsFile: "${tmp.path('gcp-credentials.json')}"

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, startSidecar, startStint, tempDir, type RunningSidecar, type StintUnderTest } from '../sidecar/harness.js';
+import { freePort, startSidecar, startStintServe, tempDir, type RunningSidecar, type StintUnderTest } from '../sidecar/harness.js';
 import { baseConfig, writeSidecarConfig } from '../sidecar/config.js';
 import { rawRequest, requestArb } from '../transport/raw_http.js';
 
@@ -19,7 +19,7 @@ let awsPort: number;
 let opsPort: number;
 
 beforeAll(async () => {
-  stint = await startStint();
+  stint = await startStintServe();
   await stint.writeSubjectToken(tmp.path('subject.jwt'));
   [gcpPort, awsPort, opsPort] = [await freePort(), await freePort(), await freePort()];
   const config = writeSidecarConfig(

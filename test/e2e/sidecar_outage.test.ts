@@ -6,7 +6,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { API_AUDIENCE, eventually, freePort, get, metricValue, startSidecar, startStint, tempDir, type RunningSidecar, type StintUnderTest } from '../sidecar/harness.js';
+import { API_AUDIENCE, eventually, freePort, get, metricValue, startSidecar, startStintServe, tempDir, type RunningSidecar, type StintUnderTest } from '../sidecar/harness.js';
 import { baseConfig, writeSidecarConfig } from '../sidecar/config.js';
 
 const tmp = tempDir();
@@ -14,7 +14,7 @@ let stint: StintUnderTest;
 let sidecar: RunningSidecar;
 
 beforeAll(async () => {
-  stint = await startStint();
+  stint = await startStintServe();
   await stint.writeSubjectToken(tmp.path('subject.jwt'));
 }, 60_000);
 

@@ -8,7 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, freePort, get, metricValue, startSidecar, startStint, tempDir, type StintUnderTest } from '../sidecar/harness.js';
+import { eventually, freePort, get, metricValue, startSidecar, startStintServe, tempDir, type StintUnderTest } from '../sidecar/harness.js';
 import { baseConfig, writeSidecarConfig } from '../sidecar/config.js';
 import { FakeVault } from '../support/fake_vault.js';
 
@@ -31,7 +31,7 @@ beforeAll(async () => {
     // A lease lives at most 9 s, renewals included (Vault's max_ttl).
     secrets: { [PATH]: { leaseDuration: 3600, maxTtl: 9 } },
   });
-  stint = await startStint({
+  stint = await startStintServe({
     extraAllow: `      - kind: vault
         targets: [${PATH}]
         ttl: { default: 3s, max: 1h }

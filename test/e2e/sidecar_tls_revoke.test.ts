@@ -14,7 +14,7 @@ import { createServer as createHttpServer, request as httpRequest } from 'node:h
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { API_AUDIENCE, eventually, freePort, get, metricValue, runSidecar, startSidecar, startStint, tempDir, type StintUnderTest } from '../sidecar/harness.js';
+import { API_AUDIENCE, eventually, freePort, get, metricValue, runSidecar, startSidecar, startStintServe, tempDir, type StintUnderTest } from '../sidecar/harness.js';
 import { introspectionConfig, introspectionSecret } from './introspection_client.js';
 import { baseConfig, writeSidecarConfig } from '../sidecar/config.js';
 
@@ -45,7 +45,7 @@ function proxyContext(prefix = ''): { key: Buffer; cert: Buffer; ca: Buffer } {
 }
 
 beforeAll(async () => {
-  stint = await startStint({ extraConfig: introspectionConfig() });
+  stint = await startStintServe({ extraConfig: introspectionConfig() });
   await stint.writeSubjectToken(tmp.path('subject.jwt'));
   makePki();
   const target = new URL(stint.url);

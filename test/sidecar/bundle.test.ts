@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, ROOT, spawnProgram, startStint, tempDir, API_AUDIENCE, type StintUnderTest } from './harness.js';
+import { freePort, ROOT, spawnProgram, startStintServe, tempDir, API_AUDIENCE, type StintUnderTest } from './harness.js';
 import { baseConfig, writeSidecarConfig } from './config.js';
 
 const BUNDLE = join(ROOT, 'dist/sidecar-bundle');
@@ -46,7 +46,7 @@ const tmp = tempDir('stint-sidecar-bundle-');
 beforeAll(async () => {
   const build = spawnSync('npm', ['run', '--silent', 'build:sidecar'], { cwd: ROOT, encoding: 'utf8' });
   expect(build.status, build.stderr).toBe(0);
-  stint = await startStint();
+  stint = await startStintServe();
 });
 
 afterAll(async () => {
