@@ -25,7 +25,7 @@ const LAYERS = {
     ['config'],
   ],
   /** Dependency-free modules any layer and the sidecar may import; they import only each other. */
-  leaves: ['errors', 'clock', 'ids', 'duration', 'fingerprint', 'key_path', 'net', 'http', 'upstream', 'kube', 'identity', 'telemetry', 'limits', 'grpc', 'github'],
+  leaves: ['errors', 'clock', 'ids', 'duration', 'fingerprint', 'key_path', 'net', 'http', 'upstream', 'kube', 'identity', 'telemetry', 'limits', 'grpc', 'github', 'client'],
   /** Imports the layer order would allow, refused all the same. */
   forbidden: [
     { from: 'src/webhook/', to: 'src/transport/', why: 'the webhook is its own listener: it shares src/http and src/net, not the exchange transport' },
@@ -46,8 +46,9 @@ const LAYERS = {
     // WorkloadIdentity is the one identity type every layer speaks; providers read it from the
     // attestor seam (types only, no attestor code).
     { from: 'src/credentials/', to: 'src/attestation/attestor' },
-    // RFC 8693 token type URNs: constants the sidecar sends and the attestors accept.
+    // RFC 8693 token type URNs: constants the clients send and the attestors accept.
     { from: 'sidecar/', to: 'src/attestation/token_types' },
+    { from: 'src/client/', to: 'src/attestation/token_types' },
   ],
 };
 
