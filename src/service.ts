@@ -9,7 +9,8 @@ import { createStoreNonces, nonceKindsOf } from './attestation/nonces.js';
 import { createAttestorSet } from './attestation/registry.js';
 import { Auditor } from './audit/auditor.js';
 import { systemClock, type Clock } from './clock.js';
-import { readTls } from './config/load.js';
+import { readTls } from './config/tls.js';
+import { splitHostPort } from './net/host_port.js';
 import { readSecretRef } from './config/fields.js';
 import { ConfigError } from './errors.js';
 import type { StintConfig } from './config/schema.js';
@@ -58,11 +59,6 @@ export interface StartOptions {
   readonly logger?: Logger;
   /** Interval of periodic work in ms (default 15 s); 0 disables the timer (tests call tick()). */
   readonly tickIntervalMs?: number;
-}
-
-function splitHostPort(addr: string): { host: string; port: number } {
-  const i = addr.lastIndexOf(':');
-  return { host: addr.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(addr.slice(i + 1)) };
 }
 
 /** Every allow entry's provider `options` are checked when the policy loads, not at the first request. */

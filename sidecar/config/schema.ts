@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { formatKeyPath } from '../../src/key_path.js';
+import { HOST_PORT, isLoopbackHostPort } from '../../src/net/host_port.js';
 import { parseDurationMs } from './duration.js';
 
 /** A duration (`500ms`, `30s`, `15m`, `1h` or seconds), parsed to milliseconds. */
@@ -18,11 +19,9 @@ const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
   }
 });
 
-const hostPort = z.string().regex(/^[^\s:]*:\d+$|^\[[0-9a-fA-F:]+\]:\d+$/, 'expected host:port');
+const hostPort = z.string().regex(HOST_PORT, 'expected host:port');
 /** A listener for an application-facing endpoint: loopback only. */
-const loopbackHostPort = z
-  .string()
-  .regex(/^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost|\[::1\]):\d{1,5}$/, 'expected a loopback host:port (127.0.0.1:PORT, localhost:PORT or [::1]:PORT)');
+const loopbackHostPort = z.string().refine(isLoopbackHostPort, 'expected a loopback host:port (127.0.0.1:PORT, localhost:PORT or [::1]:PORT)');
 
 /** File mode as a number (0o600 in YAML: 384) or an octal string ("0600", "0640"). */
 const fileMode = z.union([z.number().int(), z.string().regex(/^0?[0-7]{3}$/, 'expected an octal mode such as "0600"')]).transform((v, ctx) => {

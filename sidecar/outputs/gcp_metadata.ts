@@ -10,7 +10,8 @@
  */
 import type { Server, ServerResponse } from 'node:http';
 import type { HeldCredential } from '../credential.js';
-import { close, listen, sendJson, sendText, splitHostPort } from './listen.js';
+import { splitHostPort } from '../../src/net/host_port.js';
+import { close, listen, sendJson, sendText } from './listen.js';
 import type { Output, OutputDeps } from './output.js';
 
 /** Configuration of a gcp-metadata output. */

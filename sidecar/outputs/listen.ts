@@ -8,6 +8,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { sendJson as sendJsonOf } from '../../src/http/send_json.js';
 import { httpServerOptions, limitConnections, type ListenerLimits } from '../../src/net/connections.js';
+import { splitHostPort } from '../../src/net/host_port.js';
 import { createLogger, type Logger } from '../log.js';
 
 /**
@@ -24,11 +25,6 @@ export const SIDECAR_LISTENER_LIMITS: ListenerLimits = {
   tlsHandshakeTimeoutMs: 5_000,
 };
 
-/** Split `host:port` (`[::1]:80` too). */
-export function splitHostPort(hostPort: string): { host: string; port: number } {
-  const i = hostPort.lastIndexOf(':');
-  return { host: hostPort.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(hostPort.slice(i + 1)) };
-}
 
 /** A request handler; it may be async (what it returns is ignored, a rejection is caught). */
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => unknown;

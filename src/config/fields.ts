@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { parseDuration } from '../duration.js';
+import { HOST_PORT } from '../net/host_port.js';
 import { ConfigError } from '../errors.js';
 
 /** A duration given as `15m`, `1h` or a number of seconds; parsed to seconds. */
@@ -27,7 +28,7 @@ export function boundedDuration(min: number, max: number) {
 }
 
 /** A listen address: `host:port` or `[v6]:port`. */
-export const hostPortSchema = z.string().regex(/^[^\s:]*:\d+$|^\[[0-9a-fA-F:]+\]:\d+$/, 'expected host:port');
+export const hostPortSchema = z.string().regex(HOST_PORT, 'expected host:port');
 
 /** A secret reference: from an environment variable or a file, never inlined. */
 export const secretRefSchema = z.union([z.object({ env: z.string().min(1) }).strict(), z.object({ file: z.string().min(1) }).strict()]);

@@ -19,7 +19,7 @@ import { durationSchema } from '../config/fields.js';
 import { ConfigError, StintError } from '../errors.js';
 import { renewAfterOf, type CredentialProvider, type GrantDraft, type IssuedCredential, type ProviderDeps, type RevokeResult } from './provider.js';
 import { federate, impersonate, type GcpCallContext, type GoogleAccessToken } from './gcp/access_token.js';
-import { endpointUrlProblem } from './gcp/endpoint_url.js';
+import { endpointUrlProblem } from '../net/endpoint_url.js';
 import { GCP_MODES, ruleOptions, scopeSchema, type GcpMode } from './gcp/rule_options.js';
 import { isServiceAccountName } from './gcp/service_account.js';
 import { CLOUD_PLATFORM_SCOPE, readCredentialsFile, sourceCredentials, type SourceCredentials } from './gcp/source_credentials.js';
@@ -41,7 +41,7 @@ const WIF_PROVIDER = /^\/\/iam\.[a-z0-9.-]+\/projects\/[^/\s]+\/locations\/globa
 
 const endpointSchema = z
   .string()
-  .refine((v) => endpointUrlProblem(v) === null, { message: 'must be an https URL (http only on loopback) without credentials, query or fragment' })
+  .refine((v) => endpointUrlProblem(v, { allowQuery: false }) === null, { message: 'must be an https URL (http only on loopback) without credentials, query or fragment' })
   .transform((v) => v.replace(/\/+$/, ''));
 
 

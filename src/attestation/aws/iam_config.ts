@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { boundedDuration } from '../../config/fields.js';
 import { attestorCommonFields } from '../common_fields.js';
-import { endpointUrlProblem } from '../jwt/check_endpoint_url.js';
+import { endpointUrlProblem } from '../../net/endpoint_url.js';
 import { awsAccountSchema } from './iid_config.js';
 
 const endpoint = z.string().url().superRefine((v, ctx) => {

@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { boundedDuration, durationSchema } from '../../config/fields.js';
 import { attestorCommonFields } from '../common_fields.js';
-import { endpointUrlProblem } from '../jwt/check_endpoint_url.js';
+import { endpointUrlProblem } from '../../net/endpoint_url.js';
 
 /** An AWS region name (`us-east-1`, `eu-central-2`, `us-gov-west-1`). */
 export const awsRegionSchema = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'expected an AWS region such as us-east-1');

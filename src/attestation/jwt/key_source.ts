@@ -11,7 +11,7 @@ import { createLocalJWKSet, errors, type JSONWebKeySet, type JWK, type JWTVerify
 import { LRUCache } from 'lru-cache';
 import type { Clock } from '../../clock.js';
 import { ConfigError, StintError } from '../../errors.js';
-import { endpointUrlProblem } from './check_endpoint_url.js';
+import { endpointUrlProblem } from '../../net/endpoint_url.js';
 import { fetchJson, IssuerFetchError } from './fetch_json.js';
 
 /** Outcome reported to the fetch observer. */

@@ -11,7 +11,7 @@
 import { readFileSync } from 'node:fs';
 import { GoogleAuth, type AuthClient, type GoogleAuthOptions } from 'google-auth-library';
 import { ConfigError } from '../../errors.js';
-import { endpointUrlProblem } from './endpoint_url.js';
+import { endpointUrlProblem } from '../../net/endpoint_url.js';
 
 /** The scope Stint's own token needs to call generateAccessToken. */
 export const CLOUD_PLATFORM_SCOPE = 'https://www.googleapis.com/auth/cloud-platform';
@@ -47,7 +47,7 @@ export function readCredentialsFile(file: string, keyPath: string): Record<strin
   }
   const tokenUri = (json as { token_uri?: unknown }).token_uri;
   if (type === 'authorized_user' && tokenUri !== undefined) {
-    const problem = typeof tokenUri === 'string' ? endpointUrlProblem(tokenUri) : 'not a string';
+    const problem = typeof tokenUri === 'string' ? endpointUrlProblem(tokenUri, { allowQuery: false }) : 'not a string';
     if (problem) throw new ConfigError('ERR_CONFIG_INVALID', keyPath, `${file}: token_uri ${problem}`);
   }
   return json as Record<string, unknown>;

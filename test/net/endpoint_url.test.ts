@@ -1,7 +1,7 @@
 /** Discovery and JWKS URLs: https, or http on loopback only. */
 import { describe, expect, it } from 'vitest';
-import { endpointUrlProblem } from '../../../src/attestation/jwt/check_endpoint_url.js';
-import { isLoopbackHost } from '../../../src/net/is_loopback.js';
+import { endpointUrlProblem } from '../../src/net/endpoint_url.js';
+import { isLoopbackHost } from '../../src/net/is_loopback.js';
 
 describe('endpointUrlProblem', () => {
   it.each(['https://issuer.example', 'https://issuer.example:8443/path', 'http://localhost', 'http://127.0.0.1:8080/x', 'http://127.255.0.1', 'http://[::1]:9000'])('accepts %s', (url) => {
