@@ -18,8 +18,8 @@ import type { PolicySource } from '../../pipeline/contracts.js';
 import { StintError, toStintError } from '../../errors.js';
 import type { BearerAuthenticator } from '../admin_auth.js';
 import { toGrpcError } from '../errors.js';
-import { logInternal } from '../guard.js';
-import { limitConnections, type SocketLimits } from '../connections.js';
+import { logInternal } from '../../net/guard.js';
+import { limitConnections, type SocketLimits } from '../../net/connections.js';
 import type { Logger } from '../../telemetry/logger.js';
 
 /** Locate proto/ from both src/ (tests) and dist/src/ (built). */

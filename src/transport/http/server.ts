@@ -9,7 +9,7 @@ import type { Registry } from 'prom-client';
 import { JWT_TOKEN_TYPE } from '../../attestation/token_types.js';
 import { StintError } from '../../errors.js';
 import { uuidv7 } from '../../ids.js';
-import { readBody } from './body.js';
+import { readBody } from '../../http/body.js';
 import { attestationNonce, type NonceEndpoint } from './nonce.js';
 import type { ExchangePipeline } from '../../pipeline/exchange.js';
 import type { Introspector } from '../../pipeline/introspect.js';
@@ -17,9 +17,10 @@ import type { WorkloadGrants } from '../../pipeline/workload_grants.js';
 import type { CredentialRequest } from '../../policy/decision.js';
 import type { Logger } from '../../telemetry/logger.js';
 import type { BearerAuthenticator } from '../admin_auth.js';
-import { toOAuthError } from '../errors.js';
-import { DEFAULT_LISTENER_LIMITS, httpServerOptions, limitConnections, type ListenerLimits } from '../connections.js';
-import { guardHttp } from '../guard.js';
+import { toOAuthError } from '../../http/oauth_error.js';
+import { sendJson } from '../../http/send_json.js';
+import { DEFAULT_LISTENER_LIMITS, httpServerOptions, limitConnections, type ListenerLimits } from '../../net/connections.js';
+import { guardHttp } from '../../net/guard.js';
 
 /** RFC 8693 grant type. */
 export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
@@ -257,10 +258,4 @@ function sendOAuthError(res: ServerResponse, err: unknown): void {
   if (status === 401) headers['www-authenticate'] = 'Bearer error="invalid_token"';
   if (status === 503 || status === 429) headers['retry-after'] = body.retry_after ?? '5';
   sendJson(res, status, body, headers);
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
-  res.end(text);
 }
