@@ -1,3 +1,9 @@
+/**
+ * Durations, in the two grammars Stint reads: the service's configuration and policy in whole
+ * seconds (`90s`, `15m`, `1h`, `2d`), the sidecar's in milliseconds (`250ms`, `1.5s`). Dependency-free:
+ * the sidecar imports it.
+ */
+
 /** Parse a duration such as `90s`, `15m`, `1h`, `2d` or a bare number of seconds into seconds. */
 export function parseDuration(input: string | number): number {
   if (typeof input === 'number') {
@@ -30,4 +36,21 @@ export function formatDuration(seconds: number): string {
     }
   }
   return parts.join('');
+}
+
+/**
+ * The sidecar's grammar: `250ms`, `30s`, `15m`, `1h`, or a number of seconds (fractions allowed), in
+ * milliseconds; throws RangeError with a readable reason.
+ */
+export function parseDurationMs(input: string | number): number {
+  if (typeof input === 'number') {
+    if (!Number.isFinite(input) || input < 0) throw new RangeError(`invalid duration ${input}`);
+    return Math.round(input * 1000);
+  }
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(input.trim());
+  if (!m) throw new RangeError(`invalid duration "${input}" (expected e.g. 500ms, 30s, 15m, 1h)`);
+  const n = Number(m[1]);
+  const unit = m[2] ?? 's';
+  const factor = unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : 3_600_000;
+  return Math.round(n * factor);
 }

@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { formatKeyPath } from '../../src/key_path.js';
 import { HOST_PORT, isLoopbackHostPort } from '../../src/net/host_port.js';
-import { parseDurationMs } from './duration.js';
+import { parseDurationMs } from '../../src/duration.js';
 
 /** A duration (`500ms`, `30s`, `15m`, `1h` or seconds), parsed to milliseconds. */
 const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
