@@ -25,9 +25,8 @@ RUN npm run build && npm run build:sidecar && npm prune --omit=dev
 FROM debian:bookworm-slim AS sidecar
 ENV NODE_ENV=production
 COPY --from=build /usr/local/bin/node /usr/local/bin/node
-COPY --from=build /app/dist/sidecar-bundle/stint-sidecar.js /app/dist/sidecar/main.js
-COPY --from=build /app/dist/sidecar-bundle/check.js /app/dist/sidecar/check.js
-COPY --from=build /app/dist/sidecar-bundle/package.json /app/dist/sidecar/package.json
+# Two files: the program and its configuration check (which loads zod and yaml, run in a child process at start).
+COPY --from=build /app/dist/sidecar-bundle/main.js /app/dist/sidecar-bundle/check.js /app/dist/sidecar-bundle/package.json /app/dist/sidecar/
 WORKDIR /app
 USER 1000:1000
 ENTRYPOINT ["node", "/app/dist/sidecar/main.js"]

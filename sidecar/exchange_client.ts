@@ -6,7 +6,7 @@
  * certificate are re-read when their files change (cert-manager or a projected Secret rotates
  * them), before the next request, without a restart.
  */
-import type { SubjectProof } from './subject_token/source.js';
+import type { SubjectProof } from '../src/client/subject_token/source.js';
 import { readFileSync, statSync } from 'node:fs';
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import type { Agent as HttpsAgent } from 'node:https';

@@ -14,7 +14,7 @@ import type { Logger } from './log.js';
 import type { SidecarMetrics } from './metrics.js';
 import type { Output } from './outputs/output.js';
 import { backoffDelay, longTimeout, renewalDelay, type RenewalPolicy } from './schedule.js';
-import type { SubjectProof, SubjectTokenSource } from './subject_token/source.js';
+import type { SubjectProof, SubjectTokenSource } from '../src/client/subject_token/source.js';
 
 /**
  * What changed: a first credential, a replacement, the same credential extended in place (same

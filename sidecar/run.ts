@@ -11,7 +11,7 @@ import type { Output } from './outputs/output.js';
 import { startOpsServer } from './ops_server.js';
 import { backoffDelay, type RenewalPolicy } from './schedule.js';
 import { close } from './outputs/listen.js';
-import { createSubjectTokenSource, type SubjectProof, type SubjectTokenSource } from './subject_token/index.js';
+import { createSubjectTokenSource, type SubjectProof, type SubjectTokenSource } from '../src/client/subject_token/index.js';
 import { startHeapTrim } from './heap_trim.js';
 
 /** A mode of the program. */

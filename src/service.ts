@@ -29,6 +29,7 @@ import type { Store } from './store/store.js';
 import { createLogger, type Logger } from './telemetry/logger.js';
 import { certificateExpirySeconds, instrumentStore, StintMetrics } from './telemetry/metrics.js';
 import { Limits } from './limits/rate_limiter.js';
+import { BreakGlassService } from './pipeline/break_glass.js';
 import { BearerAuthenticator } from './transport/admin_auth.js';
 import { createGrpcServers, listenGrpc, serverCredentials, type GrpcListener } from './transport/grpc/server.js';
 import { createHttpServer } from './transport/http/server.js';
@@ -229,6 +230,10 @@ export async function startStint(config: StintConfig, options: StartOptions = {}
   };
   const reaper = new Reaper({ store, providers, auditor, metrics, clock, logger, settings: config.reaper });
   const admin = new AdminService({ store, auditor, reaper, clock, policy, quarantines, onRevoked: () => void refreshGauges().catch(() => undefined) });
+  // Sealed emergency credentials, released only with two distinct admin approvals (breakGlass:).
+  const breakGlass = config.breakGlass
+    ? new BreakGlassService({ config: config.breakGlass, store, auditor, providers, clock, logger, metrics, trustDomain: config.trustDomain, maxTtlSeconds: config.credentials.maxTtl })
+    : null;
   // Re-read when stale: with replicas on one store, keys another replica created are published here too.
   const publicJwks = async (): Promise<JSONWebKeySet> => (await keyring.freshJwks()) as unknown as JSONWebKeySet;
   const introspector = new Introspector({ issuer: config.issuer, jwks: publicJwks, store, clock });
@@ -268,7 +273,7 @@ export async function startStint(config: StintConfig, options: StartOptions = {}
     clock,
     watch: config.policy.watch ?? true,
   });
-  const grpcServers = createGrpcServers({ pipeline, admin, adminAuth: new BearerAuthenticator(adminTokens), adminClientNames: config.admin.clientNames, policy, reloadPolicy: () => reloader.reload('admin'), stuckAfterAttempts: config.reaper.stuckAfterAttempts, logger, connections: config.connections.grpc });
+  const grpcServers = createGrpcServers({ pipeline, admin, adminAuth: new BearerAuthenticator(adminTokens), adminClientNames: config.admin.clientNames, policy, reloadPolicy: () => reloader.reload('admin'), stuckAfterAttempts: config.reaper.stuckAfterAttempts, logger, connections: config.connections.grpc, breakGlass });
 
   const httpAddr = splitHostPort(config.listen.http);
   const listenError = (key: string, addr: string) => (e: unknown) => {

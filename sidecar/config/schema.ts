@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { formatKeyPath } from '../../src/key_path.js';
 import { HOST_PORT, isLoopbackHostPort } from '../../src/net/host_port.js';
 import { parseDurationMs } from '../../src/duration.js';
+import { subjectTokenSourceSchema } from '../../src/client/subject_token/schema.js';
 
 /** A duration (`500ms`, `30s`, `15m`, `1h` or seconds), parsed to milliseconds. */
 const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
@@ -113,56 +114,7 @@ const gcpMetadataOutput = z
 
 const output = z.discriminatedUnion('type', [fileOutput, envFileOutput, envOutput, awsContainerOutput, gcpMetadataOutput]);
 
-/** A metadata-service base URL: http(s), no credentials. */
-const endpointUrl = z.string().url().refine((u) => /^https?:\/\//.test(u) && !/^https?:\/\/[^/]*@/.test(u), 'expected an http(s) URL without credentials');
-
-/**
- * Subject token sources that obtain the proof from the machine itself (a VM): one entry each,
- * `source` naming the module under sidecar/subject_token/.
- */
-const tokenSources = [
-  /** EC2 instance identity document and signature from IMDSv2; the client nonce is kept in `nonceFile`. */
-  z.object({
-    source: z.literal('aws-iid'),
-    imdsEndpoint: endpointUrl.default('http://169.254.169.254'),
-    signature: z.enum(['rsa2048', 'pkcs7', 'signature']).default('rsa2048'),
-    nonceFile: z.string().min(1).default('/var/lib/stint-sidecar/aws-iid.nonce'),
-  }).strict(),
-  /** A sts:GetCallerIdentity request signed with the AWS SDK's default credential chain. */
-  z.object({
-    source: z.literal('aws-iam'),
-    /** The server id Stint's aws-iam attestor expects (signed header `X-Stint-Server-ID`). */
-    serverId: z.string().min(1),
-    region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/).default('us-east-1'),
-    /** STS endpoint to sign for (default the regional endpoint); Stint forwards only to its own allowlist. */
-    stsEndpoint: endpointUrl.optional(),
-  }).strict(),
-  /** The GCE instance identity token (format=full) for Stint's audience from the metadata server. */
-  z.object({
-    source: z.literal('gcp-instance'),
-    audience: z.string().min(1),
-    /** host[:port] of the metadata server (default $GCE_METADATA_HOST or metadata.google.internal). */
-    metadataHost: z.string().min(1).optional(),
-  }).strict(),
-  /** A managed identity token for Stint's application id URI from Azure IMDS. */
-  z.object({
-    source: z.literal('azure-msi'),
-    resource: z.string().min(1),
-    /** A user-assigned identity's client id (default: the system-assigned identity). */
-    clientId: z.string().min(1).optional(),
-    imdsEndpoint: endpointUrl.default('http://169.254.169.254'),
-  }).strict(),
-  /** The IMDS attested document, signed over a nonce Stint issued. */
-  z.object({
-    source: z.literal('azure-imds'),
-    imdsEndpoint: endpointUrl.default('http://169.254.169.254'),
-  }).strict(),
-] as const;
-const tokenSource = z.discriminatedUnion('source', [...tokenSources]);
-/** The VM sources' schema, also used by `stint exchange --subject-token-source`. */
-export const subjectTokenSourceSchema = tokenSource;
-/** A VM subject token source's configuration. */
-export type SubjectTokenSourceConfig = z.output<typeof tokenSource>;
+export { subjectTokenSourceSchema, type SubjectTokenSourceConfig } from '../../src/client/subject_token/schema.js';
 
 const credential = z
   .object({
@@ -207,7 +159,7 @@ export const sidecarConfigSchema = z
       .union([
         z.object({ file: z.string().min(1), type: z.string().default('urn:ietf:params:oauth:token-type:jwt') }).strict(),
         z.object({ env: envName, type: z.string().default('urn:ietf:params:oauth:token-type:jwt') }).strict(),
-        tokenSource,
+        subjectTokenSourceSchema,
       ]),
     /** Health, readiness and metrics listener (`false`: none). */
     ops: z.object({ listen: z.union([hostPort, z.literal(false)]).default('0.0.0.0:8099') }).strict().default({ listen: '0.0.0.0:8099' }),

@@ -3,6 +3,7 @@
 import { Command, CommanderError } from 'commander';
 import { toStintError, StintError } from '../errors.js';
 import { registerAdmin } from './commands/admin.js';
+import { registerBreakGlass } from './commands/break_glass.js';
 import { registerDev } from './commands/dev.js';
 import { registerExchange } from './commands/exchange.js';
 import { registerPolicy } from './commands/policy.js';
@@ -17,6 +18,7 @@ registerServe(program);
 registerDev(program);
 registerExchange(program);
 registerAdmin(program);
+registerBreakGlass(program);
 registerPolicy(program);
 
 try {

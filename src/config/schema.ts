@@ -8,6 +8,7 @@ import { UPSTREAM_PROVIDERS } from '../credentials/registry.js';
 import { webhookConfigSchema } from '../webhook/settings.js';
 import { storeConfigSchema } from '../store/config.js';
 import { attestorConfigSchema } from '../attestation/registry.js';
+import { breakGlassConfigSchema } from './break_glass.js';
 
 export { durationSchema, secretRefSchema, type SecretRef } from './fields.js';
 
@@ -155,6 +156,8 @@ export const configSchema = z.object({
     perSource: rateLimitSchema.nullable().default({ rate: 200, burst: 400 }),
     upstream: z.record(z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/), rateLimitSchema).default({}),
   }).strict().default({ perIdentity: { rate: 20, burst: 100 }, perSource: { rate: 200, burst: 400 }, upstream: {} }),
+  /** Sealed emergency credentials released with two distinct admin approvals (`stint break-glass`); absent = off. */
+  breakGlass: breakGlassConfigSchema.optional(),
   /** Cache verified subject tokens (by SHA-256) until their expiry: the sidecar pattern. */
   subjectTokenCache: z.object({ size: z.number().int().nonnegative().default(10000) }).strict().default({ size: 10000 }),
   log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).strict().default({ level: 'info' }),

@@ -10,7 +10,7 @@ import type { Auditor } from '../audit/auditor.js';
 import type { Clock } from '../clock.js';
 import type { BreakGlassConfig } from '../config/break_glass.js';
 import type { IssuedCredential } from '../credentials/provider.js';
-import { StintError } from '../errors.js';
+import { ConfigError, StintError } from '../errors.js';
 import { fingerprint } from '../fingerprint.js';
 import { uuidv7 } from '../ids.js';
 import { grantRef } from '../lifecycle/reaper.js';
@@ -66,6 +66,9 @@ const MAX_TICKET = 256;
 /** The break-glass requests: request, approve, status, release. Admin-only (the transports authenticate). */
 export class BreakGlassService {
   constructor(private readonly deps: BreakGlassDeps) {
+    deps.config.credentials.forEach((c, i) => {
+      if (!deps.providers.has(c.kind)) throw new ConfigError('ERR_CONFIG_INVALID', `breakGlass.credentials.${i}.kind`, `no ${c.kind} provider is configured for break-glass credential ${c.name}`);
+    });
     for (const event of ['requested', 'approved', 'released', 'refused'] as const) deps.metrics.breakGlass.inc({ event }, 0);
   }
 

@@ -11,7 +11,7 @@ import { attestorConfigSchema } from '../../src/config/schema.js';
 import { createAttestorSet, type AttestorSet } from '../../src/attestation/registry.js';
 import { AWS_IAM_TOKEN_TYPE, AWS_IID_TOKEN_TYPE, JWT_TOKEN_TYPE } from '../../src/attestation/token_types.js';
 import { openSqliteStore, type SqliteStore } from '../../src/store/sqlite.js';
-import { NodeSha256, signGetCallerIdentity, type AwsCredentials } from '../../sidecar/subject_token/aws_iam.js';
+import { NodeSha256, signGetCallerIdentity, type AwsCredentials } from '../../src/client/subject_token/aws_iam.js';
 import { FakeClock } from '../support/fake_clock.js';
 import { FakeSts } from '../support/fake_sts.js';
 import { FakeAwsCertificates } from '../support/fake_imds.js';

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AWS_IAM_TOKEN_TYPE, AWS_IID_TOKEN_TYPE } from '../../src/attestation/token_types.js';
-import { signGetCallerIdentity, type AwsCredentials } from '../../sidecar/subject_token/aws_iam.js';
+import { signGetCallerIdentity, type AwsCredentials } from '../../src/client/subject_token/aws_iam.js';
 import { startEmbeddedPg, type EmbeddedPg } from '../support/embedded_pg.js';
 import { FakeEc2 } from '../support/fake_ec2.js';
 import { documentText, FakeAwsCertificates, FakeImds, instanceDocument, type IidFormat, type InstanceDocument } from '../support/fake_imds.js';

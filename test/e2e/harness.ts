@@ -95,6 +95,8 @@ export interface E2E {
   readonly awsDeployRole: string | null;
   readonly adminToken: string;
   readonly adminTokenFile: string;
+  /** A second admin (another credential), for actions that need two distinct admins (break-glass). */
+  readonly approverTokenFile: string;
   readonly httpUrl: string;
   readonly grpcAddr: string;
   readonly adminAddr: string;
@@ -120,6 +122,8 @@ export async function startE2E(options: { aws?: boolean; extraConfig?: string } 
   const adminToken = randomBytes(24).toString('base64url');
   const adminTokenFile = join(dir, 'admin.token');
   writeFileSync(adminTokenFile, `${adminToken}\n`, { mode: 0o600 });
+  const approverTokenFile = join(dir, 'approver.token');
+  writeFileSync(approverTokenFile, `${randomBytes(24).toString('base64url')}\n`, { mode: 0o600 });
   writeFileSync(join(dir, 'policy.yaml'), e2ePolicy(k8s.issuer, github.issuer, awsDeployRole ?? undefined));
   const configFile = join(dir, 'stint.yaml');
   writeFileSync(
@@ -148,6 +152,8 @@ admin:
   tokens:
     - name: e2e-operator
       secret: { file: ./admin.token }
+    - name: e2e-approver
+      secret: { file: ./approver.token }
 ${sts ? `providers:\n  aws: { region: eu-west-1, endpoint: "${sts.url}", maxAttempts: 1, timeout: 3s }\n` : ''}${options.extraConfig ?? ''}`,
   );
   const start = async (): Promise<RunningProgram> => {
@@ -165,6 +171,7 @@ ${sts ? `providers:\n  aws: { region: eu-west-1, endpoint: "${sts.url}", maxAtte
     awsDeployRole,
     adminToken,
     adminTokenFile,
+    approverTokenFile,
     httpUrl: `http://127.0.0.1:${http}`,
     grpcAddr: `127.0.0.1:${grpc}`,
     adminAddr: `127.0.0.1:${admin}`,

@@ -8,7 +8,8 @@ interface GrantMsg { id: string; identity: string; rule: string; kind: string; a
 interface QuarantineMsg { identity: string; reason: string; actor: string; at: string; until: string }
 interface AuditMsg { id: string; time: string; type: string; identity: string; rule: string; outcome: string; reason: string; grant_ids: string[]; request_id: string; data_json: string }
 
-function adminOptions(cmd: Command): Command {
+/** The options every admin command takes: where the Admin API is and how to authenticate. */
+export function adminOptions(cmd: Command): Command {
   return cmd
     .option('--admin <addr>', 'admin gRPC address (or $STINT_ADMIN_ADDR)')
     .option('--admin-token-file <file>', 'file with the admin token (or $STINT_ADMIN_TOKEN)')

@@ -42,7 +42,7 @@ const VM_SOURCES = ['aws-iid', 'aws-iam', 'gcp-instance', 'azure-msi', 'azure-im
 
 /** Obtain a proof from this machine's metadata service with the sidecar's own source modules. */
 async function proofFromMachine(opts: ExchangeOptions): Promise<{ type: string; value: string }> {
-  const { subjectTokenSourceSchema } = await import('../../../sidecar/config/schema.js');
+  const { subjectTokenSourceSchema } = await import('../../client/subject_token/schema.js');
   const raw: Record<string, unknown> = { source: opts.subjectTokenSource };
   const set = (key: string, value: string | undefined): void => {
     if (value !== undefined) raw[key] = value;
@@ -67,7 +67,7 @@ async function proofFromMachine(opts: ExchangeOptions): Promise<{ type: string; 
     const issue = parsed.error.issues[0]!;
     throw new StintError('ERR_INVALID_REQUEST', `--subject-token-source ${String(opts.subjectTokenSource)}: ${issue.path.join('.') || '(source)'}: ${issue.message}`, { reason: 'source_invalid' });
   }
-  const { createSubjectTokenSource } = await import('../../../sidecar/subject_token/index.js');
+  const { createSubjectTokenSource } = await import('../../client/subject_token/index.js');
   const source = await createSubjectTokenSource(parsed.data, {
     now: () => Date.now(),
     nonce: async (kind) => {

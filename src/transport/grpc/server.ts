@@ -4,6 +4,7 @@
  * services of that listener. Thin adapters over the
  * pipeline and the admin service.
  */
+import type { BreakGlassService, BreakGlassStatus } from '../../pipeline/break_glass.js';
 import { fileURLToPath } from 'node:url';
 import { dirname, resolve } from 'node:path';
 import { existsSync } from 'node:fs';
@@ -59,6 +60,8 @@ export interface GrpcDeps {
   readonly policy: PolicySource & { info(): { digest: string; rules: readonly string[]; source: string; loadedAt: number; shadowDigest?: string } };
   /** Reload the policy files now (Admin ReloadPolicy). */
   readonly reloadPolicy?: () => Promise<{ result: string; error?: string }>;
+  /** Break-glass requests (absent when `breakGlass:` is not configured). */
+  readonly breakGlass?: BreakGlassService | null;
   /** Where unexpected handler failures are logged. */
   readonly logger?: Logger;
   /** Keepalive and connection idle/age limits of both servers. */
@@ -304,6 +307,29 @@ export function createGrpcServers(deps: GrpcDeps): GrpcServers {
       const r = await deps.reloadPolicy();
       return { result: r.result, error: r.error ?? '', digest: deps.policy.info().digest };
     }),
+    BreakGlassRequest: authed(async (req, actor) => breakGlassMessage(await breakGlassOf(deps).request(str(req.credential), str(req.reason), str(req.ticket) || undefined, actor))),
+    BreakGlassApprove: authed(async (req, actor) => breakGlassMessage(await breakGlassOf(deps).approve(str(req.id), actor))),
+    GetBreakGlass: authed(async (req) => breakGlassMessage(await breakGlassOf(deps).status(str(req.id)))),
+    BreakGlassRelease: authed(async (req, actor) => {
+      const r = await breakGlassOf(deps).release(str(req.id), actor);
+      return {
+        status: breakGlassMessage(r.status),
+        credential: {
+          grant_id: r.grant.id,
+          kind: r.credential.kind,
+          token: r.credential.token,
+          token_type: r.credential.tokenType,
+          fields: r.credential.fields,
+          expires_at: iso(r.credential.expiresAt),
+          renew_after: iso(r.credential.renewAfter),
+          ttl_seconds: r.grant.expiresAt - r.grant.issuedAt,
+          ttl_capped: false,
+          audience: r.grant.audience ?? '',
+          target: r.grant.target ?? '',
+          renewable: false,
+        },
+      };
+    }),
   });
 
   const health: HealthImplementation[] = [];
@@ -380,4 +406,26 @@ export function bindGrpc(server: grpc.Server, address: string, credentials = grp
 export function peerHost(peer: string): string {
   const m = /^(?:ipv4:|ipv6:)?\[?([^\]]*?)\]?:\d+$/.exec(peer);
   return m ? m[1]! : peer;
+}
+
+/** The break-glass service, or a clear refusal when none is configured. */
+function breakGlassOf(deps: GrpcDeps): BreakGlassService {
+  if (!deps.breakGlass) throw new StintError('ERR_INVALID_REQUEST', 'break-glass is not configured (breakGlass: in the configuration)', { reason: 'break_glass_unconfigured' });
+  return deps.breakGlass;
+}
+
+function breakGlassMessage(s: BreakGlassStatus): unknown {
+  return {
+    id: s.id,
+    credential: s.credential,
+    state: s.state,
+    requester: s.requester,
+    approvers: s.approvers,
+    approvals_needed: s.approvalsNeeded,
+    reason: s.reason,
+    ticket: s.ticket ?? '',
+    requested_at: new Date(s.requestedAt).toISOString(),
+    expires_at: new Date(s.expiresAt).toISOString(),
+    grant_id: s.grantId ?? '',
+  };
 }

@@ -10,9 +10,9 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import { dirname, join, basename } from 'node:path';
-import { StintError } from '../../src/errors.js';
-import { AWS_IID_TOKEN_TYPE } from '../../src/attestation/token_types.js';
-import type { SubjectTokenSourceConfig } from '../config/schema.js';
+import { StintError } from '../../errors.js';
+import { AWS_IID_TOKEN_TYPE } from '../../attestation/token_types.js';
+import type { SubjectTokenSourceConfig } from './schema.js';
 import type { SourceContext, SubjectTokenSource } from './source.js';
 
 type AwsIidSourceConfig = Extract<SubjectTokenSourceConfig, { source: 'aws-iid' }>;

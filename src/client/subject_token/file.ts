@@ -1,6 +1,6 @@
 /** The subject token: re-read from its file before every exchange (the kubelet rotates projected tokens), or from an environment variable. */
 import { readFile } from 'node:fs/promises';
-import { StintError } from '../../src/errors.js';
+import { StintError } from '../../errors.js';
 import type { SubjectTokenSource } from './source.js';
 
 /** A token file or environment variable, and the token's type. */

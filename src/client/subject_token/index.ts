@@ -1,8 +1,12 @@
 /** Build the subject token source of the configuration, importing only the module of its kind. */
-import type { SubjectTokenConfig } from '../config/schema.js';
+import type { FileTokenConfig } from './file.js';
+import type { SubjectTokenSourceConfig } from './schema.js';
 import type { SourceContext, SubjectTokenSource } from './source.js';
 
 export type { SourceContext, SubjectProof, SubjectTokenSource } from './source.js';
+
+/** Where the subject token comes from: a file, a variable, or the machine's metadata service. */
+export type SubjectTokenConfig = FileTokenConfig | SubjectTokenSourceConfig;
 
 /** Create the configured source: a token file or variable, or a cloud metadata service. */
 export async function createSubjectTokenSource(c: SubjectTokenConfig, ctx: SourceContext): Promise<SubjectTokenSource> {

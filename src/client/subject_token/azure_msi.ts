@@ -4,9 +4,9 @@
  * `Metadata: true`), the system-assigned identity or the user-assigned one named by `clientId`.
  * IMDS caches tokens itself; the source asks before every exchange.
  */
-import { AZURE_MSI_TOKEN_TYPE } from '../../src/attestation/token_types.js';
-import { StintError } from '../../src/errors.js';
-import type { SubjectTokenSourceConfig } from '../config/schema.js';
+import { AZURE_MSI_TOKEN_TYPE } from '../../attestation/token_types.js';
+import { StintError } from '../../errors.js';
+import type { SubjectTokenSourceConfig } from './schema.js';
 import { metadataGet } from './metadata_http.js';
 import type { SourceContext, SubjectTokenSource } from './source.js';
 

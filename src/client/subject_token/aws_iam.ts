@@ -9,9 +9,9 @@ import { createHash, createHmac } from 'node:crypto';
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { StintError } from '../../src/errors.js';
-import { AWS_IAM_TOKEN_TYPE } from '../../src/attestation/token_types.js';
-import type { SubjectTokenSourceConfig } from '../config/schema.js';
+import { StintError } from '../../errors.js';
+import { AWS_IAM_TOKEN_TYPE } from '../../attestation/token_types.js';
+import type { SubjectTokenSourceConfig } from './schema.js';
 import type { SourceContext, SubjectTokenSource } from './source.js';
 
 /** AWS credentials as the SDK's providers return them. */

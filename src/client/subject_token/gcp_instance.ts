@@ -3,9 +3,9 @@
  * server (`/computeMetadata/v1/instance/service-accounts/default/identity?audience=<Stint>&format=full`,
  * `Metadata-Flavor: Google`), fetched fresh for every exchange (Stint refuses old ones).
  */
-import { GCP_INSTANCE_TOKEN_TYPE } from '../../src/attestation/token_types.js';
-import { StintError } from '../../src/errors.js';
-import type { SubjectTokenSourceConfig } from '../config/schema.js';
+import { GCP_INSTANCE_TOKEN_TYPE } from '../../attestation/token_types.js';
+import { StintError } from '../../errors.js';
+import type { SubjectTokenSourceConfig } from './schema.js';
 import { metadataGet } from './metadata_http.js';
 import type { SourceContext, SubjectTokenSource } from './source.js';
 

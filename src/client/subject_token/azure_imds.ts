@@ -4,9 +4,9 @@
  * `/metadata/attested/document?api-version=2020-09-01&nonce=<nonce>` with `Metadata: true` and
  * presented as IMDS served it. A nonce is good once: every exchange gets a new one.
  */
-import { AZURE_IMDS_TOKEN_TYPE } from '../../src/attestation/token_types.js';
-import { StintError } from '../../src/errors.js';
-import type { SubjectTokenSourceConfig } from '../config/schema.js';
+import { AZURE_IMDS_TOKEN_TYPE } from '../../attestation/token_types.js';
+import { StintError } from '../../errors.js';
+import type { SubjectTokenSourceConfig } from './schema.js';
 import { metadataGet } from './metadata_http.js';
 import type { SourceContext, SubjectTokenSource } from './source.js';
 

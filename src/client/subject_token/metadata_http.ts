@@ -6,7 +6,7 @@
  * Proofs are never put in messages.
  */
 import { request } from 'node:http';
-import { StintError } from '../../src/errors.js';
+import { StintError } from '../../errors.js';
 
 /** Largest answer read from a metadata service. */
 const MAX_BYTES = 64 * 1024;
