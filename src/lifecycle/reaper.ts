@@ -11,7 +11,7 @@
  */
 import type { Auditor } from '../audit/auditor.js';
 import type { Clock } from '../clock.js';
-import type { CredentialProvider } from '../credentials/provider.js';
+import type { ProviderRegistry } from '../credentials/registry.js';
 import { toStintError } from '../errors.js';
 import { grantRef } from '../grants/grant_ref.js';
 import type { Grant, Store } from '../store/store.js';
@@ -26,12 +26,8 @@ export interface ReaperSettings {
   readonly reconcileInterval: number;
 }
 
-/** Providers by kind, as the reaper needs them. */
-export interface ReaperProviders {
-  get(kind: string): CredentialProvider;
-  has(kind: string): boolean;
-  all(): readonly CredentialProvider[];
-}
+/** The reaper's view of the provider registry (the one interface: credentials/registry.ts ProviderRegistry). */
+export type ReaperProviders = Pick<ProviderRegistry, 'get' | 'has' | 'all'>;
 
 /** The result of one cleanup attempt. */
 export interface CleanupResult {

@@ -1,6 +1,6 @@
 /** The narrow views the pipeline needs of the attestation, policy and credential layers. */
 import type { SubjectToken, WorkloadIdentity } from '../attestation/attestor.js';
-import type { CredentialProvider } from '../credentials/provider.js';
+import type { ProviderRegistry } from '../credentials/registry.js';
 import type { PolicyEngine } from '../policy/decision.js';
 
 /** A subject token as presented, with its SHA-256 (hex) when the caller already computed it. */
@@ -19,12 +19,8 @@ export interface IdentityVerifier {
   close(): void;
 }
 
-/** Looks up credential providers by kind. */
-export interface ProviderLookup {
-  get(kind: string): CredentialProvider;
-  has(kind: string): boolean;
-  kinds(): string[];
-}
+/** The pipeline's view of the provider registry (the one interface: credentials/registry.ts ProviderRegistry). */
+export type ProviderLookup = Pick<ProviderRegistry, 'get' | 'has' | 'kinds'>;
 
 /** One consistent view of the policies: the enforced one and, when configured, the shadow candidate. */
 export interface PolicySnapshot {
