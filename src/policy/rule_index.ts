@@ -63,9 +63,10 @@ export function indexRules(rules: readonly CompiledRule[]): RuleIndex {
   return { all: rules, byAttestor, byAttestorIssuer };
 }
 
-function bucketOf(rules: readonly CompiledRule[]): RuleBucket {
+/** The field most rules have a `usable` condition on, if at least MIN_SPLIT do (the first such field on a tie). */
+function splitField(rules: readonly CompiledRule[], usable: (c: CompiledCondition) => boolean): string | undefined {
   const counts = new Map<string, number>();
-  for (const rule of rules) for (const c of rule.body) if (c.values) counts.set(c.field, (counts.get(c.field) ?? 0) + 1);
+  for (const rule of rules) for (const c of rule.body) if (usable(c)) counts.set(c.field, (counts.get(c.field) ?? 0) + 1);
   let field: string | undefined;
   let best = MIN_SPLIT - 1;
   for (const [f, n] of counts) {
@@ -74,6 +75,11 @@ function bucketOf(rules: readonly CompiledRule[]): RuleBucket {
       field = f;
     }
   }
+  return field;
+}
+
+function bucketOf(rules: readonly CompiledRule[]): RuleBucket {
+  const field = splitField(rules, (c) => c.values !== undefined);
   if (field === undefined) return prefixBucketOf(rules);
   const byValue = new Map<string, CompiledRule[]>();
   const rest: CompiledRule[] = [];
@@ -91,16 +97,7 @@ function bucketOf(rules: readonly CompiledRule[]): RuleBucket {
 }
 
 function prefixBucketOf(rules: readonly CompiledRule[]): RuleBucket {
-  const counts = new Map<string, number>();
-  for (const rule of rules) for (const c of rule.body) if (c.prefix !== undefined) counts.set(c.field, (counts.get(c.field) ?? 0) + 1);
-  let field: string | undefined;
-  let best = MIN_SPLIT - 1;
-  for (const [f, n] of counts) {
-    if (n > best) {
-      best = n;
-      field = f;
-    }
-  }
+  const field = splitField(rules, (c) => c.prefix !== undefined);
   if (field === undefined) return { rules };
   const byPrefix = new Map<string, CompiledRule[]>();
   const rest: CompiledRule[] = [];
