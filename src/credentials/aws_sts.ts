@@ -12,7 +12,7 @@
  * STS credentials cannot be revoked: revoke says so, and docs/providers/aws.md shows how to deny
  * sessions issued before a time with an `aws:TokenIssueTime` condition.
  */
-import { AssumeRoleCommand, AssumeRoleWithWebIdentityCommand, STSClient, type Credentials } from '@aws-sdk/client-sts';
+import type { Credentials, STSClient } from '@aws-sdk/client-sts';
 import { z } from 'zod';
 import { epochSeconds } from '../clock.js';
 import { ConfigError, StintError, UpstreamError } from '../errors.js';
@@ -92,7 +92,16 @@ export function createAwsStsProviders(input: z.input<typeof awsProviderConfigSch
       }
     : undefined;
   const timeoutMs = config.timeout * 1000;
-  const client = new STSClient({
+  // The STS SDK (~16 MiB once loaded) is imported at the first issuance, not at start.
+  let sdk: Promise<typeof import('@aws-sdk/client-sts')> | null = null;
+  let created: STSClient | null = null;
+  const stsClient = async (): Promise<{ client: STSClient; sts: typeof import('@aws-sdk/client-sts') }> => {
+    sdk ??= import('@aws-sdk/client-sts');
+    const sts = await sdk;
+    created ??= newClient(sts.STSClient);
+    return { client: created, sts };
+  };
+  const newClient = (Client: typeof STSClient): STSClient => new Client({
     region: config.region,
     ...(config.endpoint ? { endpoint: config.endpoint } : {}),
     maxAttempts: config.maxAttempts,
@@ -129,10 +138,11 @@ export function createAwsStsProviders(input: z.input<typeof awsProviderConfigSch
       const webIdentityToken = config.mode === 'web-identity' ? await mint(grant, config.webIdentityAudience, undefined, webIdentityClaims(tags, name)) : '';
       // The answer is checked inside the timed call, so a bad one counts as a failed upstream call.
       return callUpstream({ kind: AWS_STS_KIND, operation, timeoutMs, observe: deps.onUpstreamCall, classify: classifyStsError }, async (abortSignal) => {
+        const { client, sts } = await stsClient();
         const out =
           config.mode === 'web-identity'
-            ? await client.send(new AssumeRoleWithWebIdentityCommand({ RoleArn: roleArn, RoleSessionName: name, WebIdentityToken: webIdentityToken, DurationSeconds: durationSeconds, ...policy }), { abortSignal })
-            : await client.send(new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: name, DurationSeconds: durationSeconds, Tags: tags, SourceIdentity: name, ...policy }), { abortSignal });
+            ? await client.send(new sts.AssumeRoleWithWebIdentityCommand({ RoleArn: roleArn, RoleSessionName: name, WebIdentityToken: webIdentityToken, DurationSeconds: durationSeconds, ...policy }), { abortSignal })
+            : await client.send(new sts.AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: name, DurationSeconds: durationSeconds, Tags: tags, SourceIdentity: name, ...policy }), { abortSignal });
         return credentialOf(out.Credentials, out.AssumedRoleUser?.Arn, grant, config.region, epochSeconds(deps.clock));
       });
     },
@@ -142,7 +152,7 @@ export function createAwsStsProviders(input: z.input<typeof awsProviderConfigSch
     },
 
     async close(): Promise<void> {
-      client.destroy();
+      created?.destroy();
     },
   };
   return [provider];

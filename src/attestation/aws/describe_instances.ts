@@ -4,7 +4,7 @@
  * terminated or gone, and reading its tags for policy. Answers are cached briefly per instance and
  * concurrent checks of one instance share one call; refusals and failures are never cached.
  */
-import { DescribeInstancesCommand, EC2Client, type Instance } from '@aws-sdk/client-ec2';
+import type { EC2Client, Instance } from '@aws-sdk/client-ec2';
 import type { Clock } from '../../clock.js';
 import { ConfigError, StintError, TokenError } from '../../errors.js';
 import type { ClaimValue } from '../attestor.js';
@@ -33,7 +33,11 @@ export function createInstanceChecker(config: DescribeConfig, clock: Clock, conf
   const cache = new Map<string, InstanceCheck>();
   const inflight = new Map<string, Promise<InstanceCheck>>();
 
-  const clientFor = (region: string): EC2Client => {
+  // The EC2 SDK (~90 MiB once loaded) is imported at the first DescribeInstances, not at start.
+  let sdk: Promise<typeof import('@aws-sdk/client-ec2')> | null = null;
+  const clientFor = async (region: string): Promise<{ client: EC2Client; DescribeInstancesCommand: typeof import('@aws-sdk/client-ec2').DescribeInstancesCommand }> => {
+    sdk ??= import('@aws-sdk/client-ec2');
+    const { EC2Client, DescribeInstancesCommand } = await sdk;
     let client = clients.get(region);
     if (!client) {
       client = new EC2Client({
@@ -45,14 +49,15 @@ export function createInstanceChecker(config: DescribeConfig, clock: Clock, conf
       });
       clients.set(region, client);
     }
-    return client;
+    return { client, DescribeInstancesCommand };
   };
 
   const describe = async (account: string, region: string, instanceId: string, fingerprint: string): Promise<InstanceCheck> => {
     let instance: Instance | undefined;
     let owner: string | undefined;
     try {
-      const out = await clientFor(region).send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }));
+      const { client, DescribeInstancesCommand } = await clientFor(region);
+      const out = await client.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }));
       const reservation = out.Reservations?.find((r) => r.Instances?.some((i) => i.InstanceId === instanceId));
       instance = reservation?.Instances?.find((i) => i.InstanceId === instanceId);
       owner = reservation?.OwnerId;

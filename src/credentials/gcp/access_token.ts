@@ -9,7 +9,8 @@
  *
  * Every call goes through callUpstream (timeout, metrics, classified errors).
  */
-import { IdentityPoolClient, Impersonated, type AuthClient } from 'google-auth-library';
+import type { AuthClient } from 'google-auth-library';
+import { googleAuth } from './google_auth.js';
 import { UpstreamError } from '../../errors.js';
 import type { UpstreamObserver } from '../../upstream/call.js';
 import { callUpstream } from '../../upstream/call.js';
@@ -59,6 +60,7 @@ export async function impersonate(
       return client;
     },
   );
+  const { Impersonated } = await googleAuth();
   const result = await callUpstream(
     { kind: ctx.kind, operation: 'GenerateAccessToken', timeoutMs: ctx.timeoutMs, observe: ctx.observe, classify: (e) => classifyGcpError(ctx.kind, stageOf(ctx, e, 'iam'), e) },
     () =>
@@ -81,6 +83,7 @@ export async function federate(
   nowSeconds: number,
 ): Promise<GoogleAccessToken> {
   const { serviceAccount } = request;
+  const { IdentityPoolClient } = await googleAuth();
   const client = new IdentityPoolClient({
     type: 'external_account',
     audience: request.audience,

@@ -9,7 +9,8 @@
  * fake) is honoured. It must be https, or http on loopback.
  */
 import { readFileSync } from 'node:fs';
-import { GoogleAuth, type AuthClient, type GoogleAuthOptions } from 'google-auth-library';
+import type { AuthClient, GoogleAuthOptions } from 'google-auth-library';
+import { googleAuth } from './google_auth.js';
 import { ConfigError } from '../../errors.js';
 import { endpointUrlProblem } from '../../net/endpoint_url.js';
 
@@ -67,6 +68,7 @@ export function sourceCredentials(json: Record<string, unknown> | undefined, opt
     description: json ? `file ${options.file ?? ''}`.trim() : 'Application Default Credentials',
     client(): Promise<AuthClient> {
       pending ??= (async () => {
+        const { GoogleAuth } = await googleAuth();
         const auth = new GoogleAuth({
           scopes: [CLOUD_PLATFORM_SCOPE],
           // Stint never needs a project id (IAM Credentials takes `projects/-`); naming one keeps

@@ -4,7 +4,7 @@
  * `X-Vault-Token` header: the node-vault client never holds a token, so a token of one identity
  * can never ride along on another identity's request.
  */
-import NodeVault from 'node-vault';
+import type NodeVault from 'node-vault';
 import { UpstreamError } from '../../errors.js';
 import type { UpstreamObserver } from '../../upstream/call.js';
 import { callUpstream } from '../../upstream/call.js';
@@ -50,11 +50,25 @@ export interface VaultLeaseInfo {
 
 type Client = ReturnType<typeof NodeVault>;
 
+/** node-vault (~9 MiB with its request stack), imported when the first Vault call is made, not at start. */
+let nodeVault: Promise<typeof NodeVault> | null = null;
+
 /** The calls the vault provider makes, over the real node-vault client. */
 export class VaultClient {
-  private readonly client: Client;
+  private clientPromise: Promise<Client> | null = null;
 
-  constructor(private readonly options: VaultClientOptions) {
+  constructor(private readonly options: VaultClientOptions) {}
+
+  /** The node-vault client, created at the first call. */
+  private client(): Promise<Client> {
+    this.clientPromise ??= this.createClient();
+    return this.clientPromise;
+  }
+
+  private async createClient(): Promise<Client> {
+    const options = this.options;
+    nodeVault ??= import('node-vault').then((m) => m.default);
+    const NodeVaultFactory = await nodeVault;
     // Explicit settings, so VAULT_TOKEN, VAULT_NAMESPACE, VAULT_PREFIX or VAULT_SKIP_VERIFY in
     // Stint's environment never change what it sends or whom it trusts (`rpDefaults` is a
     // node-vault option its type definitions omit).
@@ -64,18 +78,19 @@ export class VaultClient {
       rpDefaults: { strictSSL: true },
       requestOptions: { timeout: options.timeoutMs, ...(options.ca !== undefined ? { ca: options.ca } : {}) },
     };
-    this.client = NodeVault(vaultOptions);
-    const mutable = this.client as Omit<Client, 'token'> & { token: string | undefined; namespace: string | undefined; pathPrefix: string };
+    const client = NodeVaultFactory(vaultOptions);
+    const mutable = client as Omit<Client, 'token'> & { token: string | undefined; namespace: string | undefined; pathPrefix: string };
     mutable.token = undefined;
     mutable.namespace = options.namespace;
     mutable.pathPrefix = '';
+    return client;
   }
 
   /** `auth/<mount>/login` with a role and a JWT: a client token. */
   login(mount: string, role: string, jwt: string): Promise<VaultAuth> {
     return this.call('login', async () => {
       // client.write, not jwtLogin: jwtLogin would keep the token on the shared client.
-      const body: unknown = await this.client.write(`auth/${mount}/login`, { role, jwt }, { headers: {} });
+      const body: unknown = await (await this.client()).write(`auth/${mount}/login`, { role, jwt }, { headers: {} });
       const auth = record(record(body)?.auth);
       const token = auth?.client_token;
       if (typeof token !== 'string' || token === '') throw this.badResponse('login', 'no auth.client_token');
@@ -86,7 +101,7 @@ export class VaultClient {
   /** Read a dynamic secret path: its data and lease. */
   read(path: string, token: string): Promise<VaultSecret> {
     return this.call('read', async () => {
-      const body = record(await this.client.read(path, { headers: tokenHeader(token) }));
+      const body = record(await (await this.client()).read(path, { headers: tokenHeader(token) }));
       const data = record(body?.data);
       if (!body || !data) throw this.badResponse('read', 'no data');
       const leaseId = typeof body.lease_id === 'string' ? body.lease_id : '';
@@ -100,7 +115,7 @@ export class VaultClient {
   revoke(leaseId: string, token: string): Promise<void> {
     return this.call('revoke', async () => {
       try {
-        await this.client.revoke({ lease_id: leaseId, requestOptions: { headers: tokenHeader(token) } });
+        await (await this.client()).revoke({ lease_id: leaseId, requestOptions: { headers: tokenHeader(token) } });
       } catch (err) {
         // 202: Vault queued the revocation (sync=false); it is as good as done.
         if (isApiResponseError(err) && err.response.statusCode === 202) return;
@@ -112,7 +127,7 @@ export class VaultClient {
   /** `sys/leases/renew` with an increment in seconds: the lease's new duration. */
   renew(leaseId: string, incrementSeconds: number, token: string): Promise<{ leaseDuration: number; renewable: boolean }> {
     return this.call('renew', async () => {
-      const body = record(await this.client.renew({ lease_id: leaseId, increment: incrementSeconds, requestOptions: { headers: tokenHeader(token) } }));
+      const body = record(await (await this.client()).renew({ lease_id: leaseId, increment: incrementSeconds, requestOptions: { headers: tokenHeader(token) } }));
       const leaseDuration = seconds(body?.lease_duration);
       if (!body || leaseDuration === null) throw this.badResponse('renew', 'no lease_duration');
       return { leaseDuration, renewable: body.renewable === true };
@@ -124,7 +139,7 @@ export class VaultClient {
     return this.call('lookup', async () => {
       let body: Record<string, unknown> | null;
       try {
-        body = record(await this.client.write('sys/leases/lookup', { lease_id: leaseId }, { headers: tokenHeader(token) }));
+        body = record(await (await this.client()).write('sys/leases/lookup', { lease_id: leaseId }, { headers: tokenHeader(token) }));
       } catch (err) {
         if (isApiResponseError(err) && err.response.statusCode === 400 && vaultMessages(err).some((m) => /invalid lease|lease not found/i.test(m))) return null;
         throw err;
@@ -141,7 +156,7 @@ export class VaultClient {
     return this.call('list', async () => {
       let body: Record<string, unknown> | null;
       try {
-        body = record(await this.client.list(`sys/leases/lookup/${prefix.replace(/\/+$/, '')}/`, { headers: tokenHeader(token) }));
+        body = record(await (await this.client()).list(`sys/leases/lookup/${prefix.replace(/\/+$/, '')}/`, { headers: tokenHeader(token) }));
       } catch (err) {
         // Vault answers a LIST with nothing under it with 404 and no errors.
         if (isApiResponseError(err) && err.response.statusCode === 404 && vaultMessages(err).length === 0) return [];
