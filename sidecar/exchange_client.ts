@@ -27,7 +27,7 @@ export interface StintEndpoint {
 }
 
 /** One credential request. */
-export interface CredentialRequest {
+export interface SidecarCredentialRequest {
   readonly name: string;
   readonly kind: string;
   readonly audience?: string;
@@ -66,7 +66,7 @@ export class StintClient {
   }
 
   /** Exchange the subject token for one credential. */
-  async exchange(subject: SubjectProof, req: CredentialRequest): Promise<HeldCredential> {
+  async exchange(subject: SubjectProof, req: SidecarCredentialRequest): Promise<HeldCredential> {
     const form = new URLSearchParams({ grant_type: TOKEN_EXCHANGE_GRANT, subject_token: subject.value, subject_token_type: subject.type, credential_kind: req.kind });
     if (req.audience) form.set('audience', req.audience);
     if (req.target) form.set('resource', req.target);

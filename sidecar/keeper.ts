@@ -9,7 +9,7 @@
 import { StintError, isRetryable, toStintError } from '../src/errors.js';
 import { fingerprint } from '../src/fingerprint.js';
 import type { HeldCredential } from './credential.js';
-import type { CredentialRequest, StintClient } from './exchange_client.js';
+import type { SidecarCredentialRequest, StintClient } from './exchange_client.js';
 import type { Logger } from './log.js';
 import type { SidecarMetrics } from './metrics.js';
 import type { Output } from './outputs/output.js';
@@ -38,7 +38,7 @@ export interface KeeperDeps {
 
 /** One credential, its outputs and its timers. */
 export class CredentialKeeper {
-  readonly request: CredentialRequest;
+  readonly request: SidecarCredentialRequest;
   readonly required: boolean;
   readonly #outputs: readonly Output[];
   readonly #deps: KeeperDeps;
@@ -60,7 +60,7 @@ export class CredentialKeeper {
   /** The grant last withdrawn because Stint revoked it, until a fresh credential is served. */
   #revokedGrant: string | null = null;
 
-  constructor(request: CredentialRequest, required: boolean, outputs: readonly Output[], deps: KeeperDeps) {
+  constructor(request: SidecarCredentialRequest, required: boolean, outputs: readonly Output[], deps: KeeperDeps) {
     this.request = request;
     this.required = required;
     this.#outputs = outputs;

@@ -44,8 +44,6 @@ const MAX_PER_RUN = 2000;
 /** How long a claim keeps other reapers off a grant: longer than a batch of slow upstream calls takes. */
 export const CLAIM_LEASE_SECONDS = 600;
 
-/** @deprecated import grantRef from src/grants/grant_ref.ts (kept while pipeline/break_glass.ts, in progress elsewhere, still imports it from here). */
-export { grantRef };
 
 /** Expiry, reaping, retried revocation and reconciliation. */
 export class Reaper {

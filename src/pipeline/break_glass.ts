@@ -13,7 +13,7 @@ import type { IssuedCredential } from '../credentials/provider.js';
 import { ConfigError, StintError } from '../errors.js';
 import { fingerprint } from '../fingerprint.js';
 import { uuidv7 } from '../ids.js';
-import { grantRef } from '../lifecycle/reaper.js';
+import { grantRef } from '../grants/grant_ref.js';
 import type { GrantedCredential } from '../policy/decision.js';
 import type { AuditEvent, Grant, Store } from '../store/store.js';
 import type { Logger } from '../telemetry/logger.js';

@@ -13,7 +13,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { runLoad, type LoadResult } from './load.js';
 import { API_AUDIENCE, ROOT, benchIssuer, compositeLimit, firstLinePort, fmtLoad as fmt, goalRow, rawCrypto, startChild, startStint, stintPorts, stopChild, writeStintConfig, writeTrustFiles } from './common.js';
-import { loadStintProto } from '../../src/transport/grpc/server.js';
+import { loadStintProto } from '../../src/grpc/stint_proto.js';
 
 const CONCURRENCY = [1, 16, 64];
 const CALLS: Record<number, number> = { 1: 600, 16: 3000, 64: 3000 };

@@ -15,7 +15,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, get, metricValue, spawnProgram, startSidecar, startStint, tempDir, API_AUDIENCE, ROOT, SIDECAR_BIN, type RunningSidecar, type StintUnderTest } from '../sidecar/harness.js';
+import { freePort, get, metricValue, spawnProgram, startSidecar, startStintServe, tempDir, API_AUDIENCE, ROOT, SIDECAR_BIN, type RunningSidecar, type StintUnderTest } from '../sidecar/harness.js';
 import { baseConfig, writeSidecarConfig } from '../sidecar/config.js';
 import { NO_RATE_LIMITS } from './common.js';
 
@@ -56,7 +56,7 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
 
 async function main(): Promise<void> {
   // Rate limits off: 10,000 back-to-back renewals of one identity measure the sidecar, not the limiter.
-  const stint = await startStint({ extraConfig: `limits: ${NO_RATE_LIMITS}\n` });
+  const stint = await startStintServe({ extraConfig: `limits: ${NO_RATE_LIMITS}\n` });
   // The chart mounts the sidecar's output folder as tmpfs; /dev/shm is tmpfs here.
   const tmp = existsSync('/dev/shm') ? tempDir('stint-sidecar-bench-', '/dev/shm') : tempDir('stint-sidecar-bench-');
   const subject = tmp.path('subject.jwt');

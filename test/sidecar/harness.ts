@@ -122,8 +122,6 @@ ${options.extraConfig ?? ''}`,
   return env;
 }
 
-/** @deprecated The old name, kept only while test/bench/sidecar.bench.ts (edited elsewhere) imports it: use startStintServe. */
-export const startStint = startStintServe;
 
 /** A running `stint-sidecar`. */
 export interface RunningSidecar {

@@ -5,9 +5,6 @@
  * pipeline and the admin service.
  */
 import type { BreakGlassService, BreakGlassStatus } from '../../pipeline/break_glass.js';
-import { fileURLToPath } from 'node:url';
-import { dirname, resolve } from 'node:path';
-import { existsSync } from 'node:fs';
 import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
@@ -19,32 +16,12 @@ import type { PolicySource } from '../../pipeline/contracts.js';
 import { StintError, toStintError } from '../../errors.js';
 import type { BearerAuthenticator } from '../admin_auth.js';
 import { toGrpcError } from '../errors.js';
+import { loadStintProto, protoRoot } from '../../grpc/stint_proto.js';
 import { logInternal } from '../../net/guard.js';
 import { limitConnections, type SocketLimits } from '../../net/connections.js';
 import type { Logger } from '../../telemetry/logger.js';
 
-/** Locate proto/ from both src/ (tests) and dist/src/ (built). */
-export function protoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    if (existsSync(resolve(dir, 'proto/stint/v1/stint.proto'))) return resolve(dir, 'proto');
-    dir = dirname(dir);
-  }
-  throw new Error('proto/stint/v1/stint.proto not found');
-}
 
-/** Load the Stint protobuf package definition. */
-export function loadStintProto(): protoLoader.PackageDefinition {
-  return protoLoader.loadSync('stint/v1/stint.proto', {
-    includeDirs: [protoRoot()],
-    keepCase: true,
-    longs: Number,
-    enums: String,
-    defaults: true,
-    arrays: true,
-    objects: true,
-  });
-}
 
 type UnaryHandler = grpc.handleUnaryCall<Record<string, unknown>, unknown>;
 

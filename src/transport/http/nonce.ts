@@ -9,7 +9,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AttestationNonces } from '../../attestation/attestor.js';
 import type { Clock } from '../../clock.js';
 import { StintError } from '../../errors.js';
-import { readBody } from './body.js';
+import { readBody } from '../../http/body.js';
 
 /** The nonce endpoint's state: which kinds it issues for (and their TTL, seconds) and its rate limits. */
 export interface NonceEndpoint {
