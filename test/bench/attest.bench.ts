@@ -1,0 +1,95 @@
+/**
+ * Attestation benchmark (issue 10): each attestor kind's verify cost beside the raw crypto cost of
+ * its signature, measured in one run. The attestor set verifies distinct proofs one after the
+ * other (the pipeline's verified-identity cache is not in the way); node:crypto verifies the same
+ * algorithm and key size as many times. aws-iam is not measured here: its cost is the STS round trip.
+ */
+import { constants, createPublicKey, generateKeyPairSync, sign, verify } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { createStoreNonces } from '../../src/attestation/nonces.js';
+import { createAttestorSet, type AttestorSet } from '../../src/attestation/registry.js';
+import { AWS_IID_TOKEN_TYPE, AZURE_IMDS_TOKEN_TYPE, AZURE_MSI_TOKEN_TYPE, GCP_INSTANCE_TOKEN_TYPE, JWT_TOKEN_TYPE } from '../../src/attestation/token_types.js';
+import { systemClock } from '../../src/clock.js';
+import { attestorConfigSchema } from '../../src/config/schema.js';
+import { openSqliteStore } from '../../src/store/sqlite.js';
+import { FakeAzureImds } from '../support/fake_azure_imds.js';
+import { FakeGceMetadata } from '../support/fake_gce_metadata.js';
+import { documentText, FakeAwsCertificates, instanceDocument, type IidFormat } from '../support/fake_imds.js';
+import { TestIssuer } from '../support/test_issuer.js';
+
+const AUDIENCE = 'https://stint.bench.test';
+const N = Number(process.env.STINT_BENCH_ATTEST_N ?? 400);
+
+/** Mean microseconds per call of `fn` over `values`, after a short warm-up. */
+async function perCall<T>(values: readonly T[], fn: (v: T) => Promise<unknown> | unknown, warmup = 20): Promise<number> {
+  for (const v of values.slice(0, Math.min(warmup, values.length))) await fn(v);
+  const started = process.hrtime.bigint();
+  for (const v of values) await fn(v);
+  return Number(process.hrtime.bigint() - started) / 1000 / values.length;
+}
+
+/** Raw node:crypto verify of one signature, `n` times. */
+function rawVerify(kind: 'rsa' | 'dsa', algorithm: string, n: number): Promise<number> {
+  const { publicKey, privateKey } = kind === 'rsa' ? generateKeyPairSync('rsa', { modulusLength: 2048 }) : generateKeyPairSync('dsa', { modulusLength: 2048, divisorLength: 256 });
+  const data = randomBytes(600);
+  const signature = sign(algorithm, data, kind === 'rsa' ? { key: privateKey, padding: constants.RSA_PKCS1_PADDING } : privateKey);
+  const key = createPublicKey(publicKey.export({ type: 'spki', format: 'pem' }));
+  return perCall(Array.from({ length: n }, () => 0), () => verify(algorithm, data, key, signature));
+}
+
+const rows: string[] = [];
+const row = (kind: string, us: number, raw: number, note = ''): void => {
+  rows.push(`${kind.padEnd(34)} ${us.toFixed(0).padStart(7)} µs   raw ${raw.toFixed(0).padStart(5)} µs   ${(us / raw).toFixed(1).padStart(5)} ×  ${note}`);
+};
+
+async function main(): Promise<void> {
+  const rawRs256 = await rawVerify('rsa', 'sha256', N);
+  const store = openSqliteStore(':memory:');
+  const set = (config: Record<string, unknown>): AttestorSet =>
+    createAttestorSet([attestorConfigSchema.parse(config)], { clock: systemClock, audience: AUDIENCE, trustDomain: 'bench.test', bindings: store, nonces: createStoreNonces(store, systemClock) });
+
+  // JWT kinds: RS256 over discovery/JWKS served on loopback (keys cached after the first fetch).
+  const k8s = await TestIssuer.start();
+  const kube = set({ kind: 'kubernetes', issuer: k8s.issuer });
+  const kubeTokens = await Promise.all(Array.from({ length: N }, (_, i) => k8s.mintKubernetes({ namespace: 'bench', serviceAccount: `sa-${i}`, audience: AUDIENCE })));
+  row('kubernetes (JWT RS256)', await perCall(kubeTokens, (t) => kube.attest({ type: JWT_TOKEN_TYPE, value: t })), rawRs256);
+
+  const gce = await FakeGceMetadata.start();
+  const gcp = set({ kind: 'gcp-instance', discoveryUrl: gce.url });
+  const gcpTokens = await Promise.all(Array.from({ length: N }, () => gce.mint({ audience: AUDIENCE })));
+  row('gcp-instance (JWT RS256)', await perCall(gcpTokens, (t) => gcp.attest({ type: GCP_INSTANCE_TOKEN_TYPE, value: t })), rawRs256);
+
+  const az = await FakeAzureImds.start();
+  const azure = set({ kind: 'azure', tenantId: az.vm.tenantId, discoveryUrl: az.discoveryUrl, attestedDocument: { roots: [az.rootFile] } });
+  const msiTokens = await Promise.all(Array.from({ length: N }, () => az.mintMsi({ resource: AUDIENCE })));
+  row('azure managed identity (JWT RS256)', await perCall(msiTokens, (t) => azure.attest({ type: AZURE_MSI_TOKEN_TYPE, value: t })), rawRs256);
+  // Each attested document carries a one-time Stint nonce, so each is signed (openssl) ahead: fewer of them.
+  const nonces = createStoreNonces(store, systemClock);
+  const docs = await Promise.all(Array.from({ length: Math.min(N, 60) }, async () => az.attested({ nonce: await nonces.issue('azure', 600) })));
+  const attestDoc = (d: string): Promise<unknown> => azure.attest({ type: AZURE_IMDS_TOKEN_TYPE, value: d });
+  for (const d of docs.slice(0, 20)) await attestDoc(d);
+  row('azure attested document (PKCS#7)', await perCall(docs.slice(20), attestDoc, 0), rawRs256, 'incl. the one-time nonce claim in the store');
+
+  // aws-iid: one instance, its bound nonce, the three IMDS signature formats.
+  const certs = new FakeAwsCertificates();
+  const aws = set({ kind: 'aws-iid', certificates: certs.bundleFile });
+  const doc = instanceDocument();
+  const text = documentText(doc);
+  const nonce = randomBytes(24).toString('base64url');
+  const rawDsa = await rawVerify('dsa', 'sha256', N);
+  for (const [format, raw, note] of [['rsa2048', rawRs256, 'PKCS#7 RSA-SHA256'], ['signature', rawRs256, 'bare RSA'], ['pkcs7', rawDsa, 'PKCS#7 DSA (raw: DSA)']] as [IidFormat, number, string][]) {
+    const envelope = JSON.stringify({ document: text, signature: certs.sign(text, format), format, nonce });
+    row(`aws-iid (${format})`, await perCall(Array.from({ length: N }, () => envelope), (v) => aws.attest({ type: AWS_IID_TOKEN_TYPE, value: v })), raw, `${note}; incl. the instance binding read`);
+  }
+
+  console.log(`\nAttestation: verify cost per proof (${N} proofs each, one run), beside node:crypto verifying the same algorithm`);
+  for (const r of rows) console.log(`  ${r}`);
+  for (const s of [kube, gcp, azure, aws]) s.close();
+  certs.remove();
+  await Promise.all([k8s.close(), gce.close(), az.close(), store.close()]);
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exit(1);
+});
