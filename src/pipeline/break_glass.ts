@@ -11,8 +11,8 @@ import type { Clock } from '../clock.js';
 import type { BreakGlassConfig } from '../config/break_glass.js';
 import type { IssuedCredential } from '../credentials/provider.js';
 import { ConfigError, StintError } from '../errors.js';
-import { fingerprint } from '../fingerprint.js';
 import { uuidv7 } from '../ids.js';
+import { activeGrant } from '../grants/active_grant.js';
 import { grantRef } from '../grants/grant_ref.js';
 import type { GrantedCredential } from '../policy/decision.js';
 import type { AuditEvent, Grant, Store } from '../store/store.js';
@@ -184,27 +184,7 @@ export class BreakGlassService {
     };
     const draft = { id: uuidv7(nowMs), identity, rule: ruleOf(sealed.name), granted, issuedAt: now, expiresAt: now + ttlSeconds };
     const credential = await provider.issue(draft);
-    const grant: Grant = {
-      id: draft.id,
-      identity: identity.id,
-      attestor: 'break-glass',
-      issuer: identity.issuer,
-      rule: draft.rule,
-      kind: sealed.kind,
-      audience: sealed.audience ?? null,
-      target: sealed.target ?? null,
-      issuedAt: now,
-      expiresAt: credential.expiresAt,
-      state: 'active',
-      revokedAt: null,
-      revokedReason: null,
-      revocationHandle: credential.revocationHandle ?? null,
-      credentialFingerprint: fingerprint(credential.token),
-      cleanup: 'none',
-      cleanupAttempts: 0,
-      cleanupNextAt: null,
-      cleanupError: null,
-    };
+    const grant: Grant = activeGrant({ draft, credential });
     const event = deps.auditor.build({
       type: 'breakglass.released',
       requestId: id,

@@ -7,8 +7,9 @@ import { JWT_TOKEN_TYPE } from '../attestation/token_types.js';
 import type { Auditor } from '../audit/auditor.js';
 import type { Clock } from '../clock.js';
 import type { CredentialProvider, IssuedCredential } from '../credentials/provider.js';
+import { activeGrant } from '../grants/active_grant.js';
 import { PolicyDeniedError, StintError, toStintError } from '../errors.js';
-import { fingerprint, fingerprintOfHex, sha256Hex } from '../fingerprint.js';
+import { fingerprintOfHex, sha256Hex } from '../fingerprint.js';
 import { uuidv7 } from '../ids.js';
 import { grantRef } from '../grants/grant_ref.js';
 import type { CredentialRequest, Decision, GrantedCredential, PolicyEngine, RequestContext } from '../policy/decision.js';
@@ -167,27 +168,7 @@ export class ExchangePipeline {
             granted: final,
             credential,
             renewable: provider.renew !== undefined,
-            grant: {
-              id: draft.id,
-              identity: identity.id,
-              attestor: identity.attestorName,
-              issuer: identity.issuer,
-              rule: decision.rule,
-              kind: final.kind,
-              audience: final.audience ?? null,
-              target: final.target ?? null,
-              issuedAt: draft.issuedAt,
-              expiresAt: credential.expiresAt,
-              state: 'active',
-              revokedAt: null,
-              revokedReason: null,
-              revocationHandle: credential.revocationHandle ?? null,
-              credentialFingerprint: fingerprint(credential.token),
-              cleanup: 'none',
-              cleanupAttempts: 0,
-              cleanupNextAt: null,
-              cleanupError: null,
-            },
+            grant: activeGrant({ draft, credential }),
           });
         }
       } catch (err) {
