@@ -4,31 +4,14 @@
  * stop half-way are closed (the test waits for the close event), and a source over the cap is
  * refused at once while another source is still served.
  */
-import { connect, type Socket } from 'node:net';
+import { closedByServer, openSocket } from '../support/sockets.js';
+import type { Socket } from 'node:net';
 import type { Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../sidecar/log.js';
 import { close, listen, SIDECAR_LISTENER_LIMITS } from '../../sidecar/outputs/listen.js';
 import { freePort } from '../support/ports.js';
 import { rawRequest } from '../transport/raw_http.js';
-
-function open(port: number, localAddress = '127.0.0.1'): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const s = connect({ port, host: '127.0.0.1', localAddress });
-    s.once('connect', () => resolve(s));
-    s.once('error', reject);
-  });
-}
-
-function closedByServer(s: Socket): Promise<void> {
-  return new Promise((resolve) => {
-    s.on('error', () => undefined);
-    s.resume();
-    if (s.destroyed || s.readableEnded) return resolve();
-    s.once('end', () => resolve());
-    s.once('close', () => resolve());
-  });
-}
 
 const logs: Record<string, unknown>[] = [];
 const log = createLogger('debug', (line) => void logs.push(JSON.parse(line) as Record<string, unknown>));
@@ -56,23 +39,23 @@ describe('sidecar listener limits', () => {
   });
 
   it('sockets that never send a byte are closed; a request is served after', async () => {
-    const sockets = await Promise.all([open(port), open(port)]);
+    const sockets = await Promise.all([openSocket(port), openSocket(port)]);
     await Promise.all(sockets.map(closedByServer));
     expect((await ok()).status).toBe(200);
   });
 
   it('a request whose headers stop half-way is closed', async () => {
-    const s = await open(port);
+    const s = await openSocket(port);
     s.write('GET / HTTP/1.1\r\nHost: x\r\n');
     await closedByServer(s);
     expect((await ok()).status).toBe(200);
   });
 
   it('a source over the cap is refused at once while another source is served', async () => {
-    const held = await Promise.all([open(port, '127.0.0.2'), open(port, '127.0.0.2'), open(port, '127.0.0.2')]);
+    const held = await Promise.all([openSocket(port, '127.0.0.2'), openSocket(port, '127.0.0.2'), openSocket(port, '127.0.0.2')]);
     const closedEarly: Socket[] = [];
     for (const s of held) s.once('close', () => closedEarly.push(s));
-    await closedByServer(await open(port, '127.0.0.2'));
+    await closedByServer(await openSocket(port, '127.0.0.2'));
     expect(closedEarly).toEqual([]);
     expect((await ok()).status).toBe(200);
     expect(logs.filter((l) => l.msg === 'connection refused: too many from one source')).toEqual([expect.objectContaining({ level: 'warn', listener: 'test', source: '127.0.0.2', maxPerSource: 3 })]);

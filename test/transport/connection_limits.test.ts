@@ -5,31 +5,12 @@
  * waits for the close event, it does not sleep); a source over the cap is refused at once while
  * another source is still served.
  */
-import { connect, type Socket } from 'node:net';
+import { closedByServer, openSocket } from '../support/sockets.js';
+import type { Socket } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StintGrpcClient } from '../support/grpc_client.js';
 import { startServiceUnderTest, type ServiceUnderTest } from './service_under_test.js';
-
-/** Open a TCP connection (from `localAddress`), resolved once connected. */
-function open(port: number, localAddress = '127.0.0.1'): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const s = connect({ port, host: '127.0.0.1', localAddress });
-    s.once('connect', () => resolve(s));
-    s.once('error', reject);
-  });
-}
-
-/** Resolves when the server has closed the socket (end or close, whichever first). */
-function closedByServer(s: Socket): Promise<void> {
-  return new Promise((resolve) => {
-    s.on('error', () => undefined);
-    s.resume();
-    if (s.destroyed || s.readableEnded) return resolve();
-    s.once('end', () => resolve());
-    s.once('close', () => resolve());
-  });
-}
 
 const SHORT = { maxPerSource: 1000, firstByteTimeoutMs: 300, keepAliveTimeoutMs: 300, headersTimeoutMs: 400, requestTimeoutMs: 500, tlsHandshakeTimeoutMs: 300, grpc: { keepaliveTimeMs: 1000, keepaliveTimeoutMs: 500, maxConnectionIdleMs: 400, maxConnectionAgeMs: 60_000, maxConnectionAgeGraceMs: 1000 } };
 
@@ -44,20 +25,20 @@ describe('idle connections are closed', () => {
 
   it('HTTP, gRPC and admin sockets that never send a byte are closed after the first-byte timeout; the next request is served', async () => {
     const ports = [svc.stint.httpPort, svc.stint.grpcPort, svc.stint.adminPort];
-    const sockets = await Promise.all(ports.flatMap((p) => [open(p), open(p), open(p)]));
+    const sockets = await Promise.all(ports.flatMap((p) => [openSocket(p), openSocket(p), openSocket(p)]));
     await Promise.all(sockets.map(closedByServer));
     expect((await fetch(`${svc.httpUrl}/healthz`)).status).toBe(200);
   });
 
   it('HTTP: a request whose headers stop half-way is closed after the headers timeout', async () => {
-    const s = await open(svc.stint.httpPort);
+    const s = await openSocket(svc.stint.httpPort);
     s.write('GET /healthz HTTP/1.1\r\nHost: x\r\n');
     await closedByServer(s);
     expect((await fetch(`${svc.httpUrl}/healthz`)).status).toBe(200);
   });
 
   it('HTTP: a kept-alive connection left idle after a response is closed after the keep-alive timeout', async () => {
-    const s = await open(svc.stint.httpPort);
+    const s = await openSocket(svc.stint.httpPort);
     let answered = '';
     s.on('data', (d: Buffer) => (answered += d.toString()));
     s.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
@@ -100,10 +81,10 @@ describe('per-source connection cap', () => {
   for (const listener of ['http', 'grpc', 'admin'] as const) {
     it(`${listener}: a source over the cap is refused at once while another source is served`, async () => {
       const port = listener === 'http' ? svc.stint.httpPort : listener === 'grpc' ? svc.stint.grpcPort : svc.stint.adminPort;
-      const held = await Promise.all([open(port, '127.0.0.2'), open(port, '127.0.0.2'), open(port, '127.0.0.2')]);
+      const held = await Promise.all([openSocket(port, '127.0.0.2'), openSocket(port, '127.0.0.2'), openSocket(port, '127.0.0.2')]);
       const closedEarly: Socket[] = [];
       for (const s of held) s.once('close', () => closedEarly.push(s));
-      const over = await open(port, '127.0.0.2');
+      const over = await openSocket(port, '127.0.0.2');
       await closedByServer(over);
       expect(closedEarly).toEqual([]);
       // Another source (127.0.0.1) is served meanwhile.

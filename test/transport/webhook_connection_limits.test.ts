@@ -3,8 +3,9 @@
  * sends a byte, and one that stops in the middle of its TLS handshake, are closed (the test waits
  * for the close event); a source over the cap is refused at once while another is served.
  */
+import { closedByServer, openSocket } from '../support/sockets.js';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -21,21 +22,7 @@ let port: number;
 const lines: Record<string, unknown>[] = [];
 
 function open(localAddress = '127.0.0.1'): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const s = connect({ port, host: '127.0.0.1', localAddress });
-    s.once('connect', () => resolve(s));
-    s.once('error', reject);
-  });
-}
-
-function closedByServer(s: Socket): Promise<void> {
-  return new Promise((resolve) => {
-    s.on('error', () => undefined);
-    s.resume();
-    if (s.destroyed || s.readableEnded) return resolve();
-    s.once('end', () => resolve());
-    s.once('close', () => resolve());
-  });
+  return openSocket(port, localAddress);
 }
 
 beforeAll(async () => {
