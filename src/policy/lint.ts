@@ -22,6 +22,7 @@ export const LINT_CODES = {
   POL006: { name: 'unknown-claim', severity: 'warning', summary: 'a claim the attestor kind never produces' },
   POL007: { name: 'regex-unanchored', severity: 'error', summary: 'a regex that is not anchored with ^ and $' },
   POL008: { name: 'regex-catastrophic', severity: 'error', summary: 'a regex with nested unbounded quantifiers (catastrophic backtracking)' },
+  POL010: { name: 'ci-any-branch', severity: 'warning', summary: 'a GitHub Actions rule pins the repository but neither ref, environment nor the workflow (job_workflow_ref): any branch and any workflow of the repository can obtain the credential' },
   POL009: { name: 'cloud-scope-only', severity: 'warning', summary: 'a cloud attestor rule pins only an account, project or region: every workload in it matches' },
 } as const;
 
@@ -203,6 +204,7 @@ function lintRule(rule: RuleSpec, i: number, rules: readonly RuleSpec[], source:
       if (rule.match.identity && ownerWildcard('identity', rule.match.identity)) add('POL002', at('match', 'identity'), path('match', 'identity'), rule.name, `rule "${rule.name}" matches the identity with a wildcard owner`);
     }
   }
+  if (rule.match.attestor === 'github-actions') lintAnyBranch(rule, claims, at, path, add);
   lintCloudScope(rule, claims, at, path, add);
   rule.allow.forEach((a, j) => {
     if (unrestricted(a.audiences) && unrestricted(a.targets)) {
@@ -291,4 +293,20 @@ function patternsCover(e: readonly PatternSpec[] | undefined, l: readonly Patter
   if (!e) return false;
   const have = new Set(e.map((p) => JSON.stringify(p)));
   return l.every((p) => have.has(JSON.stringify(p)));
+}
+
+/**
+ * POL010: a GitHub Actions rule that names the repository but pins neither the ref, the
+ * environment nor the workflow (job_workflow_ref): any branch and any workflow of the repository,
+ * `pull_request_target` runs included, obtains the credential. A `sub` naming `:ref:` or
+ * `:environment:`, or a condition reading one of those claims, counts as pinned.
+ */
+function lintAnyBranch(rule: RuleSpec, claims: RuleSpec['match']['claims'], at: (...p: (string | number)[]) => { line: number; column: number }, path: (...p: (string | number)[]) => string, add: Add): void {
+  const named = (k: string): boolean => claims[k] !== undefined;
+  const pinsRepository = ['repository', 'repository_id', 'sub'].some(named) || rule.match.identity !== undefined;
+  if (!pinsRepository) return;
+  const subPinsRun = [claims.sub, rule.match.identity].some((m) => m !== undefined && /:(ref|environment):/.test(JSON.stringify(m)));
+  const conditionPinsRun = /\bclaims\.(ref|environment|job_workflow_ref)\b|claims\[\s*"(ref|environment|job_workflow_ref)"\s*\]/.test(rule.condition ?? '');
+  if (['ref', 'environment', 'job_workflow_ref'].some(named) || subPinsRun || conditionPinsRun) return;
+  add('POL010', at('name'), path('match'), rule.name, `rule "${rule.name}" pins the repository but neither ref, environment nor job_workflow_ref: any branch and any workflow of it (pull_request_target runs included) can obtain the credential`);
 }

@@ -22,7 +22,7 @@ ${claims.trim().split('\n').map((l) => `        ${l}`).join('\n')}
         ${allow}
         ttl: { default: 10m, max: 1h }
 `;
-const PINNED = `repository_id: "123"\nrepository_owner_id: "456"\nrepository: acme/app`;
+const PINNED = `repository_id: "123"\nrepository_owner_id: "456"\nrepository: acme/app\nref: refs/heads/main`;
 
 const k8s = (rules: string) => `version: 1
 rules:
@@ -44,9 +44,20 @@ describe('policy lint', () => {
   });
 
   it('POL001 ci-unpinned-id: a GitHub rule without numeric ids (warning, with file and line)', () => {
-    const f = lint(gh('repository: acme/app'));
+    const f = lint(gh('repository: acme/app\nref: refs/heads/main'));
     expect(f).toEqual([expect.objectContaining({ code: 'POL001', name: 'ci-unpinned-id', severity: 'warning', file: 'p.yaml', line: 3, rule: 'ci' })]);
     expect(codes(gh('repository_id: "123"\nrepository: acme/app'))).not.toContain('POL001');
+  });
+
+  it('POL010 ci-any-branch: a GitHub rule pinning the repository but neither ref, environment nor job_workflow_ref', () => {
+    const ids = 'repository_id: "123"\nrepository_owner_id: "456"\nrepository: acme/app';
+    const f = lint(gh(ids));
+    expect(f).toEqual([expect.objectContaining({ code: 'POL010', name: 'ci-any-branch', severity: 'warning', rule: 'ci' })]);
+    expect(f[0]!.message).toMatch(/any branch and any workflow/);
+    for (const pin of ['ref: refs/heads/main', 'environment: production', 'job_workflow_ref: acme/app/.github/workflows/deploy.yml@refs/heads/main', 'sub: "repo:acme/app:environment:production"']) {
+      expect(codes(gh(`${ids}\n${pin}`)), pin).not.toContain('POL010');
+    }
+    expect(codes(gh('repository_id: "123"\nrepository_owner_id: "456"\nsub: "repo:acme/app:pull_request"'))).toContain('POL010');
   });
 
   it('POL002 ci-any-owner: a wildcard owner, or no subject condition at all', () => {
