@@ -36,7 +36,9 @@ describe('stint policy lint', () => {
     expect(res.stdout).toContain(`${p}:3:11: warning POL001 ci-unpinned-id:`);
     expect(res.stdout).toMatch(new RegExp(`${p}:8:\\d+: error POL002 ci-any-owner:`));
     expect(res.stdout).toMatch(new RegExp(`${p}:12:\\d+: error POL004 ttl-above-cap:`));
-    expect(res.stdout).toContain('2 error(s), 1 warning(s)');
+    // Any branch or workflow of the repository may obtain it: POL010 warns too.
+    expect(res.stdout).toContain(`${p}:3:11: warning POL010 ci-any-branch:`);
+    expect(res.stdout).toContain('2 error(s), 2 warning(s)');
   });
 
   it('warnings alone pass, unless --strict', async () => {
@@ -44,7 +46,7 @@ describe('stint policy lint', () => {
     expect((await runStint(['policy', 'lint', p])).code).toBe(0);
     expect((await runStint(['policy', 'lint', p, '--strict'])).code).toBe(1);
     const json = await runStint(['policy', 'lint', p, '--json']);
-    expect(JSON.parse(json.stdout)).toEqual([expect.objectContaining({ code: 'POL001', severity: 'warning', line: 3 })]);
+    expect(JSON.parse(json.stdout)).toEqual([expect.objectContaining({ code: 'POL001', severity: 'warning', line: 3 }), expect.objectContaining({ code: 'POL010', severity: 'warning', line: 3 })]);
   });
 
   it('the shipped examples lint clean', async () => {
