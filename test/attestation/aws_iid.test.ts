@@ -248,7 +248,7 @@ describe('aws-iid: the replay rule (trust on first use of the client nonce)', ()
 describe('aws-iid: DescribeInstances (state and tags through the real EC2 SDK)', () => {
   let ec2: FakeEc2;
   beforeAll(async () => {
-    ec2 = await FakeEc2.start({ clock, principals: [{ accessKeyId: 'AKIASTINTEC2READER01', secretAccessKey: 'reader-secret' }] });
+    ec2 = await FakeEc2.start({ principals: [{ accessKeyId: 'AKIASTINTEC2READER01', secretAccessKey: 'reader-secret' }] });
     process.env['STINT_TEST_EC2_KEY'] = 'AKIASTINTEC2READER01';
     process.env['STINT_TEST_EC2_SECRET'] = 'reader-secret';
   });

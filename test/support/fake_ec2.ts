@@ -10,10 +10,10 @@
  * `instanceState`, `tagSet`), errors EC2's `<Response><Errors><Error><Code>`: an unknown instance
  * is `InvalidInstanceID.NotFound` (400), a bad signature `AuthFailure` (401).
  */
-import { createHash, createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
+import { parseSigV4, sigV4Matches } from './sigv4.js';
+import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import type { Clock } from '../../src/clock.js';
 
 const NS = 'http://ec2.amazonaws.com/doc/2016-11-15/';
 const STATE_CODES: Readonly<Record<string, number>> = { pending: 0, running: 16, 'shutting-down': 32, terminated: 48, stopping: 64, stopped: 80 };
@@ -55,12 +55,10 @@ export class FakeEc2 {
   readonly #sockets = new Set<Socket>();
   readonly #instances = new Map<string, FakeInstance>();
   readonly #principals = new Map<string, Ec2Principal>();
-  readonly #clock: Clock;
 
-  private constructor(server: Server, url: string, options: { clock?: Clock; principals?: readonly Ec2Principal[] }) {
+  private constructor(server: Server, url: string, options: { principals?: readonly Ec2Principal[] }) {
     this.#server = server;
     this.url = url;
-    this.#clock = options.clock ?? { now: () => Date.now() };
     for (const p of options.principals ?? []) this.#principals.set(p.accessKeyId, p);
     server.on('connection', (s: Socket) => {
       this.#sockets.add(s);
@@ -70,7 +68,7 @@ export class FakeEc2 {
   }
 
   /** Start on a loopback port chosen by the OS. */
-  static async start(options: { clock?: Clock; principals?: readonly Ec2Principal[] } = {}): Promise<FakeEc2> {
+  static async start(options: { principals?: readonly Ec2Principal[] } = {}): Promise<FakeEc2> {
     const server = createServer();
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -148,38 +146,14 @@ ${items}
     }
   }
 
-  /** SigV4 over the canonical request, as EC2 checks it (service ec2, 15-minute window by the fake's clock). */
+  /** SigV4 over the canonical request, as EC2 checks it (service ec2). */
   #verifySignature(req: IncomingMessage, body: string): void {
-    const m = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([^,]+), ?Signature=([0-9a-f]{64})$/.exec(req.headers.authorization ?? '');
-    if (!m) throw new Ec2Fault(401, 'AuthFailure', 'AWS was not able to validate the provided access credentials');
-    const [, accessKeyId, date, region, service, signedHeaders, signature] = m as unknown as [string, string, string, string, string, string, string];
-    const principal = this.#principals.get(accessKeyId);
-    if (!principal || service !== 'ec2') throw new Ec2Fault(401, 'AuthFailure', 'AWS was not able to validate the provided access credentials');
-    const amzDate = String(req.headers['x-amz-date'] ?? '');
-    const names = signedHeaders.split(';');
-    if (!amzDate.startsWith(date) || !names.includes('host') || !names.includes('x-amz-date')) throw new Ec2Fault(401, 'AuthFailure', 'signature scope');
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    const query = [...url.searchParams].map(([k, v]) => `${rfc3986(k)}=${rfc3986(v)}`).sort();
-    const canonical = [
-      req.method ?? 'POST', url.pathname, query.join('&'),
-      names.map((n) => `${n}:${String(req.headers[n] ?? '').trim().replace(/\s+/g, ' ')}\n`).join(''),
-      signedHeaders,
-      String(req.headers['x-amz-content-sha256'] ?? createHash('sha256').update(body).digest('hex')),
-    ].join('\n');
-    const toSign = `AWS4-HMAC-SHA256\n${amzDate}\n${date}/${region}/${service}/aws4_request\n${createHash('sha256').update(canonical).digest('hex')}`;
-    let key: Buffer = hmac(`AWS4${principal.secretAccessKey}`, date);
-    for (const part of [region, service, 'aws4_request']) key = hmac(key, part);
-    if (!timingSafeEqual(hmac(key, toSign), Buffer.from(signature, 'hex'))) throw new Ec2Fault(401, 'AuthFailure', 'AWS was not able to validate the provided access credentials');
-    void this.#clock;
+    const sig = parseSigV4(req);
+    const principal = sig ? this.#principals.get(sig.accessKeyId) : undefined;
+    if (!sig || !principal || sig.service !== 'ec2') throw new Ec2Fault(401, 'AuthFailure', 'AWS was not able to validate the provided access credentials');
+    if (!sig.amzDate.startsWith(sig.date) || !sig.signedHeaders.includes('host') || !sig.signedHeaders.includes('x-amz-date')) throw new Ec2Fault(401, 'AuthFailure', 'signature scope');
+    if (!sigV4Matches(req, body, sig, principal.secretAccessKey)) throw new Ec2Fault(401, 'AuthFailure', 'AWS was not able to validate the provided access credentials');
   }
-}
-
-function hmac(key: string | Buffer, data: string): Buffer {
-  return createHmac('sha256', key).update(data, 'utf8').digest();
-}
-
-function rfc3986(s: string): string {
-  return encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
 function esc(s: string): string {

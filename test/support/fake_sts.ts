@@ -27,7 +27,8 @@
  * Every request is recorded (`calls`) with the parameters it carried, for assertions. Failures
  * are injected with `fail(mode)` (every call) or `failNext(mode, n)` (the next n calls).
  */
-import { createHash, createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { parseSigV4, sigV4Matches } from './sigv4.js';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
@@ -483,35 +484,17 @@ ${credentialsXml(session)}
 
   /** Check a SigV4-signed request; returns the signer. */
   #verifySignature(req: IncomingMessage, body: string, call: StsCall, allowSessions: boolean): { accessKeyId: string; arn: string; session?: StsSession } {
-    const auth = req.headers.authorization ?? '';
-    const m = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([^,]+), ?Signature=([0-9a-f]{64})$/.exec(auth);
-    if (!m) throw new StsFault(403, 'MissingAuthenticationToken', 'Request is missing Authentication Token');
-    const [, accessKeyId, date, region, service, signedHeaders, signature] = m as unknown as [string, string, string, string, string, string, string];
+    const sig = parseSigV4(req);
+    if (!sig) throw new StsFault(403, 'MissingAuthenticationToken', 'Request is missing Authentication Token');
+    const { accessKeyId, date, service, signedHeaders: names, amzDate } = sig;
     Object.assign(call, { signedBy: accessKeyId });
     const principal = this.#principals.get(accessKeyId);
     const session = allowSessions ? this.sessions.get(accessKeyId) : undefined;
     const secret = principal?.secretAccessKey ?? session?.secretAccessKey;
     if (!secret || service !== 'sts') throw new StsFault(403, 'InvalidClientTokenId', 'The security token included in the request is invalid.');
-    const amzDate = header(req, 'x-amz-date');
     if (!amzDate.startsWith(date)) throw new StsFault(403, 'SignatureDoesNotMatch', 'Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP');
-    const names = signedHeaders.split(';');
     if (!names.includes('host') || !names.includes('x-amz-date')) throw new StsFault(403, 'SignatureDoesNotMatch', 'host and x-amz-date must be signed');
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    const query = [...url.searchParams].map(([k, v]) => [rfc3986(k), rfc3986(v)] as const).sort(([a, x], [b, y]) => (a < b ? -1 : a > b ? 1 : x < y ? -1 : x > y ? 1 : 0));
-    const canonical = [
-      req.method ?? 'POST',
-      url.pathname,
-      query.map(([k, v]) => `${k}=${v}`).join('&'),
-      names.map((n) => `${n}:${header(req, n).trim().replace(/\s+/g, ' ')}\n`).join(''),
-      signedHeaders,
-      req.headers['x-amz-content-sha256'] ?? createHash('sha256').update(body).digest('hex'),
-    ].join('\n');
-    const scope = `${date}/${region}/${service}/aws4_request`;
-    const toSign = `AWS4-HMAC-SHA256\n${amzDate}\n${scope}\n${createHash('sha256').update(canonical).digest('hex')}`;
-    let key: Buffer = hmac(`AWS4${secret}`, date);
-    for (const part of [region, service, 'aws4_request']) key = hmac(key, part);
-    const expected = hmac(key, toSign);
-    if (!timingSafeEqual(expected, Buffer.from(signature, 'hex'))) {
+    if (!sigV4Matches(req, body, sig, secret)) {
       throw new StsFault(403, 'SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided.');
     }
     if (principal) return { accessKeyId, arn: principal.arn };
@@ -597,19 +580,6 @@ function validation(field: string, constraint: string): StsFault {
 
 function wantsJson(req: IncomingMessage): boolean {
   return (req.headers.accept ?? '').split(',').some((t) => t.trim().split(';')[0] === 'application/json');
-}
-
-function header(req: IncomingMessage, name: string): string {
-  const v = req.headers[name];
-  return Array.isArray(v) ? v.join(',') : (v ?? '');
-}
-
-function hmac(key: string | Buffer, data: string): Buffer {
-  return createHmac('sha256', key).update(data, 'utf8').digest();
-}
-
-function rfc3986(s: string): string {
-  return encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
 function randomAlnum(n: number): string {
