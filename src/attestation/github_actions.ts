@@ -9,6 +9,7 @@ import { jwtAttestorFields, jwtConfigPaths } from './jwt/config.js';
 import { GENERIC_JWT_TOKEN_TYPES } from './token_types.js';
 import type { PrecheckedToken } from './jwt/precheck.js';
 import { assembleJwtAttestor, createJwtVerifier, type JwtAttestor } from './jwt/jwt_verifier.js';
+import { jwtIdentity } from './jwt/identity.js';
 
 /** Configuration of a github-actions attestor (github.com by default, or a GHES / enterprise issuer). */
 export const githubActionsAttestorSchema = z.object({
@@ -28,16 +29,7 @@ export function createGithubActionsAttestor(config: GithubActionsAttestorConfig,
   async function attest(subjectToken: string, prechecked: PrecheckedToken): Promise<WorkloadIdentity> {
     const verified = await verifier.verify(subjectToken, prechecked);
     const claims = verified.claims as Record<string, ClaimValue>;
-    const sub = claims['sub'] as string;
-    return {
-      attestor: 'github-actions',
-      attestorName: name,
-      issuer: config.issuer,
-      subject: sub,
-      id: `${config.issuer}#${sub}`,
-      claims,
-      expiresAt: claims['exp'] as number,
-    };
+    return jwtIdentity({ kind: 'github-actions', name, issuer: config.issuer, id: `${config.issuer}#${claims['sub'] as string}`, claims });
   }
 }
 

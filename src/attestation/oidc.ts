@@ -9,6 +9,7 @@ import { jwtAttestorFields, jwtConfigPaths } from './jwt/config.js';
 import { GENERIC_JWT_TOKEN_TYPES } from './token_types.js';
 import type { PrecheckedToken } from './jwt/precheck.js';
 import { assembleJwtAttestor, createJwtVerifier, type JwtAttestor } from './jwt/jwt_verifier.js';
+import { jwtIdentity } from './jwt/identity.js';
 
 /** Configuration of a generic oidc attestor (one issuer). */
 export const oidcAttestorSchema = z.object({
@@ -38,15 +39,7 @@ export function createOidcAttestor(config: OidcAttestorConfig, deps: AttestorDep
         fingerprint: verified.fingerprint,
       });
     }
-    return {
-      attestor: 'oidc',
-      attestorName: name,
-      issuer: config.issuer,
-      subject: claims['sub'] as string,
-      id: `${config.issuer}#${value}`,
-      claims,
-      expiresAt: claims['exp'] as number,
-    };
+    return jwtIdentity({ kind: 'oidc', name, issuer: config.issuer, id: `${config.issuer}#${value}`, claims });
   }
 }
 

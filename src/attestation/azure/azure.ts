@@ -16,6 +16,7 @@ import { fingerprint } from '../../fingerprint.js';
 import { defineAttestor, type Attestor, type AttestorDeps, type ClaimValue, type WorkloadIdentity } from '../attestor.js';
 import { jwtAttestorFields, jwtConfigPaths } from '../jwt/config.js';
 import { assembleJwtAttestor, createJwtVerifier } from '../jwt/jwt_verifier.js';
+import { jwtIdentity } from '../jwt/identity.js';
 import type { PrecheckedToken } from '../jwt/precheck.js';
 import { ACCESS_TOKEN_TYPE, AZURE_IMDS_TOKEN_TYPE, AZURE_MSI_TOKEN_TYPE, GENERIC_JWT_TOKEN_TYPES } from '../token_types.js';
 import { parseCertificates, verifyAttestedDocument } from './attested_document.js';
@@ -106,15 +107,7 @@ export function createAzureAttestor(config: AzureAttestorConfig, deps: AttestorD
       ...(vmResource ? { vm_resource_id: rid as string, vm_resource_group: vmResource.resource_group, vm_name: vmResource.resource_name } : {}),
     };
     const path = resource ? `${resource.subscription_id}/${resource.resource_group}/${resource.provider}/${resource.resource_name}` : `oid/${oid as string}`;
-    return {
-      attestor: 'azure',
-      attestorName: name,
-      issuer,
-      subject: raw['sub'] as string,
-      id: `spiffe://${deps.trustDomain}/azure/${tid}/${path}`,
-      claims,
-      expiresAt: raw['exp'] as number,
-    };
+    return jwtIdentity({ kind: 'azure', name, issuer, id: `spiffe://${deps.trustDomain}/azure/${tid}/${path}`, claims });
   }
 
   async function attestDocument(value: string, trust: Trust): Promise<WorkloadIdentity> {

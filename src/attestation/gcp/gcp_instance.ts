@@ -12,6 +12,7 @@ import { TokenError } from '../../errors.js';
 import { defineAttestor, type AttestorDeps, type ClaimValue, type WorkloadIdentity } from '../attestor.js';
 import { jwtAttestorFields, jwtConfigPaths } from '../jwt/config.js';
 import { assembleJwtAttestor, createJwtVerifier, type JwtAttestor } from '../jwt/jwt_verifier.js';
+import { jwtIdentity } from '../jwt/identity.js';
 import type { PrecheckedToken } from '../jwt/precheck.js';
 import { GCP_INSTANCE_TOKEN_TYPE, GENERIC_JWT_TOKEN_TYPES } from '../token_types.js';
 import { computeEngineClaims } from './compute_engine.js';
@@ -64,15 +65,8 @@ export function createGcpInstanceAttestor(config: GcpInstanceAttestorConfig, dep
       ...vm,
       ...(typeof email === 'string' ? { email } : {}),
     };
-    return {
-      attestor: 'gcp-instance',
-      attestorName: name,
-      issuer: GOOGLE_ISSUER,
-      subject: raw['sub'] as string,
-      id: `spiffe://${deps.trustDomain}/gcp/${vm.project_id}/${vm.zone}/${vm.instance_id}`,
-      claims,
-      expiresAt: raw['exp'] as number,
-    };
+    const id = `spiffe://${deps.trustDomain}/gcp/${vm.project_id}/${vm.zone}/${vm.instance_id}`;
+    return jwtIdentity({ kind: 'gcp-instance', name, issuer: GOOGLE_ISSUER, id, claims });
   }
 }
 
