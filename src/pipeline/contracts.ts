@@ -1,7 +1,11 @@
 /** The narrow views the pipeline needs of the attestation, policy and credential layers. */
 import type { SubjectToken, WorkloadIdentity } from '../attestation/attestor.js';
+import type { Auditor } from '../audit/auditor.js';
+import type { Clock } from '../clock.js';
 import type { ProviderRegistry } from '../credentials/registry.js';
+import type { Limits } from '../limits/rate_limiter.js';
 import type { PolicyEngine } from '../policy/decision.js';
+import type { StintMetrics } from '../telemetry/metrics.js';
 
 /** A subject token as presented, with its SHA-256 (hex) when the caller already computed it. */
 export interface PresentedToken extends SubjectToken {
@@ -33,4 +37,17 @@ export interface PolicySource {
   current(): PolicyEngine;
   /** Enforced and shadow policy together (a reload swaps both at once). */
   snapshot?(): PolicySnapshot;
+}
+
+/** What every pipeline service that decides and issues (an exchange, a renewal) is built from. */
+export interface PipelineDeps {
+  readonly policy: PolicySource;
+  readonly providers: ProviderLookup;
+  readonly auditor: Auditor;
+  readonly metrics: StintMetrics;
+  readonly clock: Clock;
+  /** Hard cap on any credential TTL, in seconds. */
+  readonly maxTtlSeconds: number;
+  /** Rate limits per source, identity and upstream budget (a renewal spends the identity's and the upstream's like an exchange); absent = none. */
+  readonly limits?: Limits;
 }

@@ -4,8 +4,6 @@
  */
 import type { WorkloadIdentity } from '../attestation/attestor.js';
 import { JWT_TOKEN_TYPE } from '../attestation/token_types.js';
-import type { Auditor } from '../audit/auditor.js';
-import type { Clock } from '../clock.js';
 import type { CredentialProvider, IssuedCredential } from '../credentials/provider.js';
 import { activeGrant } from '../grants/active_grant.js';
 import { PolicyDeniedError, StintError, toStintError } from '../errors.js';
@@ -15,11 +13,10 @@ import { grantRef } from '../grants/grant_ref.js';
 import type { CredentialRequest, Decision, GrantedCredential, PolicyEngine, RequestContext } from '../policy/decision.js';
 import { disagreement, summarize } from '../policy/shadow.js';
 import type { Grant } from '../store/store.js';
-import { ttlSource, type StintMetrics } from '../telemetry/metrics.js';
-import type { Limits } from '../limits/rate_limiter.js';
+import { ttlSource } from '../telemetry/metrics.js';
 import { boundedContext, boundedCredentials } from './bounded_request.js';
 import { cacheVerifiedIdentities } from './cached_verifier.js';
-import type { IdentityVerifier, PolicySource, ProviderLookup } from './contracts.js';
+import type { IdentityVerifier, PipelineDeps, ProviderLookup } from './contracts.js';
 
 /** A granted TTL within a provider's limits: never above its maximum or the global cap, never below the upstream's minimum. */
 export function providerTtl(requested: number, provider: Pick<CredentialProvider, 'maxTtlSeconds' | 'minTtlSeconds'>, maxTtlSeconds: number): number {
@@ -62,19 +59,10 @@ export interface ExchangeResult {
 }
 
 /** Dependencies of the pipeline. */
-export interface ExchangeDeps {
+export interface ExchangeDeps extends PipelineDeps {
   readonly verifier: IdentityVerifier;
-  readonly policy: PolicySource;
-  readonly providers: ProviderLookup;
-  readonly auditor: Auditor;
-  readonly metrics: StintMetrics;
-  readonly clock: Clock;
-  /** Hard cap on any credential TTL, in seconds. */
-  readonly maxTtlSeconds: number;
   /** Size of the verified subject token cache (0 disables it). */
   readonly subjectTokenCacheSize: number;
-  /** Rate limits per source, identity and upstream budget; absent = none. */
-  readonly limits?: Limits;
   /** Called after every grant is recorded (active-grant gauge...). */
   readonly onIssued?: (grants: readonly Grant[]) => void;
   /** Identities an operator quarantined: refused right after attestation (an in-memory view, quarantine.ts). */

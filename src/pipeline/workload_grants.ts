@@ -6,34 +6,21 @@
  */
 import type { SubjectToken, WorkloadIdentity } from '../attestation/attestor.js';
 import { JWT_TOKEN_TYPE } from '../attestation/token_types.js';
-import type { Auditor } from '../audit/auditor.js';
-import type { Clock } from '../clock.js';
 import { PolicyDeniedError, StintError } from '../errors.js';
 import type { Grant, Store } from '../store/store.js';
-import type { StintMetrics } from '../telemetry/metrics.js';
 import type { AdminService, RevocationResult } from './admin.js';
-import type { PolicySource, PresentedToken, ProviderLookup } from './contracts.js';
+import type { PipelineDeps, PresentedToken } from './contracts.js';
 import { grantRef } from '../grants/grant_ref.js';
-import type { Limits } from '../limits/rate_limiter.js';
 import { providerTtl } from './exchange.js';
 import { renewAfterOf } from '../credentials/provider.js';
 import type { QuarantineView } from './quarantine.js';
 
 /** Dependencies of workload grant operations. */
-export interface WorkloadGrantsDeps {
+export interface WorkloadGrantsDeps extends PipelineDeps {
   /** The pipeline's verifier (behind its verified-identity cache). */
   readonly attest: (token: PresentedToken) => Promise<WorkloadIdentity>;
   readonly store: Store;
   readonly admin: AdminService;
-  readonly policy: PolicySource;
-  readonly providers: ProviderLookup;
-  readonly auditor: Auditor;
-  readonly metrics: StintMetrics;
-  readonly clock: Clock;
-  /** Hard cap on any credential TTL, in seconds. */
-  readonly maxTtlSeconds: number;
-  /** Rate limits: a renewal spends the identity's and the upstream's budget like an exchange. */
-  readonly limits?: Limits;
   /** Quarantined identities: renewals refused, status reports it. */
   readonly quarantines?: Pick<QuarantineView, 'check' | 'get'>;
 }
