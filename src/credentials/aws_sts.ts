@@ -9,8 +9,10 @@
  * Mode `assume-role` calls AssumeRole with Stint's own AWS credentials (the SDK default chain,
  * or keys referenced in the configuration) and passes tags and source identity as parameters.
  *
- * STS credentials cannot be revoked: revoke says so, and docs/providers/aws.md shows how to deny
- * sessions issued before a time with an `aws:TokenIssueTime` condition.
+ * STS credentials cannot be revoked one by one: revoke says so, and docs/providers/aws.md shows how
+ * to deny sessions issued before a time with an `aws:TokenIssueTime` condition. With
+ * `revokeOlderSessions.enabled` Stint attaches that deny policy to the role itself through IAM
+ * (aws/revoke_older_sessions.ts), which cuts off every older session of the role.
  */
 import type { Credentials, STSClient } from '@aws-sdk/client-sts';
 import { z } from 'zod';
@@ -18,6 +20,7 @@ import { epochSeconds } from '../clock.js';
 import { ConfigError, StintError, UpstreamError } from '../errors.js';
 import { boundedDuration, readSecretRef, secretRefSchema as secretRef } from '../config/fields.js';
 import { AWS_STS_KIND, classifyStsError } from './aws/errors.js';
+import { createOlderSessionsRevoker, revokeOlderSessionsSchema, type OlderSessionsRevoker } from './aws/revoke_older_sessions.js';
 import { sessionName, sessionOptions, sessionTags, webIdentityClaims } from './aws/session.js';
 import { renewAfterOf, type CredentialProvider, type GrantDraft, type IssuedCredential, type ProviderDeps, type RevokeResult } from './provider.js';
 import { callUpstream } from '../upstream/call.js';
@@ -60,6 +63,8 @@ export const awsProviderConfigSchema = z
       .object({ accessKeyId: secretRef, secretAccessKey: secretRef, sessionToken: secretRef.optional() })
       .strict()
       .optional(),
+    /** Opt-in: on revoke, deny every session of the role issued before the revocation (IAM inline policy; see docs/providers/aws.md). */
+    revokeOlderSessions: revokeOlderSessionsSchema.optional(),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -114,6 +119,9 @@ export function createAwsStsProviders(input: z.input<typeof awsProviderConfigSch
   });
   const mint = deps.webIdentityToken as MintWebIdentity;
   const operation = config.mode === 'web-identity' ? 'AssumeRoleWithWebIdentity' : 'AssumeRole';
+  const olderSessions: OlderSessionsRevoker | null = config.revokeOlderSessions?.enabled
+    ? createOlderSessionsRevoker(config.revokeOlderSessions, { clock: deps.clock, ...(deps.onUpstreamCall ? { onUpstreamCall: deps.onUpstreamCall } : {}) })
+    : null;
 
   const provider: CredentialProvider = {
     kind: AWS_STS_KIND,
@@ -147,12 +155,14 @@ export function createAwsStsProviders(input: z.input<typeof awsProviderConfigSch
       });
     },
 
-    async revoke(): Promise<RevokeResult> {
-      return { effective: false, note: AWS_REVOKE_NOTE };
+    async revoke(grant): Promise<RevokeResult> {
+      if (!olderSessions) return { effective: false, note: AWS_REVOKE_NOTE };
+      return olderSessions.revoke(grant);
     },
 
     async close(): Promise<void> {
       created?.destroy();
+      olderSessions?.close();
     },
   };
   return [provider];
