@@ -9,6 +9,7 @@ import { webhookConfigSchema } from '../webhook/settings.js';
 import { storeConfigSchema } from '../store/config.js';
 import { attestorConfigSchema } from '../attestation/registry.js';
 import { breakGlassConfigSchema } from './break_glass.js';
+import { DEFAULT_GRPC_LIMITS, DEFAULT_LISTENER_LIMITS } from '../net/connections.js';
 
 export { durationSchema, secretRefSchema, type SecretRef } from './fields.js';
 
@@ -26,6 +27,15 @@ export const tlsSchema = z.object({
 export type TlsConfig = z.infer<typeof tlsSchema>;
 
 const hostPort = hostPortSchema;
+
+/**
+ * A section of limits: each a positive whole number (sockets or milliseconds) whose default is its
+ * value in `defaults`, the table in src/net/connections.ts that the listeners use too.
+ */
+function limitsSchema<T extends object>(defaults: T) {
+  const shape = Object.fromEntries(Object.entries(defaults).map(([key, value]) => [key, z.number().int().positive().default(value as number)]));
+  return z.object(shape as { [K in keyof T]: z.ZodDefault<z.ZodNumber> }).strict();
+}
 
 /** One token-bucket limit: `rate` requests a second on average, bursts up to `burst`. */
 const rateLimitSchema = z.object({ rate: z.number().positive(), burst: z.number().int().positive() }).strict();
@@ -107,42 +117,14 @@ export const configSchema = z.object({
   /**
    * Connection limits of every listener (HTTP, gRPC workload and admin, webhook), in milliseconds:
    * sockets per source address, a first-byte timeout, HTTP keep-alive/headers/request timeouts,
-   * the TLS handshake timeout, and gRPC keepalive and connection idle/age.
+   * the TLS handshake timeout, and gRPC keepalive and connection idle/age. Each field, its meaning
+   * and its default are in src/net/connections.ts (SocketLimits, HttpTimeouts, GrpcConnectionLimits).
    */
-  connections: z.object({
-    /** Most sockets one source address may hold open on one listener; more are closed at once. */
-    maxPerSource: z.number().int().positive().default(256),
-    /** A socket that has sent nothing after this long is closed. */
-    firstByteTimeoutMs: z.number().int().positive().default(10_000),
-    /** Idle time allowed between two requests on a kept-alive HTTP connection. */
-    keepAliveTimeoutMs: z.number().int().positive().default(65_000),
-    /** Time allowed to receive a request's headers. */
-    headersTimeoutMs: z.number().int().positive().default(10_000),
-    /** Time allowed to receive a whole request (at least headersTimeoutMs). */
-    requestTimeoutMs: z.number().int().positive().default(30_000),
-    /** Time allowed for a TLS handshake. */
-    tlsHandshakeTimeoutMs: z.number().int().positive().default(10_000),
-    grpc: z.object({
-      /** Ping an idle client this often to find dead connections. */
-      keepaliveTimeMs: z.number().int().positive().default(120_000),
-      /** Close a connection whose ping goes unanswered this long. */
-      keepaliveTimeoutMs: z.number().int().positive().default(20_000),
-      /** Close a connection without calls for this long (GOAWAY). */
-      maxConnectionIdleMs: z.number().int().positive().default(300_000),
-      /** Close any connection after this long (clients reconnect; spreads load over replicas). */
-      maxConnectionAgeMs: z.number().int().positive().default(3_600_000),
-      /** Calls in flight at max age get this long to finish. */
-      maxConnectionAgeGraceMs: z.number().int().positive().default(30_000),
-    }).strict().default({ keepaliveTimeMs: 120_000, keepaliveTimeoutMs: 20_000, maxConnectionIdleMs: 300_000, maxConnectionAgeMs: 3_600_000, maxConnectionAgeGraceMs: 30_000 }),
-  }).strict().refine((c) => c.headersTimeoutMs <= c.requestTimeoutMs, { message: 'headersTimeoutMs must not exceed requestTimeoutMs', path: ['headersTimeoutMs'] }).default({
-    maxPerSource: 256,
-    firstByteTimeoutMs: 10_000,
-    keepAliveTimeoutMs: 65_000,
-    headersTimeoutMs: 10_000,
-    requestTimeoutMs: 30_000,
-    tlsHandshakeTimeoutMs: 10_000,
-    grpc: { keepaliveTimeMs: 120_000, keepaliveTimeoutMs: 20_000, maxConnectionIdleMs: 300_000, maxConnectionAgeMs: 3_600_000, maxConnectionAgeGraceMs: 30_000 },
-  }),
+  connections: limitsSchema(DEFAULT_LISTENER_LIMITS)
+    .extend({ grpc: limitsSchema(DEFAULT_GRPC_LIMITS).default(() => ({ ...DEFAULT_GRPC_LIMITS })) })
+    .strict()
+    .refine((c) => c.headersTimeoutMs <= c.requestTimeoutMs, { message: 'headersTimeoutMs must not exceed requestTimeoutMs', path: ['headersTimeoutMs'] })
+    .default(() => ({ ...DEFAULT_LISTENER_LIMITS, grpc: { ...DEFAULT_GRPC_LIMITS } })),
   /** The mutating admission webhook that injects `stint-sidecar` into annotated pods (docs/sidecar.md#injection); absent = off. */
   webhook: webhookConfigSchema.optional(),
   /**

@@ -89,7 +89,10 @@ export function httpServerOptions(t: HttpTimeouts): { keepAliveTimeout: number; 
 /** Everything limited on an HTTP listener. */
 export type ListenerLimits = SocketLimits & HttpTimeouts;
 
-/** The defaults of the `connections` configuration for HTTP listeners. */
+/**
+ * The defaults of the `connections` configuration for HTTP listeners: the one place they are
+ * written (the configuration schema derives its fields and defaults from this table).
+ */
 export const DEFAULT_LISTENER_LIMITS: ListenerLimits = {
   maxPerSource: 256,
   firstByteTimeoutMs: 10_000,
@@ -97,4 +100,27 @@ export const DEFAULT_LISTENER_LIMITS: ListenerLimits = {
   headersTimeoutMs: 10_000,
   requestTimeoutMs: 30_000,
   tlsHandshakeTimeoutMs: 10_000,
+};
+
+/** HTTP/2 connection limits of a gRPC server (ms). */
+export interface GrpcConnectionLimits {
+  /** Ping an idle client this often to find dead connections. */
+  readonly keepaliveTimeMs: number;
+  /** Close a connection whose ping goes unanswered this long. */
+  readonly keepaliveTimeoutMs: number;
+  /** Close a connection without calls for this long (GOAWAY). */
+  readonly maxConnectionIdleMs: number;
+  /** Close any connection after this long (clients reconnect; spreads load over replicas). */
+  readonly maxConnectionAgeMs: number;
+  /** Calls in flight at max age get this long to finish. */
+  readonly maxConnectionAgeGraceMs: number;
+}
+
+/** The defaults of `connections.grpc` (the configuration schema derives from this table too). */
+export const DEFAULT_GRPC_LIMITS: GrpcConnectionLimits = {
+  keepaliveTimeMs: 120_000,
+  keepaliveTimeoutMs: 20_000,
+  maxConnectionIdleMs: 300_000,
+  maxConnectionAgeMs: 3_600_000,
+  maxConnectionAgeGraceMs: 30_000,
 };

@@ -18,7 +18,7 @@ import type { BearerAuthenticator } from '../admin_auth.js';
 import { toGrpcError } from '../errors.js';
 import { loadStintProto, protoRoot } from '../../grpc/stint_proto.js';
 import { logInternal } from '../../net/guard.js';
-import { limitConnections, type SocketLimits } from '../../net/connections.js';
+import { DEFAULT_GRPC_LIMITS, limitConnections, type GrpcConnectionLimits, type SocketLimits } from '../../net/connections.js';
 import type { Logger } from '../../telemetry/logger.js';
 
 
@@ -45,17 +45,7 @@ export interface GrpcDeps {
   readonly connections?: GrpcConnectionLimits;
 }
 
-/** HTTP/2 connection limits of a gRPC server (ms). */
-export interface GrpcConnectionLimits {
-  readonly keepaliveTimeMs: number;
-  readonly keepaliveTimeoutMs: number;
-  readonly maxConnectionIdleMs: number;
-  readonly maxConnectionAgeMs: number;
-  readonly maxConnectionAgeGraceMs: number;
-}
-
-/** The defaults of `connections.grpc`. */
-export const DEFAULT_GRPC_LIMITS: GrpcConnectionLimits = { keepaliveTimeMs: 120_000, keepaliveTimeoutMs: 20_000, maxConnectionIdleMs: 300_000, maxConnectionAgeMs: 3_600_000, maxConnectionAgeGraceMs: 30_000 };
+export { DEFAULT_GRPC_LIMITS, type GrpcConnectionLimits } from '../../net/connections.js';
 
 /** The two gRPC servers of the service, with their health services. */
 export interface GrpcServers {
