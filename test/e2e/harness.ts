@@ -1,16 +1,11 @@
 /**
- * End-to-end harness: test OIDC issuers on loopback, a config and policy for the real `stint`
- * program, and clients for its gRPC and HTTP surfaces.
+ * End-to-end environment: test OIDC issuers on loopback and the policy they are trusted by, run
+ * as the real `stint` program by the one harness (test/support/stint_under_test.ts).
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { TestIssuer } from '../support/test_issuer.js';
-import { freePort } from '../support/ports.js';
-import { startProgram, type RunningProgram } from '../support/programs.js';
-import { StintGrpcClient } from '../support/grpc_client.js';
+import type { StintGrpcClient } from '../support/grpc_client.js';
 import { FakeSts } from '../support/fake_sts.js';
+import { freeListenPorts, httpExchange, startStintProgram, tokenExchangeForm, type RunningProgram } from '../support/stint_under_test.js';
 
 /** Stint's audience in these tests. */
 export const AUDIENCE = 'stint-e2e';
@@ -100,8 +95,8 @@ export interface E2E {
   readonly httpUrl: string;
   readonly grpcAddr: string;
   readonly adminAddr: string;
-  service: RunningProgram;
-  grpc: StintGrpcClient;
+  readonly service: RunningProgram;
+  readonly grpc: StintGrpcClient;
   /** Stop and start the service again on the same state. */
   restart(): Promise<void>;
   close(): Promise<void>;
@@ -113,99 +108,56 @@ export async function startE2E(options: { aws?: boolean; extraConfig?: string } 
   const github = await TestIssuer.start({ path: '/github' });
   const down = await TestIssuer.start({ path: '/down' });
   down.fail('http-500');
-  const dir = mkdtempSync(join(tmpdir(), 'stint-e2e-'));
-  const [http, grpc, admin] = [await freePort(), await freePort(), await freePort()];
+  const ports = await freeListenPorts();
   // AWS trusts Stint as an OIDC provider: the local STS verifies Stint JWTs through Stint's discovery.
-  const sts = options.aws ? await FakeSts.start({ trustedIssuer: `http://127.0.0.1:${http}` }) : null;
+  const sts = options.aws ? await FakeSts.start({ trustedIssuer: `http://127.0.0.1:${ports.http}` }) : null;
   const awsDeployRole = sts ? sts.roleArn('github-deploy') : null;
   if (sts && awsDeployRole) sts.addRole({ arn: awsDeployRole, maxSessionDuration: 3600 });
-  const adminToken = randomBytes(24).toString('base64url');
-  const adminTokenFile = join(dir, 'admin.token');
-  writeFileSync(adminTokenFile, `${adminToken}\n`, { mode: 0o600 });
-  const approverTokenFile = join(dir, 'approver.token');
-  writeFileSync(approverTokenFile, `${randomBytes(24).toString('base64url')}\n`, { mode: 0o600 });
-  writeFileSync(join(dir, 'policy.yaml'), e2ePolicy(k8s.issuer, github.issuer, awsDeployRole ?? undefined));
-  const configFile = join(dir, 'stint.yaml');
-  writeFileSync(
-    configFile,
-    `issuer: http://127.0.0.1:${http}
-audience: ${AUDIENCE}
-trustDomain: e2e.test
-listen: { http: "127.0.0.1:${http}", grpc: "127.0.0.1:${grpc}", admin: "127.0.0.1:${admin}" }
-store: { kind: sqlite, path: ./state/stint.db }
-policy: { file: ./policy.yaml }
-credentials: { maxTtl: 1h }
-attestors:
-  - kind: kubernetes
-    name: cluster
-    issuer: ${k8s.issuer}
-    maxLifetime: 2h
-    explainDenials: true
-  - kind: github-actions
-    issuer: ${github.issuer}
-    explainDenials: true
-  - kind: oidc
-    name: flaky
-    issuer: ${down.issuer}
-    fetchTimeout: 2s
-admin:
-  tokens:
-    - name: e2e-operator
-      secret: { file: ./admin.token }
-    - name: e2e-approver
-      secret: { file: ./approver.token }
-${sts ? `providers:\n  aws: { region: eu-west-1, endpoint: "${sts.url}", maxAttempts: 1, timeout: 3s }\n` : ''}${options.extraConfig ?? ''}`,
-  );
-  const start = async (): Promise<RunningProgram> => {
-    const p = startProgram(['serve', '--config', configFile]);
-    await p.waitFor(/stint listening/);
-    return p;
-  };
-  const env: E2E = {
+  const program = await startStintProgram({
+    prefix: 'stint-e2e-',
+    audience: AUDIENCE,
+    trustDomain: 'e2e.test',
+    ports,
+    policy: e2ePolicy(k8s.issuer, github.issuer, awsDeployRole ?? undefined),
+    maxTtl: '1h',
+    attestors: [
+      { kind: 'kubernetes', name: 'cluster', issuer: k8s.issuer, maxLifetime: '2h', explainDenials: true },
+      { kind: 'github-actions', issuer: github.issuer, explainDenials: true },
+      { kind: 'oidc', name: 'flaky', issuer: down.issuer, fetchTimeout: '2s' },
+    ],
+    admins: [{ name: 'e2e-operator' }, { name: 'e2e-approver', file: 'approver.token' }],
+    extra: `${sts ? `providers:\n  aws: { region: eu-west-1, endpoint: "${sts.url}", maxAttempts: 1, timeout: 3s }\n` : ''}${options.extraConfig ?? ''}`,
+    alsoClose: [k8s, github, down, sts],
+  });
+  return {
     k8s,
     github,
     down,
-    dir,
-    configFile,
+    dir: program.dir,
+    configFile: program.configFile,
     sts,
     awsDeployRole,
-    adminToken,
-    adminTokenFile,
-    approverTokenFile,
-    httpUrl: `http://127.0.0.1:${http}`,
-    grpcAddr: `127.0.0.1:${grpc}`,
-    adminAddr: `127.0.0.1:${admin}`,
-    service: await start(),
-    grpc: new StintGrpcClient(`127.0.0.1:${grpc}`, `127.0.0.1:${admin}`),
-    async restart() {
-      env.grpc.close();
-      await env.service.stop();
-      env.service = await start();
-      env.grpc = new StintGrpcClient(env.grpcAddr, env.adminAddr);
+    adminToken: program.adminToken,
+    adminTokenFile: program.adminTokenFile,
+    approverTokenFile: program.adminTokenFiles['e2e-approver']!,
+    httpUrl: program.url,
+    grpcAddr: program.grpcAddr,
+    adminAddr: program.adminAddr,
+    get service() {
+      return program.service!;
     },
-    async close() {
-      env.grpc.close();
-      await env.service.stop();
-      await Promise.all([k8s.close(), github.close(), down.close(), sts?.close()]);
-      rmSync(dir, { recursive: true, force: true });
+    get grpc() {
+      return program.grpc;
     },
+    restart: () => program.restart(),
+    close: () => program.close(),
   };
-  return env;
 }
 
 /** POST /token with form fields; returns status and JSON body. */
-export async function httpExchange(baseUrl: string, fields: Record<string, string>): Promise<{ status: number; body: Record<string, unknown> }> {
-  const res = await fetch(`${baseUrl}/token`, { method: 'POST', body: new URLSearchParams(fields) });
-  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-}
+export { httpExchange };
 
 /** The standard token-exchange form for a subject token. */
 export function exchangeForm(subjectToken: string, extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
-    subject_token: subjectToken,
-    subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
-    audience: API_AUDIENCE,
-    ...extra,
-  };
+  return tokenExchangeForm(subjectToken, { audience: API_AUDIENCE, ...extra });
 }

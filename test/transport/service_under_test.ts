@@ -1,18 +1,11 @@
 /**
- * An in-process Stint (`startStint`, the code `stint serve` runs) on loopback ports, with a test
- * Kubernetes issuer, an admin token and an introspection client, for the transport tests: they
- * talk to its real HTTP, gRPC and admin listeners.
+ * The transport tests' Stint: the one harness's in-process service (test/support/stint_under_test.ts)
+ * on loopback ports, with a test Kubernetes issuer, an admin token, an introspection secret and
+ * the service's log lines; the tests talk to its real HTTP, gRPC and admin listeners.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { parse } from 'yaml';
-import { Writable } from 'node:stream';
-import { validateConfig } from '../../src/config/load.js';
-import { startStint, type RunningStint } from '../../src/service.js';
-import { createLogger } from '../../src/telemetry/logger.js';
-import { freePort } from '../support/ports.js';
+import type { RunningStint } from '../../src/service.js';
+import { freeListenPorts, startStintInProcess, tokenExchangeForm } from '../support/stint_under_test.js';
 import { TestIssuer } from '../support/test_issuer.js';
 
 /** Stint's audience here. */
@@ -26,7 +19,7 @@ export interface ServiceUnderTest {
   readonly k8s: TestIssuer;
   readonly httpUrl: string;
   readonly adminToken: string;
-  /** The secret of the introspection client `resource-server`. */
+  /** The secret of the introspection client `resource-server` (in `@DIR@/introspect.secret`). */
   readonly introspectionSecret: string;
   /** Parsed log lines so far. */
   readonly logs: Record<string, unknown>[];
@@ -35,14 +28,15 @@ export interface ServiceUnderTest {
   close(): Promise<void>;
 }
 
-/** Start the service; `extra` is more top-level YAML merged into the configuration. */
+/** Start the service; `extra` is more top-level configuration (`@DIR@` stands for its folder). */
 export async function startServiceUnderTest(extra: Record<string, unknown> = {}): Promise<ServiceUnderTest> {
   const k8s = await TestIssuer.start();
-  const dir = mkdtempSync(join(tmpdir(), 'stint-transport-'));
-  const [http, grpc, admin] = [await freePort(), await freePort(), await freePort()];
-  writeFileSync(
-    join(dir, 'policy.yaml'),
-    `version: 1
+  const introspectionSecret = randomBytes(24).toString('base64url');
+  const env = await startStintInProcess({
+    prefix: 'stint-transport-',
+    audience: AUDIENCE,
+    ports: await freeListenPorts(),
+    policy: `version: 1
 rules:
   - name: apps
     match:
@@ -55,58 +49,27 @@ rules:
         audiences: [${API_AUDIENCE}]
         ttl: { default: 10m, max: 1h }
 `,
-  );
-  const adminToken = randomBytes(24).toString('base64url');
-  const introspectionSecret = randomBytes(24).toString('base64url');
-  writeFileSync(join(dir, 'admin.token'), adminToken, { mode: 0o600 });
-  writeFileSync(join(dir, 'introspect.secret'), introspectionSecret, { mode: 0o600 });
-  const raw = {
-    ...(parse(`issuer: http://127.0.0.1:${http}
-audience: ${AUDIENCE}
-listen: { http: "127.0.0.1:${http}", grpc: "127.0.0.1:${grpc}", admin: "127.0.0.1:${admin}" }
-store: { kind: sqlite, path: ${join(dir, 'stint.db')} }
-policy: { file: ${join(dir, 'policy.yaml')}, watch: false }
-attestors:
-  - kind: kubernetes
-    name: cluster
-    issuer: ${k8s.issuer}
-    explainDenials: true
-admin:
-  tokens: [{ name: operator, secret: { file: ${join(dir, 'admin.token')} } }]
-`) as Record<string, unknown>),
-    ...extra,
-  };
-  const logs: Record<string, unknown>[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const l of chunk.toString().split('\n').filter(Boolean)) logs.push(JSON.parse(l) as Record<string, unknown>);
-      cb();
-    },
+    policySettings: { watch: false },
+    attestors: [{ kind: 'kubernetes', name: 'cluster', issuer: k8s.issuer, explainDenials: true }],
+    admins: [{ name: 'operator' }],
+    extra,
+    secretFiles: { 'introspect.secret': introspectionSecret },
+    captureLogs: true,
+    alsoClose: [k8s],
   });
-  const config = validateConfig(JSON.parse(JSON.stringify(raw).replaceAll('@DIR@', dir)));
-  const stint = await startStint(config, { logger: createLogger('info', sink), tickIntervalMs: 0 });
   return {
-    stint,
+    stint: env.stint,
     k8s,
-    httpUrl: `http://127.0.0.1:${stint.httpPort}`,
-    adminToken,
+    httpUrl: env.url,
+    adminToken: env.adminToken,
     introspectionSecret,
-    logs,
+    logs: env.logs,
     subjectToken: (namespace = 'apps') => k8s.mintKubernetes({ namespace, serviceAccount: 'app', podName: 'app-1', audience: AUDIENCE }),
-    async close() {
-      await stint.close();
-      await k8s.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
+    close: () => env.close(),
   };
 }
 
 /** The RFC 8693 form asking a Stint JWT for `subjectToken`. */
 export function exchangeForm(subjectToken: string): URLSearchParams {
-  return new URLSearchParams({
-    grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
-    subject_token: subjectToken,
-    subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
-    audience: API_AUDIENCE,
-  });
+  return new URLSearchParams(tokenExchangeForm(subjectToken, { audience: API_AUDIENCE }));
 }
