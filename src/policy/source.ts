@@ -49,7 +49,14 @@ export function parseSource(text: string): { source?: PolicyDocument; problems: 
     },
   });
   if (problems.length > 0) return { problems };
-  const data: unknown = doc.toJS({ maxAliasCount: 100 });
+  let data: unknown;
+  try {
+    // The yaml library throws (a ReferenceError) for an unresolved alias and for an alias bomb past the cap.
+    data = doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    const message = err instanceof Error && /alias count/i.test(err.message) ? 'too many aliases (at most 100 expansions; a resource exhaustion attack?)' : `cannot resolve the document: ${firstLine(err instanceof Error ? err.message : String(err)).slice(0, 200)}`;
+    return { problems: [{ path: '', line: 0, column: 0, message }] };
+  }
   return {
     problems,
     source: {
