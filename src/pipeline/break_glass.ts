@@ -13,12 +13,12 @@ import type { IssuedCredential } from '../credentials/provider.js';
 import { ConfigError, StintError } from '../errors.js';
 import { uuidv7 } from '../ids.js';
 import { activeGrant } from '../grants/active_grant.js';
-import { grantRef } from '../grants/grant_ref.js';
 import type { GrantedCredential } from '../policy/decision.js';
 import type { AuditEvent, Grant, Store } from '../store/store.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { StintMetrics } from '../telemetry/metrics.js';
 import type { ProviderLookup } from './contracts.js';
+import { recordOrRevoke } from './issue_all.js';
 
 /** Where a request stands. */
 export type BreakGlassState = 'pending' | 'approved' | 'released' | 'expired';
@@ -195,13 +195,8 @@ export class BreakGlassService {
       grantIds: [grant.id],
       data: { credential: sealed.name, kind: sealed.kind, requester: status.requester, approvers: status.approvers, ticket: status.ticket, ttlSeconds, credentialFingerprint: grant.credentialFingerprint },
     });
-    try {
-      await deps.auditor.recordIssuance([grant], event);
-    } catch (err) {
-      // Never hand out what could not be recorded: revoke it upstream again at once.
-      await provider.revoke(grantRef(grant)).catch(() => undefined);
-      throw err;
-    }
+    // Never hand out what could not be recorded: revoke it upstream again at once.
+    await recordOrRevoke(deps, [grant], event);
     this.loud('break-glass credential released', { id, credential: sealed.name, requester: status.requester, approvers: status.approvers, grant: grant.id, ttlSeconds });
     deps.metrics.breakGlass.inc({ event: 'released' });
     return { status: await this.status(id), grant, credential };

@@ -4,25 +4,17 @@
  */
 import type { WorkloadIdentity } from '../attestation/attestor.js';
 import { JWT_TOKEN_TYPE } from '../attestation/token_types.js';
-import type { CredentialProvider, IssuedCredential } from '../credentials/provider.js';
-import { activeGrant } from '../grants/active_grant.js';
 import { PolicyDeniedError, StintError, toStintError } from '../errors.js';
 import { fingerprintOfHex, sha256Hex } from '../fingerprint.js';
 import { uuidv7 } from '../ids.js';
-import { grantRef } from '../grants/grant_ref.js';
-import type { CredentialRequest, Decision, GrantedCredential, PolicyEngine, RequestContext } from '../policy/decision.js';
+import type { CredentialRequest, Decision, PolicyEngine, RequestContext } from '../policy/decision.js';
 import { disagreement, summarize } from '../policy/shadow.js';
 import type { Grant } from '../store/store.js';
 import { ttlSource } from '../telemetry/metrics.js';
 import { boundedContext, boundedCredentials } from './bounded_request.js';
 import { cacheVerifiedIdentities } from './cached_verifier.js';
+import { issueAll, type IssuedGrant } from './issue_all.js';
 import type { IdentityVerifier, PipelineDeps, ProviderLookup } from './contracts.js';
-
-/** A granted TTL within a provider's limits: never above its maximum or the global cap, never below the upstream's minimum. */
-export function providerTtl(requested: number, provider: Pick<CredentialProvider, 'maxTtlSeconds' | 'minTtlSeconds'>, maxTtlSeconds: number): number {
-  const capped = Math.min(requested, provider.maxTtlSeconds, maxTtlSeconds);
-  return Math.max(capped, Math.min(provider.minTtlSeconds ?? 1, provider.maxTtlSeconds));
-}
 
 export { ID_TOKEN_TYPE, JWT_TOKEN_TYPE } from '../attestation/token_types.js';
 
@@ -41,14 +33,7 @@ export interface ExchangeInput {
   readonly source?: string;
 }
 
-/** One issued credential with its grant. */
-export interface IssuedGrant {
-  readonly grant: Grant;
-  readonly granted: GrantedCredential;
-  readonly credential: IssuedCredential;
-  /** The provider can extend this grant in place (POST /renew) instead of issuing a new credential. */
-  readonly renewable: boolean;
-}
+export type { IssuedGrant } from './issue_all.js';
 
 /** The result of an allowed exchange. */
 export interface ExchangeResult {
@@ -135,64 +120,30 @@ export class ExchangePipeline {
         audited = true;
         throw denialError(decision, deps.verifier.explainDenials?.(identity) ?? false);
       }
-      const issued: IssuedGrant[] = [];
-      try {
-        for (const granted of decision.credentials) {
-          const provider = deps.providers.get(granted.kind);
-          deps.limits?.checkUpstream(granted.kind, deps.clock.now());
-          // Provider limits: never above its maximum (capped), never below the upstream's minimum (raised).
-          const ttl = providerTtl(granted.ttlSeconds, provider, deps.maxTtlSeconds);
-          const final: GrantedCredential = ttl !== granted.ttlSeconds ? { ...granted, ttlSeconds: ttl, ttlCapped: granted.ttlCapped || ttl < granted.ttlSeconds } : granted;
-          const draft = {
-            id: uuidv7(deps.clock.now()),
-            identity,
-            rule: decision.rule,
-            granted: final,
-            issuedAt: nowSeconds,
-            expiresAt: nowSeconds + final.ttlSeconds,
-          };
-          const credential = await provider.issue(draft);
-          issued.push({
-            granted: final,
-            credential,
-            renewable: provider.renew !== undefined,
-            grant: activeGrant({ draft, credential }),
-          });
-        }
-      } catch (err) {
-        // All or nothing: what was already created upstream for this exchange is revoked again.
-        await this.revokeIssued(issued);
-        throw err;
-      }
+      const { rule, reason } = decision;
+      const issued = await issueAll(deps, { identity, rule, credentials: decision.credentials, nowSeconds }, (granted) =>
+        deps.auditor.build({
+          ...base,
+          type: 'exchange.allowed',
+          rule,
+          outcome: 'allow',
+          reason,
+          grantIds: granted.map((i) => i.grant.id),
+          data: {
+            ...base.data,
+            granted: granted.map((i) => ({
+              grantId: i.grant.id,
+              kind: i.granted.kind,
+              audience: i.granted.audience ?? null,
+              target: i.granted.target ?? null,
+              ttlSeconds: i.granted.ttlSeconds,
+              ttlCapped: i.granted.ttlCapped,
+              credentialFingerprint: i.grant.credentialFingerprint,
+            })),
+          },
+        }),
+      );
       const grants = issued.map((i) => i.grant);
-      const event = deps.auditor.build({
-        ...base,
-        type: 'exchange.allowed',
-        rule: decision.rule,
-        outcome: 'allow',
-        reason: decision.reason,
-        grantIds: grants.map((g) => g.id),
-        data: {
-          ...base.data,
-          granted: issued.map((i) => ({
-            grantId: i.grant.id,
-            kind: i.granted.kind,
-            audience: i.granted.audience ?? null,
-            target: i.granted.target ?? null,
-            ttlSeconds: i.granted.ttlSeconds,
-            ttlCapped: i.granted.ttlCapped,
-            credentialFingerprint: i.grant.credentialFingerprint,
-          })),
-        },
-      });
-      // The grant and its audit event are durable before the credential leaves the process; if they
-      // cannot be recorded, what was created upstream is revoked again at once (reconciliation backs this up).
-      try {
-        await deps.auditor.recordIssuance(grants, event);
-      } catch (err) {
-        await this.revokeIssued(issued);
-        throw err;
-      }
       audited = true;
       deps.onIssued?.(grants);
       for (const i of issued) {
@@ -285,11 +236,6 @@ export class ExchangePipeline {
     } catch {
       deps.metrics.policyShadowDecisions.inc({ agreement: 'error' });
     }
-  }
-
-  /** Best-effort revocation of credentials that will not be handed out. */
-  private async revokeIssued(issued: readonly IssuedGrant[]): Promise<void> {
-    for (const { grant } of issued) await this.deps.providers.get(grant.kind).revoke(grantRef(grant)).catch(() => undefined);
   }
 
   private observe(started: bigint, identity: WorkloadIdentity | null, kind: string, outcome: string): void {

@@ -11,7 +11,7 @@ import type { Grant, Store } from '../store/store.js';
 import type { AdminService, RevocationResult } from './admin.js';
 import type { PipelineDeps, PresentedToken } from './contracts.js';
 import { grantRef } from '../grants/grant_ref.js';
-import { providerTtl } from './exchange.js';
+import { providerTtl } from './issue_all.js';
 import { renewAfterOf } from '../credentials/provider.js';
 import type { QuarantineView } from './quarantine.js';
 
