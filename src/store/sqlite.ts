@@ -25,6 +25,7 @@ import { startCheckpointer, type Checkpointer } from './sqlite_checkpointer.js';
 import { SQLITE_MIGRATIONS } from './sqlite_schema.js';
 import { AUDIT_COLUMNS, auditFromRow, auditParams, grantFromRow, grantParams, keyFromRow, keyInSlotParams, keyParams, quarantineFromRow, quarantineInForce, sortKeys, sortQuarantines, type AuditRow, type GrantRow, type KeyRow, type QuarantineRow } from './rows.js';
 import * as sql from './sql.js';
+import { jsonOnceOrValue } from '../telemetry/json_once.js';
 import type { AttestationBinding, AttestationBindingInput, AuditEvent, AuditFilter, CleanupOutcome, Grant, GrantFilter, Quarantine, Store, StoredKey } from './store.js';
 
 /** The SQLite implementation of Store. */
@@ -513,7 +514,8 @@ class SqliteStoreImpl implements SqliteStore {
   private writeIssuance(w: QueuedWrite): void {
     const { grants, event } = w;
     const seqs = grants.length === 0 ? EMPTY_SEQS : grants.map((g) => this.insertGrant.run(...grantParams(g)).lastInsertRowid);
-    const auditSeq = this.insertAudit.run(...auditParams(event, JSON.stringify)).lastInsertRowid;
+    // The event's JSON is kept for its log line (telemetry/json_once.ts): serialized once per event.
+    const auditSeq = this.insertAudit.run(...auditParams(event, jsonOnceOrValue)).lastInsertRowid;
     for (const grantId of event.grantIds) {
       const j = grants.findIndex((g) => g.id === grantId);
       if (j >= 0) this.insertAuditLink.run(seqs[j]!, auditSeq);
