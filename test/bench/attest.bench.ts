@@ -20,6 +20,7 @@ import { FakeAzureImds } from '../support/fake_azure_imds.js';
 import { FakeGceMetadata } from '../support/fake_gce_metadata.js';
 import { documentText, FakeAwsCertificates, instanceDocument, type IidFormat } from '../support/fake_imds.js';
 import { TestIssuer } from '../support/test_issuer.js';
+import { benchSelected } from './sections.js';
 
 const AUDIENCE = 'https://stint.bench.test';
 const N = Number(process.env.STINT_BENCH_ATTEST_N ?? 400);
@@ -111,7 +112,7 @@ async function main(): Promise<void> {
   await Promise.all([k8s.close(), gce.close(), az.close(), store.close()]);
 }
 
-main().catch((e: unknown) => {
+if (benchSelected('attest')) main().catch((e: unknown) => {
   console.error(e);
   process.exit(1);
 });

@@ -14,6 +14,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import { runLoad, type LoadResult } from './load.js';
 import { API_AUDIENCE, ROOT, benchIssuer, compositeLimit, firstLinePort, fmtLoad as fmt, goalRow, rawCrypto, startChild, startStint, stintPorts, stopChild, writeStintConfig, writeTrustFiles } from './common.js';
 import { loadStintProto } from '../../src/grpc/stint_proto.js';
+import { benchSelected } from './sections.js';
 
 const CONCURRENCY = [1, 16, 64];
 const CALLS: Record<number, number> = { 1: 600, 16: 3000, 64: 3000 };
@@ -103,4 +104,4 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+if (benchSelected('grpc')) await main();

@@ -19,6 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FleetOptions, FleetRecord } from './fleet.js';
 import { ROOT, benchIssuer, goalRow, startStint, stintPorts, stopChild, writeStintConfig, writeTrustFiles } from './common.js';
+import { benchSelected } from './sections.js';
 
 const SIDECARS = Number(process.env.STINT_BENCH_FLEET_SIDECARS ?? 2000);
 const SCALE = Number(process.env.STINT_BENCH_FLEET_SCALE ?? 1);
@@ -123,7 +124,7 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((e: unknown) => {
+if (benchSelected('fleet')) main().catch((e: unknown) => {
   console.error(e);
   process.exit(1);
 });

@@ -11,6 +11,8 @@
  *   STINT_BENCH_RSS_CALLS sets its length (default 20,000 exchanges);
  * - the cold c16 case on a real embedded PostgreSQL, with one replica and with two replicas on one
  *   database (the load spread over both), as ratios to the SQLite figure;
+ * - the cost of SQLite's `synchronous: full` (issue 14): cold c16 and c1 in fresh Stints with
+ *   normal then full, and the ratio of their rates;
  * and prints every row of the issue's table with its goal and yes/no.
  */
 import { fork, type ChildProcess } from 'node:child_process';
@@ -41,12 +43,15 @@ import {
   type StintPorts,
 } from './common.js';
 import { startEmbeddedPg } from '../support/embedded_pg.js';
+import { benchSelected } from './sections.js';
 
 const WARMUP = 500;
 const CALLS = { c1: 800, c16: 4000 } as const;
 const RSS_CALLS = Number(process.env.STINT_BENCH_RSS_CALLS ?? 20_000);
 const RSS_SAMPLE_MS = 250;
 const SQLITE = '{ kind: sqlite, path: ./stint.db }';
+/** A result before its run (replaced before it is read). */
+const NOT_YET_RUN: LoadResult = { calls: 0, errors: 0, perSecond: 0, p50Ms: 0, p99Ms: 0 };
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** The load generator process. */
@@ -139,6 +144,19 @@ async function main(): Promise<void> {
     const echoAfter = { c16: await loader.run(echoPort, 'repeated', 16, CALLS.c16, { path: '/echo' }), c1: await loader.run(echoPort, 'repeated', 1, CALLS.c1, { path: '/echo' }) };
     await stopChild(echo);
 
+    phase('SQLite synchronous=normal, then full (issue 14: the cost of durability on power loss)');
+    // Each in a fresh Stint, back to back: cold at c16 (the group commit shares an fsync) and c1 (one fsync a call).
+    const syncRuns = { normal: { c16: NOT_YET_RUN, c1: NOT_YET_RUN }, full: { c16: NOT_YET_RUN, c1: NOT_YET_RUN } };
+    for (const mode of ['normal', 'full'] as const) {
+      const ports = await stintPorts();
+      const d = stintDir(base, `sync-${mode}`, writeTrust, ports, `{ kind: sqlite, path: ./stint.db, synchronous: ${mode} }`);
+      const s = await startStint(d.dir, d.config, ports);
+      children.push(s);
+      await loader.run([ports.http], 'cold', 16, WARMUP, { reset: true });
+      syncRuns[mode] = { c16: await loader.run([ports.http], 'cold', 16, CALLS.c16), c1: await loader.run([ports.http], 'cold', 1, CALLS.c1) };
+      await stopChild(s);
+    }
+
     phase(`resident memory over ${RSS_CALLS} cold exchanges`);
     // Resident memory over a long cold run, in a fresh Stint.
     const rssPorts = await stintPorts();
@@ -211,6 +229,13 @@ async function main(): Promise<void> {
     row(goalRow('PostgreSQL cold c16 / SQLite cold c16', (pgOne.perSecond / cold16.perSecond).toFixed(2), '>= 0.50', pgOne.perSecond / cold16.perSecond >= 0.5));
     row(`${'PostgreSQL 2 replicas / SQLite (one machine)'.padEnd(52)} ${(pgTwo.perSecond / cold16.perSecond).toFixed(2).padStart(22)}  (2 replicas / 1 replica: ${(pgTwo.perSecond / pgOne.perSecond).toFixed(2)}; both share these ${cpus().length} cores)`);
     row('(embedded PostgreSQL runs with fsync off, as in the tests; SQLite with synchronous=normal)');
+    row('');
+    row(`stint http cold c16 (SQLite synchronous=normal)  ${fmtLoad(syncRuns.normal.c16)}`);
+    row(`stint http cold c16 (SQLite synchronous=full)    ${fmtLoad(syncRuns.full.c16)}`);
+    row(`stint http cold c1  (SQLite synchronous=normal)  ${fmtLoad(syncRuns.normal.c1)}`);
+    row(`stint http cold c1  (SQLite synchronous=full)    ${fmtLoad(syncRuns.full.c1)}`);
+    const syncRatio = syncRuns.full.c16.perSecond / syncRuns.normal.c16.perSecond;
+    row(`${'SQLite synchronous=full / normal, cold c16 rate'.padEnd(52)} ${syncRatio.toFixed(2).padStart(22)}  (c1 p50 ${syncRuns.full.c1.p50Ms.toFixed(2)} against ${syncRuns.normal.c1.p50Ms.toFixed(2)} ms; full: an fsync per group commit)`);
     process.stdout.write(`\n${out.join('\n')}\n`);
   } finally {
     for (const c of children) c.kill('SIGTERM');
@@ -220,7 +245,7 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((e: unknown) => {
+if (benchSelected('http')) main().catch((e: unknown) => {
   console.error(e);
   process.exit(1);
 });

@@ -8,6 +8,7 @@ import type { WorkloadIdentity } from '../../src/attestation/attestor.js';
 import type { CredentialRequest, Decision, PolicyEngine } from '../../src/policy/decision.js';
 import { compilePolicy } from '../../src/policy/compile.js';
 import { disagreement, summarize } from '../../src/policy/shadow.js';
+import { benchSelected } from './sections.js';
 
 const RULES = 1000;
 const CALLS = 20_000;
@@ -105,4 +106,4 @@ function main(): void {
   process.stdout.write(`${out.join('\n')}\n`);
 }
 
-main();
+if (benchSelected('policy')) main();

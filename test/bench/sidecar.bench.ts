@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { freePort, get, metricValue, spawnProgram, startSidecar, startStintServe, tempDir, API_AUDIENCE, ROOT, SIDECAR_BIN, type RunningSidecar, type StintUnderTest } from '../sidecar/harness.js';
 import { baseConfig, writeSidecarConfig } from '../sidecar/config.js';
 import { NO_RATE_LIMITS } from './common.js';
+import { benchSelected } from './sections.js';
 
 const RENEWALS = 10_000;
 /** The bundle the slim sidecar image runs: the program and its configuration check. */
@@ -191,7 +192,7 @@ async function renewalRun(url: string, subject: string, tmp: ReturnType<typeof t
   return rows;
 }
 
-main().catch((e: unknown) => {
+if (benchSelected('sidecar')) main().catch((e: unknown) => {
   console.error(e);
   process.exit(1);
 });
