@@ -159,19 +159,9 @@ function authorize(rule: CompiledRule, identity: WorkloadIdentity, requests: rea
 function check(rule: string, entry: CompiledAllow, request: CredentialRequest, identity: WorkloadIdentity): GrantedCredential | Denial {
   const kind = entry.kind;
   const audience = present(request.audience);
-  if (audience !== undefined) {
-    if (!entry.audience) return { rule, reason: 'AUDIENCE_NOT_ALLOWED', message: `rule "${rule}" allows ${kind} with no audience, got ${quote(audience)}` };
-    if (typeof audience !== 'string' || !entry.audience(audience)) return { rule, reason: 'AUDIENCE_NOT_ALLOWED', message: `rule "${rule}" does not allow audience ${quote(audience)} for ${kind}` };
-  } else if (entry.audience) {
-    return { rule, reason: 'AUDIENCE_REQUIRED', message: `${kind} requires an audience` };
-  }
   const target = present(request.target);
-  if (target !== undefined) {
-    if (!entry.target) return { rule, reason: 'TARGET_NOT_ALLOWED', message: `rule "${rule}" allows ${kind} with no target, got ${quote(target)}` };
-    if (typeof target !== 'string' || !entry.target(target)) return { rule, reason: 'TARGET_NOT_ALLOWED', message: `rule "${rule}" does not allow target ${quote(target)} for ${kind}` };
-  } else if (entry.target) {
-    return { rule, reason: 'TARGET_REQUIRED', message: `${kind} requires a target` };
-  }
+  const denied = checkPinned('audience', audience, entry.audience, rule, kind) ?? checkPinned('target', target, entry.target, rule, kind);
+  if (denied) return denied;
   const requestedScopes = request.scopes;
   let scopes: readonly string[] = EMPTY;
   if (requestedScopes !== undefined && requestedScopes !== null) {
@@ -202,6 +192,24 @@ function check(rule: string, entry: CompiledAllow, request: CredentialRequest, i
     ...(target !== undefined ? { target: target as string } : {}),
   };
   return granted;
+}
+
+/** The denial reasons and wording of a request field an allow entry pins (audience, target). */
+const PINNED = {
+  audience: { notAllowed: 'AUDIENCE_NOT_ALLOWED', required: 'AUDIENCE_REQUIRED', a: 'an audience' },
+  target: { notAllowed: 'TARGET_NOT_ALLOWED', required: 'TARGET_REQUIRED', a: 'a target' },
+} as const;
+
+/**
+ * Check a requested audience or target against the entry's test: a value needs a test that
+ * accepts it, and an entry with a test requires a value. Undefined when the request passes.
+ */
+function checkPinned(field: keyof typeof PINNED, value: unknown, test: ((v: string) => boolean) | undefined, rule: string, kind: string): Denial | undefined {
+  const p = PINNED[field];
+  if (value === undefined) return test ? { rule, reason: p.required, message: `${kind} requires ${p.a}` } : undefined;
+  if (!test) return { rule, reason: p.notAllowed, message: `rule "${rule}" allows ${kind} with no ${field}, got ${quote(value)}` };
+  if (typeof value !== 'string' || !test(value)) return { rule, reason: p.notAllowed, message: `rule "${rule}" does not allow ${field} ${quote(value)} for ${kind}` };
+  return undefined;
 }
 
 function present(v: unknown): unknown {
