@@ -59,6 +59,27 @@ function isMapping(v: unknown): v is Record<string, unknown> {
   return proto === Object.prototype || proto === null;
 }
 
+/** The pattern forms of a matcher: what a pattern must be, and the check of its syntax. */
+const PATTERN_FORMS = {
+  glob: { nonEmpty: true, problem: globProblem },
+  regex: { nonEmpty: false, problem: regexProblem },
+} as const;
+
+/** A glob or regex matcher: a string (a glob's non-empty) whose syntax its form accepts. */
+function parsePattern(form: keyof typeof PATTERN_FORMS, value: unknown, ctx: Ctx, path: (string | number)[]): MatcherSpec | undefined {
+  const { nonEmpty, problem } = PATTERN_FORMS[form];
+  if (typeof value !== 'string' || (nonEmpty && value.length === 0)) {
+    issue(ctx, path, `${form} must be a ${nonEmpty ? 'non-empty ' : ''}string`);
+    return undefined;
+  }
+  const found = problem(value);
+  if (found) {
+    issue(ctx, path, found);
+    return undefined;
+  }
+  return form === 'glob' ? { glob: value } : { regex: value };
+}
+
 function parseMatcher(v: unknown, ctx: Ctx, allowClaimForms: boolean, base: (string | number)[] = []): MatcherSpec | undefined {
   const at = (...rest: (string | number)[]): (string | number)[] => [...base, ...rest];
   const forms = allowClaimForms ? MATCHER_KEYS : 'exact, glob or regex';
@@ -88,30 +109,9 @@ function parseMatcher(v: unknown, ctx: Ctx, allowClaimForms: boolean, base: (str
       const s = scalarString(value, ctx, at('exact'));
       return s === undefined ? undefined : { exact: s };
     }
-    case 'glob': {
-      if (typeof value !== 'string' || value.length === 0) {
-        issue(ctx, at('glob'), 'glob must be a non-empty string');
-        return undefined;
-      }
-      const problem = globProblem(value);
-      if (problem) {
-        issue(ctx, at('glob'), problem);
-        return undefined;
-      }
-      return { glob: value };
-    }
-    case 'regex': {
-      if (typeof value !== 'string') {
-        issue(ctx, at('regex'), 'regex must be a string');
-        return undefined;
-      }
-      const problem = regexProblem(value);
-      if (problem) {
-        issue(ctx, at('regex'), problem);
-        return undefined;
-      }
-      return { regex: value };
-    }
+    case 'glob':
+    case 'regex':
+      return parsePattern(key, value, ctx, at(key));
     case 'oneOf': {
       if (!allowClaimForms) break;
       if (!Array.isArray(value) || value.length === 0) {
