@@ -16,6 +16,7 @@ import { roleNameFor, grantIdOfRole, uuidv7TimeMs, MAX_IDENTIFIER_BYTES, MAX_ROL
 import { PostgresRoles } from './postgres/roles.js';
 import { scramSha256Verifier } from './postgres/scram.js';
 import { renewAfterOf, type CredentialProvider, type GrantDraft, type GrantRef, type IssuedCredential, type LiveGrantCheck, type ProviderDeps, type ReconcileReport, type RevokeResult } from './provider.js';
+import { sweepOrphans, upstreamObjectProvider } from './upstream_object.js';
 
 /** The credential kind named in policy rules and requests. */
 export const POSTGRES_KIND = 'postgres';
@@ -209,12 +210,11 @@ export function createPostgresProvider(config: PostgresProviderConfig, deps: Pro
     };
   };
 
-  return {
+  return upstreamObjectProvider({
     kind: POSTGRES_KIND,
     maxTtlSeconds: cfg.maxTtl,
     minTtlSeconds: 1,
-    requires: 'target',
-    reapOnExpiry: true,
+    remove: (grant, cause) => drop(grant, cause === 'revoke' ? 'revoke_role' : 'reap_role'),
 
     async issue(draft: GrantDraft): Promise<IssuedCredential> {
       const db = databaseFor(draft.granted.target);
@@ -264,14 +264,6 @@ export function createPostgresProvider(config: PostgresProviderConfig, deps: Pro
       };
     },
 
-    revoke(grant: GrantRef): Promise<RevokeResult> {
-      return drop(grant, 'revoke_role');
-    },
-
-    reap(grant: GrantRef): Promise<RevokeResult> {
-      return drop(grant, 'reap_role');
-    },
-
     async renew(grant: GrantRef, ttlSeconds: number): Promise<{ expiresAt: number }> {
       const { db, role } = roleOfGrant(grant);
       const expiresAt = epochSeconds(clock) + Math.max(1, Math.min(Math.floor(ttlSeconds), cfg.maxTtl));
@@ -297,25 +289,27 @@ export function createPostgresProvider(config: PostgresProviderConfig, deps: Pro
           failed.push(`${db.name}: ${err instanceof StintError ? err.code : 'ERR_INTERNAL'}`);
           continue;
         }
-        for (const r of roles) {
+        const marked = roles.flatMap((r) => {
           const grantId = grantIdOfRole(db.config.rolePrefix, r.name);
-          if (!grantId) continue;
           // Roles are cluster-wide: another configured database on the same cluster owns its own.
-          const marking = parseComment(r.comment);
-          if (marking?.database !== undefined && marking.database !== db.name) continue;
-          found++;
-          if (await isLive(grantId)) continue;
-          const createdMs = uuidv7TimeMs(grantId);
-          const oldEnough =
-            createdMs !== null ? now - createdMs / 1000 >= cfg.reconcileGrace : r.validUntil !== null && now >= r.validUntil.getTime() / 1000 + cfg.reconcileGrace;
-          if (!oldEnough) continue;
-          try {
-            await db.roles.dropRole(r.name, 'reconcile_drop_role');
-            removed.push(`${db.name}/${r.name}`);
-          } catch (err) {
-            failed.push(`${db.name}/${r.name}: ${err instanceof UpstreamError ? `${err.code} ${err.upstreamCode}` : err instanceof StintError ? err.code : 'ERR_INTERNAL'}`);
-          }
-        }
+          const database = parseComment(r.comment)?.database;
+          return grantId && (database === undefined || database === db.name) ? [{ role: r, grantId }] : [];
+        });
+        found += marked.length;
+        const swept = await sweepOrphans(marked, {
+          handle: ({ role }) => `${db.name}/${role.name}`,
+          async isOrphan({ role: r, grantId }) {
+            if (await isLive(grantId)) return false;
+            const createdMs = uuidv7TimeMs(grantId);
+            return createdMs !== null ? now - createdMs / 1000 >= cfg.reconcileGrace : r.validUntil !== null && now >= r.validUntil.getTime() / 1000 + cfg.reconcileGrace;
+          },
+          async remove({ role }) {
+            await db.roles.dropRole(role.name, 'reconcile_drop_role');
+            return true;
+          },
+        });
+        removed.push(...swept.removed);
+        failed.push(...swept.failed);
       }
       if (listed === 0 && firstError) throw firstError;
       return { found, removed, failed };
@@ -324,5 +318,5 @@ export function createPostgresProvider(config: PostgresProviderConfig, deps: Pro
     async close(): Promise<void> {
       await Promise.all([...databases.values()].map((db) => db.roles.close().catch(() => undefined)));
     },
-  };
+  });
 }

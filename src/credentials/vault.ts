@@ -30,6 +30,7 @@ import type { CredentialProvider, GrantDraft, GrantRef, IssuedCredential, LiveGr
 import { leaseIdOf, VaultClient, type VaultAuth, type VaultSecret } from './vault/client.js';
 import { isVaultPath, secretPathOf } from './vault/paths.js';
 import { credentialOf } from './vault/secret.js';
+import { failureOf, sweepOrphans, upstreamObjectProvider } from './upstream_object.js';
 import { VaultTokenCache, type TokenLookup } from './vault/tokens.js';
 
 /** The credential kind named in policy rules and requests. */
@@ -161,11 +162,11 @@ export function createVaultProviders(config: VaultProviderConfig, deps: Provider
     return { effective: true };
   };
 
-  const provider: CredentialProvider = {
+  const provider = upstreamObjectProvider({
     kind,
     maxTtlSeconds: config.maxTtl,
-    requires: 'target',
-    reapOnExpiry: true,
+    // A lease ends the same way whether the grant was revoked or expired.
+    remove: revoke,
 
     async issue(draft: GrantDraft): Promise<IssuedCredential> {
       const path = secretPathOf(kind, draft.granted.target);
@@ -195,9 +196,6 @@ export function createVaultProviders(config: VaultProviderConfig, deps: Provider
       return credentialOf(kind, draft, secret, now(), held.token.validUntil);
     },
 
-    revoke,
-    reap: revoke,
-
     async renew(grant: GrantRef, ttlSeconds: number): Promise<{ expiresAt: number }> {
       const leaseId = grant.revocationHandle;
       if (!leaseId) throw new StintError('ERR_INVALID_REQUEST', `${kind}: grant ${grant.id} has no Vault lease to renew`, { kind });
@@ -209,7 +207,7 @@ export function createVaultProviders(config: VaultProviderConfig, deps: Provider
     async close(): Promise<void> {
       tokens.clear();
     },
-  };
+  });
 
   if (config.reconcilePrefixes.length > 0) {
     provider.reconcile = (_isLive: LiveGrantCheck, at: number, liveHandles: LiveHandles) => reconcile(at, liveHandles);
@@ -219,28 +217,27 @@ export function createVaultProviders(config: VaultProviderConfig, deps: Provider
   async function reconcile(at: number, liveHandles: LiveHandles): Promise<ReconcileReport> {
     const found: string[] = [];
     const failed: string[] = [];
-    const removed: string[] = [];
     for (const prefix of config.reconcilePrefixes) {
       try {
         // Collected afresh on each attempt: asManager may run the listing twice.
         found.push(...(await asManager(async (token) => collect(prefix, token, 0, [], MAX_RECONCILE_LEASES - found.length))));
       } catch (err) {
-        failed.push(`${prefix}/: ${codeOf(err)}`);
+        failed.push(`${prefix}/: ${failureOf(err)}`);
       }
     }
     const live = found.length > 0 ? await liveHandles() : new Set<string>();
-    for (const leaseId of found) {
-      if (live.has(leaseId)) continue;
-      try {
+    const swept = await sweepOrphans(found, {
+      handle: (leaseId) => leaseId,
+      isOrphan: async (leaseId) => !live.has(leaseId),
+      async remove(leaseId) {
+        // Only a lease's own record says how old it is (and whether it still exists).
         const info = await asManager((token) => client.lookup(leaseId, token));
-        if (!info || at - info.issueTime < config.reconcileGrace) continue;
+        if (!info || at - info.issueTime < config.reconcileGrace) return false;
         await asManager((token) => client.revoke(leaseId, token));
-        removed.push(leaseId);
-      } catch (err) {
-        failed.push(`${leaseId}: ${codeOf(err)}`);
-      }
-    }
-    return { found: found.length, removed, failed };
+        return true;
+      },
+    });
+    return { found: found.length, removed: swept.removed, failed: [...failed, ...swept.failed] };
   }
 
   /** Collect into `into` (and return) at most `limit` lease ids under `prefix`, descending into sub-prefixes. */
@@ -258,9 +255,4 @@ export function createVaultProviders(config: VaultProviderConfig, deps: Provider
   }
 
   return [provider];
-}
-
-function codeOf(err: unknown): string {
-  if (err instanceof UpstreamError) return `${err.code} (${err.upstreamCode})`;
-  return err instanceof StintError ? err.code : 'ERR_INTERNAL';
 }

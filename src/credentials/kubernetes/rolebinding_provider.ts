@@ -11,6 +11,7 @@ import type { V1ClusterRoleBinding, V1ObjectMeta, V1RoleBinding } from '@kuberne
 import type { Clock } from '../../clock.js';
 import { UpstreamError } from '../../errors.js';
 import { renewAfterOf, type CredentialProvider, type GrantDraft, type GrantRef, type IssuedCredential, type LiveGrantCheck, type ReconcileReport, type RevokeResult } from '../provider.js';
+import { failureOf, sweepOrphans, upstreamObjectProvider, type RemovalCause } from '../upstream_object.js';
 import type { KubernetesProviderConfig } from './config.js';
 import type { CallOptions, KubeApis, KubernetesConnection } from './connection.js';
 import { apiFailureOf } from '../../kube/api_errors.js';
@@ -94,17 +95,16 @@ export function createRoleBindingProvider(config: KubernetesProviderConfig, conn
     return { namespace: target.scope === 'cluster' ? null : target.namespace, name: bindingName(ref.id) };
   };
 
-  const revoke = async (ref: GrantRef, operation: string): Promise<RevokeResult> => {
+  const revoke = async (ref: GrantRef, cause: RemovalCause): Promise<RevokeResult> => {
     const loc = locate(ref);
-    const gone = await remove(loc, operation);
+    const gone = await remove(loc, cause === 'revoke' ? 'delete' : 'reap');
     return { effective: true, note: gone ? `${describe(loc)} was already gone` : `${describe(loc)} deleted; access ends now` };
   };
 
-  return {
+  return upstreamObjectProvider({
     kind,
     maxTtlSeconds: config.maxTtl,
-    requires: 'target',
-    reapOnExpiry: true,
+    remove: revoke,
 
     async issue(draft: GrantDraft): Promise<IssuedCredential> {
       const target = parseBindingTarget(kind, draft.granted.target);
@@ -154,9 +154,6 @@ export function createRoleBindingProvider(config: KubernetesProviderConfig, conn
       };
     },
 
-    revoke: (ref) => revoke(ref, 'delete'),
-    reap: (ref) => revoke(ref, 'reap'),
-
     async reconcile(isLive: LiveGrantCheck, now: number): Promise<ReconcileReport> {
       const nowMs = now * 1000;
       const graceMs = config.reconcileGrace * 1000;
@@ -189,32 +186,28 @@ export function createRoleBindingProvider(config: KubernetesProviderConfig, conn
         } catch (err) {
           // One scope that cannot be listed (e.g. no cluster-wide permission) does not stop the other.
           listErrors.push(err);
-          failed.push(`${what}: cannot list: ${describeError(err)}`);
+          failed.push(`${what}: cannot list: ${failureOf(err)}`);
         }
       }
       if (listErrors.length === 2) throw listErrors[0];
-      const removed: string[] = [];
-      for (const { loc, meta } of found) {
-        const grantId = meta.labels?.[grantLabel];
-        // Only objects Stint named after a grant: a copied label never gets someone else's binding deleted.
-        if (!grantId || loc.name !== safeBindingName(grantId) || loc.namespace === '') continue;
-        const created = Math.max(grantTimeMs(grantId) ?? -Infinity, creationMs(meta.creationTimestamp) ?? -Infinity);
-        if (!Number.isFinite(created) || nowMs - created < graceMs) continue;
-        if (await isLive(grantId)) continue;
-        try {
+      const swept = await sweepOrphans(found, {
+        handle: ({ loc }) => handleOf(loc),
+        async isOrphan({ loc, meta }) {
+          const grantId = meta.labels?.[grantLabel];
+          // Only objects Stint named after a grant: a copied label never gets someone else's binding deleted.
+          if (!grantId || loc.name !== safeBindingName(grantId) || loc.namespace === '') return false;
+          const created = Math.max(grantTimeMs(grantId) ?? -Infinity, creationMs(meta.creationTimestamp) ?? -Infinity);
+          if (!Number.isFinite(created) || nowMs - created < graceMs) return false;
+          return !(await isLive(grantId));
+        },
+        remove: async ({ loc }) => {
           await remove(loc, 'reconcile');
-          removed.push(handleOf(loc));
-        } catch (err) {
-          failed.push(`${handleOf(loc)}: ${describeError(err)}`);
-        }
-      }
-      return { found: found.length, removed, failed };
+          return true;
+        },
+      });
+      return { found: found.length, removed: swept.removed, failed: [...failed, ...swept.failed] };
     },
-  };
-}
-
-function describeError(err: unknown): string {
-  return `${(err as { code?: string }).code ?? 'ERR_INTERNAL'}${err instanceof UpstreamError ? ` (${err.upstreamCode})` : ''}`;
+  });
 }
 
 function safeBindingName(grantId: string): string | null {
