@@ -9,23 +9,19 @@
  * transports, Admin revocation (recorded, not effective upstream: said so), expiry without
  * upstream cleanup, and the audit trail.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
-import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { validateConfig } from '../../src/config/load.js';
 import { AWS_CREDENTIALS_TOKEN_TYPE, AWS_REVOKE_NOTE } from '../../src/credentials/aws_sts.js';
 import { sessionName } from '../../src/credentials/aws/session.js';
 import { fingerprint } from '../../src/fingerprint.js';
-import { startStint, type RunningStint } from '../../src/service.js';
+import type { RunningStint } from '../../src/service.js';
 import { FakeClock } from '../support/fake_clock.js';
 import { FakeSts } from '../support/fake_sts.js';
-import { StintGrpcClient } from '../support/grpc_client.js';
+import type { StintGrpcClient } from '../support/grpc_client.js';
 import { freePort } from '../support/ports.js';
+import { httpExchange, queryAudit, startStintInProcess, tokenExchangeForm, type AuditEvent, type GrpcCredential, type InProcessStint } from '../support/stint_under_test.js';
 import { TestIssuer } from '../support/test_issuer.js';
-import { AUDIENCE, httpExchange } from './harness.js';
+import { AUDIENCE } from './harness.js';
 
 const KIND = 'aws-sts';
 const ADMIN_TOKEN = 'aws-e2e-admin-token';
@@ -34,9 +30,9 @@ const IDENTITY = 'spiffe://e2e.test/ns/payments/sa/api-deployer';
 const clock = new FakeClock();
 let k8s: TestIssuer;
 let sts: FakeSts;
+let env: InProcessStint;
 let stint: RunningStint;
 let grpc: StintGrpcClient;
-let dir: string;
 let url: string;
 let DEPLOY_ROLE: string;
 let OTHER_ROLE: string;
@@ -64,7 +60,6 @@ rules:
 
 beforeAll(async () => {
   k8s = await TestIssuer.start({ clock });
-  dir = mkdtempSync(join(tmpdir(), 'stint-aws-e2e-'));
   const httpPort = await freePort();
   url = `http://127.0.0.1:${httpPort}`;
   // AWS trusts Stint as an OIDC provider: STS fetches Stint's discovery document and JWKS.
@@ -74,30 +69,24 @@ beforeAll(async () => {
   // Both roles trust Stint in AWS; only the policy keeps the workload away from the second one.
   sts.addRole({ arn: DEPLOY_ROLE, maxSessionDuration: 3600 });
   sts.addRole({ arn: OTHER_ROLE, maxSessionDuration: 3600 });
-  writeFileSync(join(dir, 'policy.yaml'), policy(k8s.issuer, DEPLOY_ROLE));
-  writeFileSync(join(dir, 'admin.token'), `${ADMIN_TOKEN}\n`, { mode: 0o600 });
-  const config = validateConfig({
-    issuer: url,
+  env = await startStintInProcess({
+    prefix: 'stint-aws-e2e-',
+    clock,
     audience: AUDIENCE,
     trustDomain: 'e2e.test',
-    listen: { http: `127.0.0.1:${httpPort}`, grpc: '127.0.0.1:0', admin: '127.0.0.1:0' },
-    store: { kind: 'sqlite', path: join(dir, 'stint.db') },
-    policy: { file: join(dir, 'policy.yaml') },
-    credentials: { maxTtl: '1h' },
+    ports: { http: httpPort },
+    policy: policy(k8s.issuer, DEPLOY_ROLE),
+    maxTtl: '1h',
     attestors: [{ kind: 'kubernetes', name: 'cluster', issuer: k8s.issuer }],
-    admin: { tokens: [{ name: 'aws-operator', secret: { file: join(dir, 'admin.token') } }] },
-    providers: { aws: { region: 'us-east-1', endpoint: sts.url, maxAttempts: 1, timeout: '3s' } },
+    admins: [{ name: 'aws-operator', token: ADMIN_TOKEN }],
+    extra: { providers: { aws: { region: 'us-east-1', endpoint: sts.url, maxAttempts: 1, timeout: '3s' } } },
+    alsoClose: [sts, k8s],
   });
-  stint = await startStint(config, { clock, tickIntervalMs: 0, logger: pino({ level: 'silent' }) });
-  grpc = new StintGrpcClient(`127.0.0.1:${stint.grpcPort}`, `127.0.0.1:${stint.adminPort}`);
+  ({ stint, grpc } = env);
 }, 60_000);
 
 afterAll(async () => {
-  grpc?.close();
-  await stint?.close();
-  await sts?.close();
-  await k8s?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await env?.close();
 });
 
 afterEach(() => {
@@ -108,38 +97,13 @@ afterEach(() => {
 const subject = (serviceAccount = 'api-deployer'): Promise<string> => k8s.mintKubernetes({ namespace: 'payments', serviceAccount, audience: AUDIENCE });
 const now = (): number => Math.floor(clock.now() / 1000);
 
-function awsForm(subjectToken: string, extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
-    subject_token: subjectToken,
-    subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
-    credential_kind: KIND,
-    resource: DEPLOY_ROLE,
-    ...extra,
-  };
-}
-
-interface GrpcCredential {
-  grant_id: string;
-  kind: string;
-  token: string;
-  token_type: string;
-  fields: Record<string, string>;
-  expires_at: string;
-  renew_after: string;
-  ttl_seconds: number;
-  target: string;
-}
+const awsForm = (subjectToken: string, extra: Record<string, string> = {}): Record<string, string> => tokenExchangeForm(subjectToken, { credential_kind: KIND, resource: DEPLOY_ROLE, ...extra });
 
 async function grpcExchange(target: string, ttlSeconds = 0): ReturnType<StintGrpcClient['call']> {
   return grpc.call({ subject_token: await subject(), credentials: [{ kind: KIND, target, ttl_seconds: ttlSeconds }], context: { reason: 'deploy' } });
 }
 
-async function audit(filter: Record<string, unknown>): Promise<{ type: string; reason: string; outcome: string; grant_ids: string[]; data: Record<string, unknown> }[]> {
-  const res = await grpc.adminCall<{ events: { type: string; reason: string; outcome: string; grant_ids: string[]; data_json: string }[] }>('QueryAudit', { limit: 100, ...filter }, ADMIN_TOKEN);
-  if (!res.ok) throw new Error(`QueryAudit failed: ${res.details}`);
-  return res.value.events.map((e) => ({ ...e, data: JSON.parse(e.data_json) as Record<string, unknown> }));
-}
+const audit = (filter: Record<string, unknown>): Promise<AuditEvent[]> => queryAudit(grpc, ADMIN_TOKEN, { limit: 100, ...filter });
 
 /** Call GetCallerIdentity on the fake STS with an unmodified SDK client and the issued fields. */
 function callerIdentity(fields: Record<string, string>): Promise<{ Arn?: string }> {

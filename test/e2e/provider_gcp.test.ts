@@ -8,21 +8,17 @@
  * failures on both transports, Admin revocation (recorded, not effective upstream: said so),
  * expiry without upstream cleanup, and the audit trail.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { OAuth2Client } from 'google-auth-library';
-import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { validateConfig } from '../../src/config/load.js';
 import { fingerprint } from '../../src/fingerprint.js';
-import { startStint, type RunningStint } from '../../src/service.js';
+import type { RunningStint } from '../../src/service.js';
 import { FakeClock } from '../support/fake_clock.js';
 import { CLOUD_PLATFORM_SCOPE, FakeGcp } from '../support/fake_gcp.js';
-import { StintGrpcClient } from '../support/grpc_client.js';
+import type { StintGrpcClient } from '../support/grpc_client.js';
 import { freePort } from '../support/ports.js';
+import { httpExchange, queryAudit, startStintInProcess, tokenExchangeForm, type AuditEvent, type GrpcCredential, type InProcessStint } from '../support/stint_under_test.js';
 import { TestIssuer } from '../support/test_issuer.js';
-import { AUDIENCE, httpExchange } from './harness.js';
+import { AUDIENCE } from './harness.js';
 
 const WIF_AUDIENCE = '//iam.googleapis.com/projects/424242/locations/global/workloadIdentityPools/stint-e2e/providers/stint';
 const READER = 'reader@payments-prod.iam.gserviceaccount.com';
@@ -35,9 +31,9 @@ const KIND = 'gcp-access-token';
 const clock = new FakeClock();
 let k8s: TestIssuer;
 let fake: FakeGcp;
+let env: InProcessStint;
 let stint: RunningStint;
 let grpc: StintGrpcClient;
-let dir: string;
 let url: string;
 
 function policy(k8sIssuer: string): string {
@@ -70,46 +66,41 @@ rules:
 beforeAll(async () => {
   k8s = await TestIssuer.start({ clock });
   fake = await FakeGcp.start({ clock });
-  dir = mkdtempSync(join(tmpdir(), 'stint-gcp-e2e-'));
   const httpPort = await freePort();
   url = `http://127.0.0.1:${httpPort}`;
   // Google trusts Stint as an OIDC issuer: STS fetches Stint's discovery document and JWKS.
   fake.addWorkloadIdentityProvider({ audience: WIF_AUDIENCE, issuer: url });
   fake.addServiceAccount(READER, ['user:stint@ops.example.com']);
   fake.addServiceAccount(DEPLOYER, [FakeGcp.federatedPrincipal(WIF_AUDIENCE, 'spiffe://e2e.test/ns/batch/sa/deployer')]);
-  writeFileSync(join(dir, 'gcp-credentials.json'), JSON.stringify(fake.addAuthorizedUser('stint@ops.example.com')), { mode: 0o600 });
-  writeFileSync(join(dir, 'policy.yaml'), policy(k8s.issuer));
-  writeFileSync(join(dir, 'admin.token'), `${ADMIN_TOKEN}\n`, { mode: 0o600 });
-  const config = validateConfig({
-    issuer: url,
+  env = await startStintInProcess({
+    prefix: 'stint-gcp-e2e-',
+    clock,
     audience: AUDIENCE,
     trustDomain: 'e2e.test',
-    listen: { http: `127.0.0.1:${httpPort}`, grpc: '127.0.0.1:0', admin: '127.0.0.1:0' },
-    store: { kind: 'sqlite', path: join(dir, 'stint.db') },
-    policy: { file: join(dir, 'policy.yaml') },
-    credentials: { maxTtl: '2h' },
+    ports: { http: httpPort },
+    policy: policy(k8s.issuer),
+    maxTtl: '2h',
     attestors: [{ kind: 'kubernetes', name: 'cluster', issuer: k8s.issuer }],
-    admin: { tokens: [{ name: 'gcp-operator', secret: { file: join(dir, 'admin.token') } }] },
-    providers: {
-      gcp: {
-        credentialsFile: join(dir, 'gcp-credentials.json'),
-        workloadIdentityProvider: WIF_AUDIENCE,
-        stsEndpoint: fake.stsEndpoint,
-        iamCredentialsEndpoint: fake.iamCredentialsEndpoint,
-        timeout: '5s',
+    admins: [{ name: 'gcp-operator', token: ADMIN_TOKEN }],
+    secretFiles: { 'gcp-credentials.json': JSON.stringify(fake.addAuthorizedUser('stint@ops.example.com')) },
+    extra: {
+      providers: {
+        gcp: {
+          credentialsFile: './gcp-credentials.json',
+          workloadIdentityProvider: WIF_AUDIENCE,
+          stsEndpoint: fake.stsEndpoint,
+          iamCredentialsEndpoint: fake.iamCredentialsEndpoint,
+          timeout: '5s',
+        },
       },
     },
+    alsoClose: [fake, k8s],
   });
-  stint = await startStint(config, { clock, tickIntervalMs: 0, logger: pino({ level: 'silent' }) });
-  grpc = new StintGrpcClient(`127.0.0.1:${stint.grpcPort}`, `127.0.0.1:${stint.adminPort}`);
+  ({ stint, grpc } = env);
 }, 60_000);
 
 afterAll(async () => {
-  grpc?.close();
-  await stint?.close();
-  await fake?.close();
-  await k8s?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await env?.close();
 });
 
 afterEach(() => {
@@ -121,25 +112,7 @@ const subject = (namespace: string, serviceAccount: string): Promise<string> => 
 
 /** RFC 8693 form asking for a Google access token. */
 async function gcpForm(namespace: string, serviceAccount: string, extra: Record<string, string>): Promise<Record<string, string>> {
-  return {
-    grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
-    subject_token: await subject(namespace, serviceAccount),
-    subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
-    credential_kind: KIND,
-    ...extra,
-  };
-}
-
-interface GrpcCredential {
-  grant_id: string;
-  kind: string;
-  token: string;
-  token_type: string;
-  fields: Record<string, string>;
-  expires_at: string;
-  ttl_seconds: number;
-  ttl_capped: boolean;
-  target: string;
+  return tokenExchangeForm(await subject(namespace, serviceAccount), { credential_kind: KIND, ...extra });
 }
 
 async function grpcExchange(namespace: string, serviceAccount: string, credential: Record<string, unknown>) {
@@ -158,11 +131,7 @@ async function useToken(token: string): Promise<{ status: number; caller?: strin
   }
 }
 
-async function audit(filter: Record<string, unknown>): Promise<{ type: string; reason: string; outcome: string; grant_ids: string[]; data: Record<string, unknown>; raw: string }[]> {
-  const res = await grpc.adminCall<{ events: { type: string; reason: string; outcome: string; grant_ids: string[]; data_json: string }[] }>('QueryAudit', filter, ADMIN_TOKEN);
-  if (!res.ok) throw new Error(`QueryAudit failed: ${res.details}`);
-  return res.value.events.map((e) => ({ ...e, data: JSON.parse(e.data_json) as Record<string, unknown>, raw: e.data_json }));
-}
+const audit = (filter: Record<string, unknown>): Promise<AuditEvent[]> => queryAudit(grpc, ADMIN_TOKEN, filter);
 
 describe('gcp-access-token through the service', () => {
   it('impersonation over HTTP: a token for the named service account that a Google client can use', async () => {

@@ -9,21 +9,17 @@
  * expiry via stint.tick(), with a failed deletion retried; reconciliation deleting an orphan
  * labelled by Stint and keeping a young one; upstream errors on both transports; audit events.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { validateConfig } from '../../src/config/load.js';
 import { fingerprint } from '../../src/fingerprint.js';
 import { uuidv7 } from '../../src/ids.js';
-import { startStint, type RunningStint } from '../../src/service.js';
+import type { RunningStint } from '../../src/service.js';
 import { FakeClock } from '../support/fake_clock.js';
 import { FakeKubeApiServer } from '../support/fake_kube_apiserver.js';
-import { StintGrpcClient } from '../support/grpc_client.js';
+import type { StintGrpcClient } from '../support/grpc_client.js';
+import { findGrant, httpExchange, queryAudit, startStintInProcess, tokenExchangeForm, type AuditEvent, type GrantRow, type GrpcCredential, type InProcessStint } from '../support/stint_under_test.js';
 import { TestIssuer } from '../support/test_issuer.js';
-import { AUDIENCE, httpExchange } from './harness.js';
+import { AUDIENCE } from './harness.js';
 
 const ADMIN_TOKEN = 'kubernetes-e2e-admin-token';
 const VAULT_AUDIENCE = 'https://vault.example.com';
@@ -33,9 +29,9 @@ const TOKEN_KIND = 'kubernetes-token';
 const clock = new FakeClock();
 let k8s: TestIssuer;
 let kube: FakeKubeApiServer;
+let env: InProcessStint;
 let stint: RunningStint;
 let grpc: StintGrpcClient;
-let dir: string;
 let url: string;
 
 function policy(issuer: string): string {
@@ -67,33 +63,26 @@ rules:
 beforeAll(async () => {
   k8s = await TestIssuer.start({ clock });
   kube = await FakeKubeApiServer.start({ clock, serviceAccounts: ['payments/deployer', 'payments/api'], namespaces: ['ops'] });
-  dir = mkdtempSync(join(tmpdir(), 'stint-kube-e2e-'));
-  writeFileSync(join(dir, 'policy.yaml'), policy(k8s.issuer));
-  writeFileSync(join(dir, 'admin.token'), `${ADMIN_TOKEN}\n`, { mode: 0o600 });
-  const config = validateConfig({
-    issuer: 'http://127.0.0.1:1',
+  env = await startStintInProcess({
+    prefix: 'stint-kube-e2e-',
+    clock,
     audience: AUDIENCE,
     trustDomain: 'e2e.test',
-    listen: { http: '127.0.0.1:0', grpc: '127.0.0.1:0', admin: '127.0.0.1:0' },
-    store: { kind: 'sqlite', path: join(dir, 'stint.db') },
-    policy: { file: join(dir, 'policy.yaml') },
-    credentials: { maxTtl: '1h' },
+    policy: policy(k8s.issuer),
+    maxTtl: '1h',
     attestors: [{ kind: 'kubernetes', name: 'cluster', issuer: k8s.issuer }],
-    admin: { tokens: [{ name: 'kube-operator', secret: { file: join(dir, 'admin.token') } }] },
-    providers: { kubernetes: { server: kube.url, caFile: kube.caFile, tokenFile: kube.tokenFile, timeout: '2s', reconcileGrace: '5m' } },
-    reaper: { interval: '30s', initialBackoff: '10s', maxBackoff: '1m', reconcileInterval: '1m' },
+    admins: [{ name: 'kube-operator', token: ADMIN_TOKEN }],
+    extra: {
+      providers: { kubernetes: { server: kube.url, caFile: kube.caFile, tokenFile: kube.tokenFile, timeout: '2s', reconcileGrace: '5m' } },
+      reaper: { interval: '30s', initialBackoff: '10s', maxBackoff: '1m', reconcileInterval: '1m' },
+    },
+    alsoClose: [kube, k8s],
   });
-  stint = await startStint(config, { clock, tickIntervalMs: 0, logger: pino({ level: 'silent' }) });
-  url = `http://127.0.0.1:${stint.httpPort}`;
-  grpc = new StintGrpcClient(`127.0.0.1:${stint.grpcPort}`, `127.0.0.1:${stint.adminPort}`);
+  ({ stint, grpc, url } = env);
 }, 60_000);
 
 afterAll(async () => {
-  grpc?.close();
-  await stint?.close();
-  await kube?.close();
-  await k8s?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await env?.close();
 });
 
 afterEach(() => {
@@ -104,42 +93,16 @@ const subject = (namespace: string, serviceAccount: string): Promise<string> => 
 const bindingName = (grantId: string): string => `stint-${grantId.replace(/-/g, '')}`;
 
 async function bindingForm(namespace: string, serviceAccount: string, resource: string, extra: Record<string, string> = {}): Promise<Record<string, string>> {
-  return {
-    grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
-    subject_token: await subject(namespace, serviceAccount),
-    subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
-    credential_kind: RB_KIND,
-    resource,
-    ...extra,
-  };
-}
-
-interface GrpcCredential {
-  grant_id: string;
-  kind: string;
-  token: string;
-  token_type: string;
-  fields: Record<string, string>;
-  expires_at: string;
-  ttl_seconds: number;
-  target: string;
+  return tokenExchangeForm(await subject(namespace, serviceAccount), { credential_kind: RB_KIND, resource, ...extra });
 }
 
 async function grpcExchange(namespace: string, serviceAccount: string, credential: Record<string, unknown>) {
   return grpc.call<{ grant_id: string; rule: string; credentials: GrpcCredential[] }>({ subject_token: await subject(namespace, serviceAccount), credentials: [credential] });
 }
 
-async function audit(filter: Record<string, unknown>): Promise<{ type: string; reason: string; outcome: string; grant_ids: string[]; data: Record<string, unknown>; raw: string }[]> {
-  const res = await grpc.adminCall<{ events: { type: string; reason: string; outcome: string; grant_ids: string[]; data_json: string }[] }>('QueryAudit', filter, ADMIN_TOKEN);
-  if (!res.ok) throw new Error(`QueryAudit failed: ${res.details}`);
-  return res.value.events.map((e) => ({ ...e, data: JSON.parse(e.data_json) as Record<string, unknown>, raw: e.data_json }));
-}
+const audit = (filter: Record<string, unknown>): Promise<AuditEvent[]> => queryAudit(grpc, ADMIN_TOKEN, filter);
 
-async function grantState(grantId: string): Promise<{ state: string; cleanup: string; cleanup_attempts: number; cleanup_error: string } | undefined> {
-  const res = await grpc.adminCall<{ grants: { id: string; state: string; cleanup: string; cleanup_attempts: number; cleanup_error: string }[] }>('ListGrants', { limit: 1000 }, ADMIN_TOKEN);
-  if (!res.ok) throw new Error(`ListGrants failed: ${res.details}`);
-  return res.value.grants.find((g) => g.id === grantId);
-}
+const grantState = (grantId: string): Promise<GrantRow | undefined> => findGrant(grpc, ADMIN_TOKEN, grantId);
 
 describe('kubernetes credentials through the service', () => {
   it('HTTP token exchange creates the RoleBinding upstream, labelled with the grant and annotated with its expiry', async () => {

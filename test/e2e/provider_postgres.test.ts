@@ -12,25 +12,21 @@
  * behind real time: a 1 h grant is valid for 30 more real minutes, a 10 min grant is already past
  * its VALID UNTIL for the server while Stint still counts it active. No test sleeps.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import pg from 'pg';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { validateConfig } from '../../src/config/load.js';
 import type { StintConfig } from '../../src/config/schema.js';
 import { createPostgresProviders } from '../../src/credentials/postgres.js';
 import { fingerprint } from '../../src/fingerprint.js';
 import { uuidv7 } from '../../src/ids.js';
-import { startStint, type RunningStint } from '../../src/service.js';
+import type { RunningStint } from '../../src/service.js';
 import { createAppFixture, startEmbeddedPg, type AppFixture, type EmbeddedPg } from '../support/embedded_pg.js';
 import { FakeClock } from '../support/fake_clock.js';
-import { StintGrpcClient } from '../support/grpc_client.js';
+import type { StintGrpcClient } from '../support/grpc_client.js';
 import { freePort } from '../support/ports.js';
+import { findGrant, httpExchange, queryAudit, startStintInProcess, tokenExchangeForm, type AuditEvent, type GrantRow, type GrpcCredential, type InProcessStint } from '../support/stint_under_test.js';
 import { TestIssuer } from '../support/test_issuer.js';
 import { IDENTITY } from '../credentials/drafts.js';
-import { AUDIENCE, httpExchange } from './harness.js';
+import { AUDIENCE } from './harness.js';
 
 const ADMIN_TOKEN = 'postgres-e2e-admin-token';
 const KIND = 'postgres';
@@ -40,10 +36,10 @@ const clock = new FakeClock(Date.now() - 30 * 60_000);
 let server: EmbeddedPg;
 let fixture: AppFixture;
 let k8s: TestIssuer;
+let env: InProcessStint;
 let stint: RunningStint;
 let grpc: StintGrpcClient;
 let config: StintConfig;
-let dir: string;
 let url: string;
 const sessions: pg.Client[] = [];
 
@@ -73,93 +69,61 @@ beforeAll(async () => {
   process.env.STINT_E2E_PG_ADMIN_URL = fixture.adminUrl;
   process.env.STINT_E2E_PG_DOWN_URL = `postgresql://stint_admin:${encodeURIComponent(fixture.adminPassword)}@127.0.0.1:${await freePort()}/app`;
   k8s = await TestIssuer.start({ clock });
-  dir = mkdtempSync(join(tmpdir(), 'stint-pg-e2e-'));
-  writeFileSync(join(dir, 'policy.yaml'), policy(k8s.issuer));
-  writeFileSync(join(dir, 'admin.token'), `${ADMIN_TOKEN}\n`, { mode: 0o600 });
-  config = validateConfig({
-    issuer: 'http://127.0.0.1:1',
+  env = await startStintInProcess({
+    prefix: 'stint-pg-e2e-',
+    clock,
     audience: AUDIENCE,
     trustDomain: 'e2e.test',
-    listen: { http: '127.0.0.1:0', grpc: '127.0.0.1:0', admin: '127.0.0.1:0' },
-    store: { kind: 'sqlite', path: join(dir, 'stint.db') },
-    policy: { file: join(dir, 'policy.yaml') },
-    credentials: { maxTtl: '2h' },
+    policy: policy(k8s.issuer),
+    maxTtl: '2h',
     attestors: [{ kind: 'kubernetes', name: 'cluster', issuer: k8s.issuer }],
-    admin: { tokens: [{ name: 'db-operator', secret: { file: join(dir, 'admin.token') } }] },
-    providers: {
-      postgres: {
-        databases: {
-          main: { adminUrl: { env: 'STINT_E2E_PG_ADMIN_URL' }, host: '127.0.0.1', port: server.port, database: 'app' },
-          down: { adminUrl: { env: 'STINT_E2E_PG_DOWN_URL' }, host: '127.0.0.1', port: 1, database: 'app', connectTimeout: '1s' },
+    admins: [{ name: 'db-operator', token: ADMIN_TOKEN }],
+    extra: {
+      providers: {
+        postgres: {
+          databases: {
+            main: { adminUrl: { env: 'STINT_E2E_PG_ADMIN_URL' }, host: '127.0.0.1', port: server.port, database: 'app' },
+            down: { adminUrl: { env: 'STINT_E2E_PG_DOWN_URL' }, host: '127.0.0.1', port: 1, database: 'app', connectTimeout: '1s' },
+          },
+          maxTtl: '2h',
+          reconcileGrace: '5m',
         },
-        maxTtl: '2h',
-        reconcileGrace: '5m',
       },
+      reaper: { interval: '30s', initialBackoff: '10s', maxBackoff: '1m', reconcileInterval: '1m' },
     },
-    reaper: { interval: '30s', initialBackoff: '10s', maxBackoff: '1m', reconcileInterval: '1m' },
+    alsoClose: [k8s],
   });
-  await start();
+  config = env.config;
+  ({ stint, grpc, url } = env);
 }, 60_000);
 
 async function start(): Promise<void> {
-  stint = await startStint(config, { clock, tickIntervalMs: 0, logger: pino({ level: 'silent' }) });
-  url = `http://127.0.0.1:${stint.httpPort}`;
-  grpc = new StintGrpcClient(`127.0.0.1:${stint.grpcPort}`, `127.0.0.1:${stint.adminPort}`);
+  await env.start();
+  ({ stint, grpc, url } = env);
 }
 
-async function stop(): Promise<void> {
-  grpc?.close();
-  await stint?.close();
-}
+const stop = (): Promise<void> => env.stop();
 
 afterAll(async () => {
   for (const s of sessions) await s.end().catch(() => undefined);
-  await stop();
-  await k8s?.close();
+  await env?.close();
   await server?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 const subject = (namespace: string, serviceAccount: string): Promise<string> => k8s.mintKubernetes({ namespace, serviceAccount, audience: AUDIENCE });
 const roleName = (grantId: string): string => `stint_${grantId.replace(/-/g, '')}`;
 
 async function form(namespace: string, serviceAccount: string, resource: string, extra: Record<string, string> = {}): Promise<Record<string, string>> {
-  return {
-    grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
-    subject_token: await subject(namespace, serviceAccount),
-    subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
-    credential_kind: KIND,
-    resource,
-    ...extra,
-  };
-}
-
-interface GrpcCredential {
-  grant_id: string;
-  kind: string;
-  token: string;
-  token_type: string;
-  fields: Record<string, string>;
-  expires_at: string;
-  ttl_seconds: number;
-  target: string;
+  return tokenExchangeForm(await subject(namespace, serviceAccount), { credential_kind: KIND, resource, ...extra });
 }
 
 async function grpcExchange(namespace: string, serviceAccount: string, credential: Record<string, unknown>) {
   return grpc.call<{ grant_id: string; rule: string; credentials: GrpcCredential[] }>({ subject_token: await subject(namespace, serviceAccount), credentials: [{ kind: KIND, ...credential }] });
 }
 
-async function audit(filter: Record<string, unknown>): Promise<{ type: string; reason: string; outcome: string; grant_ids: string[]; data: Record<string, unknown>; raw: string }[]> {
-  const res = await grpc.adminCall<{ events: { type: string; reason: string; outcome: string; grant_ids: string[]; data_json: string }[] }>('QueryAudit', filter, ADMIN_TOKEN);
-  if (!res.ok) throw new Error(`QueryAudit failed: ${res.details}`);
-  return res.value.events.map((e) => ({ ...e, data: JSON.parse(e.data_json) as Record<string, unknown>, raw: e.data_json }));
-}
+const audit = (filter: Record<string, unknown>): Promise<AuditEvent[]> => queryAudit(grpc, ADMIN_TOKEN, filter);
 
-async function grantState(grantId: string): Promise<{ state: string; cleanup: string } | undefined> {
-  const res = await grpc.adminCall<{ grants: { id: string; state: string; cleanup: string }[] }>('ListGrants', { limit: 1000 }, ADMIN_TOKEN);
-  if (!res.ok) throw new Error(`ListGrants failed: ${res.details}`);
-  return res.value.grants.find((g) => g.id === grantId);
-}
+const grantState = (grantId: string): Promise<GrantRow | undefined> => findGrant(grpc, ADMIN_TOKEN, grantId);
 
 async function login(connectionString: string): Promise<pg.Client> {
   const client = new pg.Client({ connectionString, connectionTimeoutMillis: 5000 });

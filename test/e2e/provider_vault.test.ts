@@ -9,21 +9,17 @@
  * revoked in Vault), reaping at grant expiry (the lease is revoked, not left to its own TTL),
  * reconciliation of orphan leases, and the audit trail.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { validateConfig } from '../../src/config/load.js';
 import { VAULT_SECRET_TOKEN_TYPE } from '../../src/credentials/vault/secret.js';
 import { fingerprint } from '../../src/fingerprint.js';
-import { startStint, type RunningStint } from '../../src/service.js';
+import type { RunningStint } from '../../src/service.js';
 import { FakeClock } from '../support/fake_clock.js';
 import { FakeVault, type Capability } from '../support/fake_vault.js';
-import { StintGrpcClient } from '../support/grpc_client.js';
+import type { StintGrpcClient } from '../support/grpc_client.js';
 import { freePort } from '../support/ports.js';
+import { findGrant, httpExchange, queryAudit, startStintInProcess, tokenExchangeForm, type AuditEvent, type GrpcCredential, type InProcessStint } from '../support/stint_under_test.js';
 import { TestIssuer } from '../support/test_issuer.js';
-import { AUDIENCE, httpExchange } from './harness.js';
+import { AUDIENCE } from './harness.js';
 
 const KIND = 'vault';
 const READONLY = 'database/creds/readonly';
@@ -39,9 +35,9 @@ const LEASE_ADMIN: Record<string, Capability[]> = {
 const clock = new FakeClock();
 let k8s: TestIssuer;
 let vault: FakeVault;
+let env: InProcessStint;
 let stint: RunningStint;
 let grpc: StintGrpcClient;
-let dir: string;
 let url: string;
 
 function policy(k8sIssuer: string): string {
@@ -61,7 +57,6 @@ rules:
 
 beforeAll(async () => {
   k8s = await TestIssuer.start({ clock });
-  dir = mkdtempSync(join(tmpdir(), 'stint-vault-e2e-'));
   const httpPort = await freePort();
   url = `http://127.0.0.1:${httpPort}`;
   // Vault trusts Stint as an OIDC issuer: its jwt auth fetches Stint's discovery document and JWKS.
@@ -72,31 +67,27 @@ beforeAll(async () => {
     // Vault would hand out `admin` too: only Stint's policy keeps the workload away from it.
     secrets: { [READONLY]: { leaseDuration: 3600 }, 'database/creds/reporting': { leaseDuration: 3600 }, 'database/creds/admin': { leaseDuration: 3600 } },
   });
-  writeFileSync(join(dir, 'policy.yaml'), policy(k8s.issuer));
-  writeFileSync(join(dir, 'admin.token'), `${ADMIN_TOKEN}\n`, { mode: 0o600 });
-  const config = validateConfig({
-    issuer: url,
+  env = await startStintInProcess({
+    prefix: 'stint-vault-e2e-',
+    clock,
     audience: AUDIENCE,
     trustDomain: 'e2e.test',
-    listen: { http: `127.0.0.1:${httpPort}`, grpc: '127.0.0.1:0', admin: '127.0.0.1:0' },
-    store: { kind: 'sqlite', path: join(dir, 'stint.db') },
-    policy: { file: join(dir, 'policy.yaml') },
-    credentials: { maxTtl: '1h' },
+    ports: { http: httpPort },
+    policy: policy(k8s.issuer),
+    maxTtl: '1h',
     attestors: [{ kind: 'kubernetes', name: 'cluster', issuer: k8s.issuer }],
-    admin: { tokens: [{ name: 'vault-operator', secret: { file: join(dir, 'admin.token') } }] },
-    providers: { vault: { address: vault.url, role: 'stint', audience: 'vault', timeout: '2s', reconcilePrefixes: [READONLY], reconcileGrace: '5m' } },
-    reaper: { interval: '30s', initialBackoff: '10s', maxBackoff: '1m', reconcileInterval: '1m' },
+    admins: [{ name: 'vault-operator', token: ADMIN_TOKEN }],
+    extra: {
+      providers: { vault: { address: vault.url, role: 'stint', audience: 'vault', timeout: '2s', reconcilePrefixes: [READONLY], reconcileGrace: '5m' } },
+      reaper: { interval: '30s', initialBackoff: '10s', maxBackoff: '1m', reconcileInterval: '1m' },
+    },
+    alsoClose: [vault, k8s],
   });
-  stint = await startStint(config, { clock, tickIntervalMs: 0, logger: pino({ level: 'silent' }) });
-  grpc = new StintGrpcClient(`127.0.0.1:${stint.grpcPort}`, `127.0.0.1:${stint.adminPort}`);
+  ({ stint, grpc } = env);
 }, 60_000);
 
 afterAll(async () => {
-  grpc?.close();
-  await stint?.close();
-  await vault?.close();
-  await k8s?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await env?.close();
 });
 
 afterEach(() => {
@@ -106,44 +97,14 @@ afterEach(() => {
 const subject = (serviceAccount = 'api-db'): Promise<string> => k8s.mintKubernetes({ namespace: 'payments', serviceAccount, audience: AUDIENCE });
 const now = (): number => Math.floor(clock.now() / 1000);
 
-function vaultForm(subjectToken: string, extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
-    subject_token: subjectToken,
-    subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
-    credential_kind: KIND,
-    resource: READONLY,
-    ...extra,
-  };
-}
-
-interface GrpcCredential {
-  grant_id: string;
-  kind: string;
-  token: string;
-  token_type: string;
-  fields: Record<string, string>;
-  expires_at: string;
-  renew_after: string;
-  ttl_seconds: number;
-  target: string;
-}
+const vaultForm = (subjectToken: string, extra: Record<string, string> = {}): Record<string, string> => tokenExchangeForm(subjectToken, { credential_kind: KIND, resource: READONLY, ...extra });
 
 async function grpcExchange(target: string, ttlSeconds = 0, serviceAccount = 'api-db'): ReturnType<StintGrpcClient['call']> {
   return grpc.call({ subject_token: await subject(serviceAccount), credentials: [{ kind: KIND, target, ttl_seconds: ttlSeconds }], context: { reason: 'migration' } });
 }
 
-async function audit(filter: Record<string, unknown>): Promise<{ type: string; reason: string; outcome: string; grant_ids: string[]; data: Record<string, unknown> }[]> {
-  const res = await grpc.adminCall<{ events: { type: string; reason: string; outcome: string; grant_ids: string[]; data_json: string }[] }>('QueryAudit', { limit: 200, ...filter }, ADMIN_TOKEN);
-  if (!res.ok) throw new Error(`QueryAudit failed: ${res.details}`);
-  return res.value.events.map((e) => ({ ...e, data: JSON.parse(e.data_json) as Record<string, unknown> }));
-}
-
-async function grantState(grantId: string, identity = IDENTITY): Promise<string | undefined> {
-  const res = await grpc.adminCall<{ grants: { id: string; state: string }[] }>('ListGrants', { identity, limit: 1000 }, ADMIN_TOKEN);
-  if (!res.ok) throw new Error(`ListGrants failed: ${res.details}`);
-  return res.value.grants.find((g) => g.id === grantId)?.state;
-}
+const audit = (filter: Record<string, unknown>): Promise<AuditEvent[]> => queryAudit(grpc, ADMIN_TOKEN, { limit: 200, ...filter });
+const grantState = async (grantId: string, identity = IDENTITY): Promise<string | undefined> => (await findGrant(grpc, ADMIN_TOKEN, grantId, { identity }))?.state;
 
 describe('issuance over HTTP', () => {
   it('returns the database secret with its lease, after logging in to Vault with a Stint JWT', async () => {
