@@ -205,6 +205,33 @@ describe('a listener that cannot listen at start', () => {
     for (const port of [ports.http, ports.grpc, ports.admin, ports.webhook]) await bindAndRelease(port);
   });
 
+});
+
+describe('a start that fails before the listeners', () => {
+  it('a policy allowing a kind no provider issues fails after the store opened, and closes the providers, the store and the attestors', async () => {
+    const ports = { http: await freePort(), grpc: await freePort(), admin: await freePort() };
+    const config = await configOn(ports);
+    writeFileSync(join(dir, 'policy.yaml'), `version: 1
+rules:
+  - name: apps
+    match: { attestor: kubernetes, issuer: ${k8s.issuer}, claims: { namespace: apps } }
+    allow:
+      - kind: aws-sts
+        targets: ["arn:aws:iam::123456789012:role/app"]
+        ttl: { default: 15m, max: 1h }
+`);
+    const { logs, logger } = captureLogs();
+
+    const err = await rejectionOf(startStint(config, { logger }));
+
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).code).toBe('ERR_POLICY_INVALID');
+    expect((err as ConfigError).path).toBe('rules');
+    expect(closedParts(logs)).toEqual(['provider vault', 'store', 'attestors']);
+    expect(openFilesUnderDir()).toEqual([]);
+    for (const port of [ports.http, ports.grpc, ports.admin]) await bindAndRelease(port);
+  });
+
   it('a missing TLS file fails the start before anything opens (no store file is created)', async () => {
     const ports = { http: await freePort(), grpc: await freePort(), admin: await freePort() };
     const config = await configOn(ports, { tls: { certFile: join(dir, 'missing.crt'), keyFile: join(dir, 'missing.key') } });
