@@ -4,6 +4,7 @@
  * they authenticate the admin, translate messages and call one method; the work is here.
  */
 import type { Auditor } from '../audit/auditor.js';
+import { grantResolvedEvent } from '../audit/events.js';
 import type { Clock } from '../clock.js';
 import { parseDuration } from '../duration.js';
 import { StintError } from '../errors.js';
@@ -149,16 +150,7 @@ export class AdminService {
     const grant = await this.deps.store.resolveCleanup(id);
     if (!grant) throw new StintError('ERR_NOT_FOUND', `no grant ${JSON.stringify(id.slice(0, 64))}`, { grantId: id });
     if (grant.cleanup !== 'resolved') throw new StintError('ERR_INVALID_REQUEST', `grant ${id} has no pending cleanup (cleanup ${grant.cleanup})`, { grantId: id });
-    await this.deps.auditor.record({
-      type: 'grant.resolved',
-      requestId: null,
-      identity: grant.identity,
-      rule: grant.rule,
-      outcome: 'info',
-      reason: note || 'resolved by operator',
-      grantIds: [grant.id],
-      data: { actor, kind: grant.kind, attempts: grant.cleanupAttempts, lastError: grant.cleanupError },
-    });
+    await this.deps.auditor.record(grantResolvedEvent(grant, note, actor));
     return grant;
   }
 

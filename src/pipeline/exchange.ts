@@ -4,6 +4,7 @@
  */
 import type { WorkloadIdentity } from '../attestation/attestor.js';
 import { JWT_TOKEN_TYPE } from '../attestation/token_types.js';
+import { exchangeAllowedEvent, exchangeDeniedEvent, exchangeErrorEvent, exchangeEventBase, shadowDisagreementEvent, type ExchangeEventBase } from '../audit/events.js';
 import { PolicyDeniedError, StintError, toStintError } from '../errors.js';
 import { fingerprintOfHex, sha256Hex } from '../fingerprint.js';
 import { uuidv7 } from '../ids.js';
@@ -87,62 +88,25 @@ export class ExchangePipeline {
       deps.limits?.checkIdentity(identity.id, deps.clock.now());
       decision = policy.decide(identity, input.credentials, nowSeconds, input.context);
       deps.metrics.policyDecisions.inc({ outcome: decision.outcome, reason: decision.reason });
-      const base = {
+      const base = exchangeEventBase({
         requestId,
-        identity: identity.id,
-        data: {
-          transport: input.transport,
-          attestor: identity.attestor,
-          attestorName: identity.attestorName,
-          issuer: identity.issuer,
-          subject: identity.subject,
-          claims: identity.claims,
-          subjectTokenFingerprint: subjectFp,
-          request: input.credentials,
-          context: input.context ?? {},
-          policyDigest: policy.digest,
-          legacy: identity.legacy === true,
-          decidedAt: nowSeconds,
-          decision: summarize(decision),
-        },
-      };
-      if (snapshot.shadow) await this.shadow(snapshot.shadow, policy, decision, identity, input, nowSeconds, requestId, base.data);
+        transport: input.transport,
+        identity,
+        subjectTokenFingerprint: subjectFp,
+        request: input.credentials,
+        context: input.context,
+        policyDigest: policy.digest,
+        decidedAt: nowSeconds,
+        decision: summarize(decision),
+      });
+      if (snapshot.shadow) await this.shadow(snapshot.shadow, policy, decision, identity, input, nowSeconds, base);
       if (decision.outcome === 'deny') {
-        await deps.auditor.record({
-          ...base,
-          type: 'exchange.denied',
-          rule: decision.rule,
-          outcome: 'deny',
-          reason: decision.reason,
-          grantIds: [],
-          data: { ...base.data, nearestRule: decision.nearestRule ?? decision.rule, failed: decision.failed ?? [], message: decision.message },
-        });
+        await deps.auditor.record(exchangeDeniedEvent(base, decision));
         audited = true;
         throw denialError(decision, deps.verifier.explainDenials?.(identity) ?? false);
       }
       const { rule, reason } = decision;
-      const issued = await issueAll(deps, { identity, rule, credentials: decision.credentials, nowSeconds }, (granted) =>
-        deps.auditor.build({
-          ...base,
-          type: 'exchange.allowed',
-          rule,
-          outcome: 'allow',
-          reason,
-          grantIds: granted.map((i) => i.grant.id),
-          data: {
-            ...base.data,
-            granted: granted.map((i) => ({
-              grantId: i.grant.id,
-              kind: i.granted.kind,
-              audience: i.granted.audience ?? null,
-              target: i.granted.target ?? null,
-              ttlSeconds: i.granted.ttlSeconds,
-              ttlCapped: i.granted.ttlCapped,
-              credentialFingerprint: i.grant.credentialFingerprint,
-            })),
-          },
-        }),
-      );
+      const issued = await issueAll(deps, { identity, rule, credentials: decision.credentials, nowSeconds }, (granted) => deps.auditor.build(exchangeAllowedEvent(base, rule, reason, granted)));
       const grants = issued.map((i) => i.grant);
       audited = true;
       deps.onIssued?.(grants);
@@ -159,31 +123,22 @@ export class ExchangePipeline {
       deps.metrics.exchanges.inc({ outcome, reason: error instanceof PolicyDeniedError ? error.reason : error.code });
       this.observe(started, identity, kindLabel, outcome);
       if (!audited) {
-        const refused = boundedCredentials(input.credentials);
         // With the store unavailable the error event waits for it too: record it in the background
         // so one request is bounded by one store deadline, not two.
         const recorded = deps.auditor
-          .record({
-            type: 'exchange.error',
-            requestId,
-            identity: identity?.id ?? null,
-            rule: decision?.rule ?? null,
-            outcome: 'error',
-            reason: error.code,
-            grantIds: [],
-            data: {
+          .record(
+            exchangeErrorEvent({
+              requestId,
               transport: input.transport,
-              code: error.code,
-              message: error.message,
+              error,
+              identity,
+              rule: decision?.rule ?? null,
               subjectTokenFingerprint: subjectFp,
               // Refused input is recorded in bounded form: no field of the caller's can grow the event.
-              request: refused.entries,
-              requestCount: refused.count,
+              request: boundedCredentials(input.credentials),
               context: boundedContext(input.context),
-              ...(identity ? { attestor: identity.attestor, attestorName: identity.attestorName, issuer: identity.issuer, subject: identity.subject, claims: identity.claims } : {}),
-              ...(error.code === 'ERR_INTERNAL' ? { cause: String((error.cause as Error | undefined)?.message ?? '') } : {}),
-            },
-          })
+            }),
+          )
           .catch(() => undefined);
         if (error.code !== 'ERR_UNAVAILABLE') await recorded;
       }
@@ -202,8 +157,7 @@ export class ExchangePipeline {
     identity: WorkloadIdentity,
     input: ExchangeInput,
     nowSeconds: number,
-    requestId: string,
-    data: Record<string, unknown>,
+    base: ExchangeEventBase,
   ): Promise<void> {
     const { deps } = this;
     try {
@@ -218,21 +172,14 @@ export class ExchangePipeline {
       // Rule names come from the operator's policy file: a bounded label.
       deps.metrics.policyShadowDisagreements.inc({ kind, rule: candidate.rule ?? (candidate.outcome === 'deny' ? candidate.nearestRule : undefined) ?? 'none' });
       const explain = (d: Decision): Record<string, unknown> => (d.outcome === 'deny' ? { message: d.message, nearestRule: d.nearestRule ?? d.rule, failed: d.failed ?? [] } : {});
-      await deps.auditor.record({
-        type: 'policy.shadow_disagreement',
-        requestId,
-        identity: identity.id,
-        rule: candidate.rule,
-        outcome: 'info',
-        reason: kind,
-        grantIds: [],
-        data: {
-          ...data,
+      await deps.auditor.record(
+        shadowDisagreementEvent(base, {
           kind,
+          rule: candidate.rule,
           enforced: { ...enforcedSummary, ...explain(enforced), digest: enforcedPolicy.digest },
           shadow: { ...shadowSummary, ...explain(candidate), digest: shadowPolicy.digest },
-        },
-      });
+        }),
+      );
     } catch {
       deps.metrics.policyShadowDecisions.inc({ agreement: 'error' });
     }

@@ -6,6 +6,7 @@
  */
 import type { SubjectToken, WorkloadIdentity } from '../attestation/attestor.js';
 import { JWT_TOKEN_TYPE } from '../attestation/token_types.js';
+import { grantRenewedEvent } from '../audit/events.js';
 import { PolicyDeniedError, StintError } from '../errors.js';
 import type { Grant, Store } from '../store/store.js';
 import type { AdminService, RevocationResult } from './admin.js';
@@ -91,16 +92,7 @@ export class WorkloadGrants {
     const cap = now + ttl;
     const overGranted = upstreamExpiresAt > cap;
     const updated = (await deps.store.extendGrant(grant.id, Math.max(grant.expiresAt, Math.min(upstreamExpiresAt, cap)))) ?? grant;
-    await deps.auditor.record({
-      type: 'grant.renewed',
-      requestId: null,
-      identity: identity.id,
-      rule: decision.rule,
-      outcome: 'info',
-      reason: 'renewed by its workload',
-      grantIds: [grant.id],
-      data: { kind: grant.kind, previousExpiresAt: grant.expiresAt, expiresAt: updated.expiresAt, ttlSeconds: ttl, ...(overGranted ? { upstreamExpiresAt, capped: true } : {}) },
-    });
+    await deps.auditor.record(grantRenewedEvent({ identity: identity.id, rule: decision.rule, grant, expiresAt: updated.expiresAt, ttlSeconds: ttl, ...(overGranted ? { upstreamExpiresAt } : {}) }));
     return { grant: updated, renewAfter: renewAfterOf(now, updated.expiresAt) };
   }
 
