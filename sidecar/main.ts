@@ -54,10 +54,10 @@ async function main(): Promise<number> {
     return parsed ? 64 : 0;
   }
   const log = createLogger('info');
-  const { loadSidecarConfig } = await import('./config/load.js');
-  const config = loadSidecarConfig(parsed.config);
+  // The configuration check (a child process) and loading the program overlap: neither waits for the other.
+  const checked = import('./config/load.js').then((m) => m.loadSidecarConfig(parsed.config));
+  const [config, run] = await Promise.all([checked, import('./run.js')]);
   log.setLevel(config.log.level);
-  const run = await import('./run.js');
   if (parsed.mode === 'init') return run.runInit(config, log);
   if (parsed.mode === 'exec') return run.runExec(config, log, parsed.command);
   return run.runSidecar(config, log);
