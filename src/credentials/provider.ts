@@ -113,8 +113,7 @@ export interface ProviderDeps {
 /**
  * When a client should renew a credential valid from `start` until `expiresAt` (epoch seconds):
  * two thirds of the way there (whole seconds, rounded down). Every provider and the renewal
- * endpoint answer `renew_after` with it.
+ * endpoint answer `renew_after` with it; the rule is written once, in src/client/renewal.ts, where
+ * Stint's clients fall back on it too.
  */
-export function renewAfterOf(start: number, expiresAt: number): number {
-  return start + Math.floor(((expiresAt - start) * 2) / 3);
-}
+export { renewAfterOf } from '../client/renewal.js';

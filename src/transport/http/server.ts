@@ -7,6 +7,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { JSONWebKeySet } from 'jose';
 import type { Registry } from 'prom-client';
 import { JWT_TOKEN_TYPE } from '../../attestation/token_types.js';
+import { TOKEN_EXCHANGE_GRANT } from '../../client/constants.js';
 import { StintError } from '../../errors.js';
 import { uuidv7 } from '../../ids.js';
 import { readBody } from '../../http/body.js';
@@ -22,8 +23,6 @@ import { sendJson } from '../../http/send_json.js';
 import { DEFAULT_LISTENER_LIMITS, httpServerOptions, limitConnections, type ListenerLimits } from '../../net/connections.js';
 import { guardHttp } from '../../net/guard.js';
 
-/** RFC 8693 grant type. */
-export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
 /** Largest accepted request body. */
 const MAX_BODY_BYTES = 64 * 1024;
 
