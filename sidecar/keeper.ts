@@ -6,10 +6,11 @@
  * (POST /grants/status); a revoked credential is withdrawn at once, as at expiry, and an exchange
  * is tried again (refused while the identity is quarantined: it backs off and keeps trying).
  */
-import { StintError, isRetryable, toStintError } from '../src/errors.js';
+import { StintError, toStintError } from '../src/errors.js';
+import { isRetryable } from '../src/client/retryable.js';
+import type { ExchangeRequest, StintClient, TokenAnswer } from '../src/client/stint_client.js';
 import { fingerprint } from '../src/fingerprint.js';
 import type { HeldCredential } from './credential.js';
-import type { SidecarCredentialRequest, StintClient } from './exchange_client.js';
 import type { Logger } from './log.js';
 import type { SidecarMetrics } from './metrics.js';
 import type { Output } from './outputs/output.js';
@@ -21,6 +22,19 @@ import type { SubjectProof, SubjectTokenSource } from '../src/client/subject_tok
  * secret, later expiry), or an expiry without replacement.
  */
 export type CredentialChange = 'issued' | 'rotated' | 'extended' | 'expired' | 'revoked';
+
+/** One credential the sidecar keeps: what it asks Stint for, under its configured name. */
+export interface SidecarCredentialRequest extends ExchangeRequest {
+  readonly name: string;
+  /** Extend renewable grants in place rather than exchanging again (default true). */
+  readonly renewInPlace?: boolean;
+}
+
+/** The credential held from Stint's answer to the request named `name`. */
+function heldFrom(name: string, answer: TokenAnswer): HeldCredential {
+  const { kind, token, grantId, fields, issuedAt, expiresAt, renewAfter, renewable } = answer;
+  return { name, kind, token, grantId, fields, issuedAt, expiresAt, renewAfter, renewable, lifetime: expiresAt - issuedAt };
+}
 
 /** What a keeper needs. */
 export interface KeeperDeps {
@@ -181,7 +195,7 @@ export class CredentialKeeper {
     try {
       const subject = await subjectToken.read();
       const extended = await this.#renewInPlace(subject);
-      cred = extended ?? (await client.exchange(subject, this.request));
+      cred = extended ?? heldFrom(name, await client.exchange(subject, this.request));
       change = extended ? 'extended' : this.#current ? 'rotated' : 'issued';
       if (cred.expiresAt <= now()) throw new StintError('ERR_UNAVAILABLE', 'Stint issued an already expired credential (clock skew?)', { reason: 'expired_on_arrival' });
     } catch (e) {
@@ -256,7 +270,7 @@ export class CredentialKeeper {
       return { ...cur, issuedAt: sentAt, expiresAt: renewed.expiresAt, renewAfter: renewed.renewAfter, lifetime };
     } catch (e) {
       const err = toStintError(e);
-      if (isRetryable(err.code)) throw err;
+      if (isRetryable(err)) throw err;
       if (err.details.reason === 'renew_unsupported') this.#inPlaceUnsupported = true;
       log.log('info', 'renewal in place refused; exchanging for a new credential', { credential: this.request.name, grant_id: cur.grantId, code: err.code, reason: err.details.reason });
       return null;

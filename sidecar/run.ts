@@ -1,8 +1,9 @@
 /** The three modes of `stint-sidecar`: sidecar (long-running), init (fetch once and exit), exec (run a child). */
 import type { Server } from 'node:http';
-import { StintError, isRetryable } from '../src/errors.js';
+import { StintError } from '../src/errors.js';
+import { isRetryable } from '../src/client/retryable.js';
+import { StintClient } from '../src/client/stint_client.js';
 import type { SidecarConfig } from './config/schema.js';
-import { StintClient } from './exchange_client.js';
 import { CredentialKeeper } from './keeper.js';
 import type { Logger } from './log.js';
 import { SidecarMetrics } from './metrics.js';
@@ -30,7 +31,7 @@ interface Runtime {
 const now = (): number => Date.now();
 
 async function setUp(config: SidecarConfig, log: Logger): Promise<Runtime> {
-  const client = await StintClient.create(config.stint);
+  const client = await StintClient.create(config.stint, { now });
   const metrics = new SidecarMetrics();
   const subjectToken = await createSubjectTokenSource(config.subjectToken, { nonce: (kind) => client.nonce(kind), now });
   const policy: RenewalPolicy = config.renewal;
@@ -70,7 +71,7 @@ async function obtainAll(rt: Runtime, config: SidecarConfig, log: Logger, stoppe
         const err = k.lastError!;
         failures++;
         const wait = backoffDelay(failures, config.renewal, Math.random);
-        if (!isRetryable(err.code) || now() + wait > deadline) {
+        if (!isRetryable(err) || now() + wait > deadline) {
           throw new StintError(err.code, `credential ${k.request.name}: ${err.message}`, { ...err.details, credential: k.request.name });
         }
         log.log('info', 'retrying', { credential: k.request.name, in_ms: Math.round(wait) });

@@ -12,7 +12,7 @@
  * attempt (start time epoch ms, latency ms, ok).
  */
 import { readFileSync } from 'node:fs';
-import { StintClient } from '../../sidecar/exchange_client.js';
+import { StintClient } from '../../src/client/stint_client.js';
 import { backoffDelay, renewalDelay, type RenewalPolicy } from '../../sidecar/schedule.js';
 import { API_AUDIENCE } from './common.js';
 
@@ -66,7 +66,7 @@ async function sidecar(i: number): Promise<void> {
     const started = Date.now();
     const t0 = performance.now();
     try {
-      const cred = await client.exchange(subject, { name: 'api', kind: 'stint-jwt', audience: API_AUDIENCE, ttl: options.ttlMs });
+      const cred = await client.exchange(subject, { kind: 'stint-jwt', audience: API_AUDIENCE, ttl: options.ttlMs });
       record.started.push(started);
       record.latencyMs.push(performance.now() - t0);
       record.ok.push(true);
