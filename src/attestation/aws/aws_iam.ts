@@ -8,9 +8,9 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { StintError, TokenError } from '../../errors.js';
-import { fingerprint as fingerprintOf } from '../../fingerprint.js';
-import { defineAttestor, type Attestor, type AttestorDeps, type ClaimValue, type WorkloadIdentity } from '../attestor.js';
+import { defineAttestor, type Attestor, type AttestorDeps, type ClaimValue } from '../attestor.js';
 import { AWS_IAM_TOKEN_TYPE } from '../token_types.js';
+import { createDocumentAttestor, type AttestedProof } from './document_attestor.js';
 import { awsIamAttestorSchema, type AwsIamAttestorConfig } from './iam_config.js';
 import { checkSignedRequest, parseCallerIdentity, SIGNATURE_VALIDITY_SECONDS, type CheckedRequest } from './sts_request.js';
 
@@ -24,23 +24,16 @@ const USER = /^arn:(aws|aws-cn|aws-us-gov):iam::(\d{12}):user\/(?:[\x21-\x7e]*\/
 
 /** Create an aws-iam attestor. */
 export function createAwsIamAttestor(config: AwsIamAttestorConfig, deps: AttestorDeps): Attestor {
-  const name = config.name ?? config.kind;
   const endpoints = config.endpoints.map((e) => new URL(e));
   const hosts = endpoints.map((u) => u.host);
   const accounts = config.accounts ? new Set(config.accounts) : null;
 
-  return {
-    kind: 'aws-iam',
-    name,
-    tokenTypes: [AWS_IAM_TOKEN_TYPE],
-    ready: () => true,
-    async attest(token): Promise<WorkloadIdentity> {
-      if (Buffer.byteLength(token.value, 'utf8') > config.maxTokenBytes) {
-        throw new StintError('ERR_TOKEN_TOO_LARGE', `the signed request is larger than ${config.maxTokenBytes} bytes`, { reason: 'too_large' });
-      }
-      const fp = fingerprintOf(token.value);
+  return createDocumentAttestor(config, {
+    tokenType: AWS_IAM_TOKEN_TYPE,
+    what: 'the signed request',
+    async verify(value, fp): Promise<AttestedProof> {
       const nowSeconds = Math.floor(deps.clock.now() / 1000);
-      const checked = checkSignedRequest(token.value, { serverId: config.serverId, hosts, nowSeconds, clockSkew: config.clockSkew, fingerprint: fp });
+      const checked = checkSignedRequest(value, { serverId: config.serverId, hosts, nowSeconds, clockSkew: config.clockSkew, fingerprint: fp });
       const caller = await forward(endpoints[checked.endpoint]!, checked, config.timeout, fp);
 
       if (!/^\d{12}$/.test(caller.account)) throw new StintError('ERR_UPSTREAM_BAD_RESPONSE', 'STS answered an invalid account', { reason: 'sts_response_invalid' });
@@ -57,8 +50,6 @@ export function createAwsIamAttestor(config: AwsIamAttestorConfig, deps: Attesto
         claims['user_name'] = principal.name;
       }
       return {
-        attestor: 'aws-iam',
-        attestorName: name,
         issuer: AWS_IAM_ISSUER,
         subject: caller.arn,
         id: `spiffe://${deps.trustDomain}/aws/${caller.account}/${principal.type}/${principal.name}`,
@@ -66,7 +57,7 @@ export function createAwsIamAttestor(config: AwsIamAttestorConfig, deps: Attesto
         expiresAt: checked.signedAt + SIGNATURE_VALIDITY_SECONDS,
       };
     },
-  };
+  });
 }
 
 interface Principal {

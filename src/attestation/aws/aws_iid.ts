@@ -7,13 +7,14 @@
  * another nonce is refused. Identity `spiffe://<td>/aws/<account>/<region>/<instance_id>`.
  * Format and rules: README.md in this folder.
  */
-import { defineAttestor, type Attestor, type AttestorDeps, type ClaimValue, type WorkloadIdentity } from '../attestor.js';
-import { ConfigError, StintError, TokenError } from '../../errors.js';
-import { fingerprint as fingerprintOf, sha256Hex } from '../../fingerprint.js';
+import { defineAttestor, type Attestor, type AttestorDeps, type ClaimValue } from '../attestor.js';
+import { ConfigError, TokenError } from '../../errors.js';
+import { sha256Hex } from '../../fingerprint.js';
 import { parseStrictJson, StrictJsonError } from '../jwt/strict_json.js';
 import { AWS_IID_TOKEN_TYPE } from '../token_types.js';
 import { loadCertificates } from './certificates.js';
 import { createInstanceChecker, type InstanceChecker } from './describe_instances.js';
+import { createDocumentAttestor, type AttestedProof } from './document_attestor.js';
 import { awsIidAttestorSchema, type AwsIidAttestorConfig } from './iid_config.js';
 import { verifyPkcs7, verifyRsaSignature, type VerifiedSignature } from './pkcs7.js';
 
@@ -39,7 +40,6 @@ interface Envelope {
 
 /** Create an aws-iid attestor. */
 export function createAwsIidAttestor(config: AwsIidAttestorConfig, deps: AttestorDeps): Attestor {
-  const name = config.name ?? config.kind;
   const path = deps.configPath ?? 'attestor';
   const certificates = loadCertificates(config.certificates, path);
   const bindings = deps.bindings;
@@ -47,18 +47,11 @@ export function createAwsIidAttestor(config: AwsIidAttestorConfig, deps: Attesto
   const checker: InstanceChecker | null = config.describeInstances ? createInstanceChecker(config.describeInstances, deps.clock, `${path}.describeInstances`) : null;
   const accounts = config.accounts ? new Set(config.accounts) : null;
 
-  return {
-    kind: 'aws-iid',
-    name,
-    tokenTypes: [AWS_IID_TOKEN_TYPE],
-    ready: () => true,
+  return createDocumentAttestor(config, {
+    tokenType: AWS_IID_TOKEN_TYPE,
+    what: 'the instance identity envelope',
     close: () => checker?.close(),
-    async attest(token): Promise<WorkloadIdentity> {
-      const value = token.value;
-      if (Buffer.byteLength(value, 'utf8') > config.maxTokenBytes) {
-        throw new StintError('ERR_TOKEN_TOO_LARGE', `the instance identity envelope is larger than ${config.maxTokenBytes} bytes`, { reason: 'too_large' });
-      }
-      const fp = fingerprintOf(value);
+    async verify(value, fp): Promise<AttestedProof> {
       const envelope = parseEnvelope(value, fp);
       if (!config.formats.includes(envelope.format)) {
         throw new TokenError('ERR_TOKEN_ALG_NOT_ALLOWED', `signature format ${envelope.format} is not accepted`, { reason: 'format_not_allowed', fingerprint: fp });
@@ -121,8 +114,6 @@ export function createAwsIidAttestor(config: AwsIidAttestorConfig, deps: Attesto
       let expiresAt = Math.floor(expiresAtMs / 1000);
       if (config.maxAge !== undefined) expiresAt = Math.min(expiresAt, Math.floor((doc.pendingTimeMs + config.maxAge * 1000) / 1000));
       return {
-        attestor: 'aws-iid',
-        attestorName: name,
         issuer: AWS_IID_ISSUER,
         subject: doc.instanceId,
         id: `spiffe://${deps.trustDomain}/aws/${doc.accountId}/${doc.region}/${doc.instanceId}`,
@@ -131,7 +122,7 @@ export function createAwsIidAttestor(config: AwsIidAttestorConfig, deps: Attesto
         ...(recheckAt !== undefined ? { recheckAt } : {}),
       };
     },
-  };
+  });
 }
 
 function malformed(reason: string, message: string, fp: string): never {
