@@ -20530,7 +20530,7 @@ function readInputs() {
 }
 
 // src/github/exchange_step.ts
-import { readFileSync, writeFileSync, chmodSync } from "node:fs";
+import { writeFileSync, chmodSync } from "node:fs";
 
 // node_modules/jose/dist/webapi/lib/buffer_utils.js
 var encoder = new TextEncoder();
@@ -20610,104 +20610,448 @@ function decodeJwt(jwt) {
   return claimsSet;
 }
 
-// src/http/post_form.ts
+// src/attestation/token_types.ts
+var JWT_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:jwt";
+
+// src/client/constants.ts
+var TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange";
+
+// src/errors.ts
+var GrpcStatus = {
+  INVALID_ARGUMENT: 3,
+  NOT_FOUND: 5,
+  PERMISSION_DENIED: 7,
+  RESOURCE_EXHAUSTED: 8,
+  FAILED_PRECONDITION: 9,
+  INTERNAL: 13,
+  UNAVAILABLE: 14,
+  UNAUTHENTICATED: 16
+};
+var badToken = { grpc: GrpcStatus.UNAUTHENTICATED, oauth: "invalid_request", http: 400, exit: 3 };
+var ERROR_TABLE = {
+  ERR_INVALID_REQUEST: { grpc: GrpcStatus.INVALID_ARGUMENT, oauth: "invalid_request", http: 400, exit: 2 },
+  ERR_UNSUPPORTED_TOKEN_TYPE: { grpc: GrpcStatus.INVALID_ARGUMENT, oauth: "unsupported_token_type", http: 400, exit: 2 },
+  ERR_TOKEN_TOO_LARGE: { grpc: GrpcStatus.INVALID_ARGUMENT, oauth: "invalid_request", http: 400, exit: 3 },
+  ERR_TOKEN_MALFORMED: badToken,
+  ERR_TOKEN_DUPLICATE_MEMBER: badToken,
+  ERR_TOKEN_ALG_NOT_ALLOWED: badToken,
+  ERR_TOKEN_HEADER_FORBIDDEN: badToken,
+  ERR_TOKEN_CRIT_UNSUPPORTED: badToken,
+  ERR_TOKEN_KEY_NOT_FOUND: badToken,
+  ERR_TOKEN_SIGNATURE_INVALID: badToken,
+  ERR_TOKEN_EXPIRED: badToken,
+  ERR_TOKEN_NOT_YET_VALID: badToken,
+  ERR_TOKEN_LIFETIME_TOO_LONG: badToken,
+  ERR_TOKEN_CLAIM_INVALID: badToken,
+  ERR_TOKEN_AUDIENCE_INVALID: badToken,
+  ERR_TOKEN_ISSUER_UNKNOWN: badToken,
+  ERR_TOKEN_LEGACY_REJECTED: badToken,
+  /** The Kubernetes API server (TokenReview) no longer accepts a token that verified locally: its pod or ServiceAccount is gone. */
+  ERR_TOKEN_REVIEW_REJECTED: badToken,
+  /** A static proof (an EC2 instance identity document) presented again past its replay rule: another client nonce than the one its instance is bound to. */
+  ERR_TOKEN_REPLAYED: badToken,
+  ERR_ISSUER_UNAVAILABLE: { grpc: GrpcStatus.UNAVAILABLE, oauth: "temporarily_unavailable", http: 503, exit: 69 },
+  ERR_POLICY_DENIED: { grpc: GrpcStatus.PERMISSION_DENIED, oauth: "unauthorized_client", http: 400, exit: 4 },
+  ERR_TARGET_DENIED: { grpc: GrpcStatus.PERMISSION_DENIED, oauth: "invalid_target", http: 400, exit: 4 },
+  ERR_ADMIN_UNAUTHENTICATED: { grpc: GrpcStatus.UNAUTHENTICATED, oauth: "invalid_client", http: 401, exit: 5 },
+  ERR_NOT_FOUND: { grpc: GrpcStatus.NOT_FOUND, oauth: "invalid_request", http: 404, exit: 6 },
+  ERR_CONFIG_INVALID: { grpc: GrpcStatus.FAILED_PRECONDITION, oauth: "server_error", http: 500, exit: 78 },
+  ERR_POLICY_INVALID: { grpc: GrpcStatus.FAILED_PRECONDITION, oauth: "server_error", http: 500, exit: 78 },
+  ERR_UNAVAILABLE: { grpc: GrpcStatus.UNAVAILABLE, oauth: "temporarily_unavailable", http: 503, exit: 69 },
+  ERR_UPSTREAM_UNAVAILABLE: { grpc: GrpcStatus.UNAVAILABLE, oauth: "temporarily_unavailable", http: 503, exit: 69 },
+  ERR_UPSTREAM_DENIED: { grpc: GrpcStatus.PERMISSION_DENIED, oauth: "invalid_target", http: 400, exit: 4 },
+  ERR_UPSTREAM_BAD_RESPONSE: { grpc: GrpcStatus.UNAVAILABLE, oauth: "temporarily_unavailable", http: 502, exit: 69 },
+  ERR_INTERNAL: { grpc: GrpcStatus.INTERNAL, oauth: "server_error", http: 500, exit: 70 },
+  ERR_RATE_LIMITED: { grpc: GrpcStatus.RESOURCE_EXHAUSTED, oauth: "temporarily_unavailable", http: 429, exit: 75 },
+  /** The verified identity is quarantined by an operator (`stint revoke --identity`): no exchange or renewal until it ends or is lifted. */
+  ERR_IDENTITY_QUARANTINED: { grpc: GrpcStatus.PERMISSION_DENIED, oauth: "invalid_grant", http: 400, exit: 4 }
+};
+var StintError = class extends Error {
+  /** Stable machine-readable code. */
+  code;
+  /** Optional structured details safe to show to the caller (never secrets). */
+  details;
+  constructor(code, message, details = {}, options) {
+    super(message, options);
+    this.name = "StintError";
+    this.code = code;
+    this.details = details;
+  }
+  /** The transport mapping for this error. */
+  get mapping() {
+    return ERROR_TABLE[this.code];
+  }
+};
+var ConfigError = class extends StintError {
+  path;
+  constructor(code, path, message, details = {}) {
+    super(code, `${path ? `${path}: ` : ""}${message}`, { ...details, path });
+    this.name = "ConfigError";
+    this.path = path;
+  }
+};
+function errorFromOAuthBody(status, body) {
+  const b = body ?? {};
+  const code = typeof b.stint_code === "string" && b.stint_code in ERROR_TABLE ? b.stint_code : status >= 500 || status === 0 ? "ERR_UNAVAILABLE" : "ERR_INVALID_REQUEST";
+  const oauthError = typeof b.error === "string" ? b.error : void 0;
+  const reason = typeof b.reason === "string" ? b.reason : oauthError ?? `http_${status}`;
+  const extra = [typeof b.reason === "string" && `reason ${b.reason}`, typeof b.rule === "string" && `nearest rule ${b.rule}`].filter(Boolean).join(", ");
+  const description = typeof b.error_description === "string" ? b.error_description.slice(0, 300) : "no description";
+  return new StintError(code, `Stint refused (HTTP ${status}${oauthError ? ` ${oauthError}` : ""}): ${description}${extra ? ` (${extra})` : ""}`, { reason, status, ...oauthError ? { oauthError } : {} });
+}
+function isRetryable(code) {
+  const grpc = ERROR_TABLE[code].grpc;
+  return grpc === GrpcStatus.UNAVAILABLE || grpc === GrpcStatus.RESOURCE_EXHAUSTED;
+}
+
+// src/client/retryable.ts
+function isRetryable2(error2) {
+  const code = error2?.code;
+  return typeof code === "string" && Object.hasOwn(ERROR_TABLE, code) && isRetryable(code);
+}
+
+// src/client/stint_client.ts
 import { request as httpRequest } from "node:http";
-import { request as httpsRequest } from "node:https";
+
+// src/client/agents.ts
+import { readFileSync, statSync } from "node:fs";
+import { Agent as HttpAgent } from "node:http";
+var POOL = { keepAlive: true, maxSockets: 4 };
+function plainAgents() {
+  const agent = new HttpAgent(POOL);
+  return { current: () => agent, close: () => agent.destroy() };
+}
+function tlsAgents(files, build, names = {}) {
+  return new TlsAgents(files, (options) => build({ ...POOL, ...options }), names);
+}
+var TlsAgents = class {
+  #files;
+  #build;
+  #agent;
+  #stamp;
+  constructor(files, build, names) {
+    this.#build = build;
+    this.#files = [];
+    if (files.caFile) this.#files.push(["caFile", files.caFile]);
+    if (files.clientCertFile && files.clientKeyFile) this.#files.push(["clientCertFile", files.clientCertFile], ["clientKeyFile", files.clientKeyFile]);
+    this.#stamp = this.#stampNow();
+    try {
+      this.#agent = this.#load();
+    } catch (e) {
+      const { key, file, code } = e;
+      throw new ConfigError("ERR_CONFIG_INVALID", names[key] ?? `stint.${key}`, `cannot read ${file}: ${code}`);
+    }
+  }
+  current() {
+    if (this.#files.length === 0) return this.#agent;
+    const stamp = this.#stampNow();
+    if (stamp === this.#stamp) return this.#agent;
+    try {
+      const next = this.#load();
+      this.#agent.destroy();
+      this.#agent = next;
+      this.#stamp = stamp;
+    } catch {
+    }
+    return this.#agent;
+  }
+  close() {
+    this.#agent.destroy();
+  }
+  #stampNow() {
+    return this.#files.map(([, file]) => {
+      try {
+        const s = statSync(file);
+        return `${s.ino}:${s.size}:${s.mtimeMs}`;
+      } catch {
+        return "missing";
+      }
+    }).join("|");
+  }
+  #load() {
+    const read = {};
+    for (const [key, file] of this.#files) {
+      try {
+        read[key] = readFileSync(file);
+      } catch (e) {
+        throw Object.assign(new Error(`cannot read ${file}`), { key, file, code: e.code ?? "error" });
+      }
+    }
+    return this.#build({ ...read.caFile ? { ca: read.caFile } : {}, ...read.clientCertFile && read.clientKeyFile ? { cert: read.clientCertFile, key: read.clientKeyFile } : {} });
+  }
+};
+
+// src/client/form_post.ts
+var MAX_RESPONSE_BYTES = 256 * 1024;
 function postForm(url, form, options) {
-  const body = new URLSearchParams();
-  for (const [k, v] of Object.entries(form)) if (v !== void 0 && v !== "") body.set(k, v);
-  const text = body.toString();
-  const request = url.protocol === "https:" ? httpsRequest : httpRequest;
-  return new Promise((resolve, reject) => {
-    const req = request(
+  const payload = Buffer.from(form.toString());
+  const origin = url.origin;
+  return new Promise((resolvePost, rejectPost) => {
+    let settled = false;
+    const finish = (error2, answer) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(deadline);
+      if (error2) {
+        req.destroy();
+        rejectPost(error2);
+      } else resolvePost(answer);
+    };
+    const tooLarge = () => new StintError("ERR_UNAVAILABLE", `Stint at ${origin} answered more than ${options.maxResponseBytes} bytes`, { reason: "response_too_large" });
+    const req = options.send(
       url,
       {
         method: "POST",
-        headers: { "content-type": "application/x-www-form-urlencoded", "content-length": Buffer.byteLength(text), accept: "application/json" },
-        ...options.ca ? { ca: options.ca } : {},
-        timeout: options.timeoutMs
+        agent: options.agent,
+        headers: { "content-type": "application/x-www-form-urlencoded", "content-length": payload.length, accept: "application/json" }
       },
       (res) => {
+        const status = res.statusCode ?? 0;
+        if (Number(res.headers["content-length"] ?? 0) > options.maxResponseBytes) return finish(tooLarge());
         const chunks = [];
-        res.on("data", (c) => chunks.push(c));
-        res.on("end", () => {
-          let json = null;
-          try {
-            json = JSON.parse(Buffer.concat(chunks).toString("utf8"));
-          } catch {
-            json = null;
-          }
-          resolve({ status: res.statusCode ?? 0, json });
+        let size = 0;
+        res.on("data", (c) => {
+          size += c.length;
+          if (size > options.maxResponseBytes) finish(tooLarge());
+          else chunks.push(c);
         });
-        res.on("error", reject);
+        res.on("end", () => {
+          let body = null;
+          try {
+            body = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+          } catch {
+          }
+          const object = body !== null && typeof body === "object" && !Array.isArray(body) ? body : null;
+          if (!object && status === 200) return finish(new StintError("ERR_UNAVAILABLE", `unexpected response from Stint (HTTP ${status})`, { reason: "bad_response" }));
+          finish(null, { status, body: object ?? {} });
+        });
+        res.on("error", (e) => finish(unreachable(origin, e)));
       }
     );
-    req.on("timeout", () => req.destroy(Object.assign(new Error(`timed out after ${options.timeoutMs} ms`), { code: "ETIMEDOUT" })));
-    req.on("error", reject);
-    req.end(text);
+    const deadline = setTimeout(() => finish(new StintError("ERR_UNAVAILABLE", `cannot reach Stint at ${origin}: no answer within ${options.timeoutMs} ms`, { reason: "timeout" })), options.timeoutMs);
+    req.on("error", (e) => finish(unreachable(origin, e)));
+    req.end(payload);
   });
+}
+function unreachable(origin, e) {
+  const networkError = e.code ?? e.message;
+  return new StintError("ERR_UNAVAILABLE", `cannot reach Stint at ${origin}: ${networkError}`, { reason: "unreachable", networkError });
+}
+
+// src/client/refusal.ts
+function refusalError(status, body, unsupported) {
+  const ours = typeof body.stint_code === "string";
+  if (unsupported && (status === 404 || status === 405) && !ours) return new StintError("ERR_NOT_FOUND", unsupported.message, { reason: unsupported.reason });
+  const err = errorFromOAuthBody(status, status === 429 && !ours ? { ...body, stint_code: "ERR_RATE_LIMITED" } : body);
+  const explain = {};
+  for (const key of ["rule", "failed"]) {
+    const value = body[key];
+    if (typeof value === "string") explain[key] = value;
+  }
+  return Object.keys(explain).length === 0 ? err : new StintError(err.code, err.message, { ...err.details, ...explain });
+}
+
+// src/client/renewal.ts
+function renewAfterOf(start, expiresAt) {
+  return start + Math.floor((expiresAt - start) * 2 / 3);
+}
+
+// src/client/stint_client.ts
+var NO_RENEW = { reason: "renew_unsupported", message: "renewal in place is not supported by this Stint version (no POST /renew)" };
+var NO_STATUS = { reason: "status_unsupported", message: "revocation checks are not supported by this Stint version (no POST /grants/status)" };
+var NO_REVOKE = { reason: "revoke_unsupported", message: "revoking grants on shutdown is not supported by this Stint version (no POST /revoke)" };
+var StintClient = class _StintClient {
+  #base;
+  #agents;
+  #send;
+  #timeout;
+  #now;
+  #maxBytes;
+  constructor(base, agents, send, endpoint, options) {
+    this.#base = base;
+    this.#agents = agents;
+    this.#send = send;
+    this.#timeout = endpoint.timeout;
+    this.#now = options.now ?? Date.now;
+    this.#maxBytes = options.maxResponseBytes ?? MAX_RESPONSE_BYTES;
+  }
+  /** A client of `endpoint`; node:https (and TLS) is loaded only for an https URL. An unreadable TLS file is ERR_CONFIG_INVALID. */
+  static async create(endpoint, options = {}) {
+    const base = new URL(endpoint.url.endsWith("/") ? endpoint.url : `${endpoint.url}/`);
+    if (base.protocol !== "https:") return new _StintClient(base, plainAgents(), httpRequest, endpoint, options);
+    const https2 = await import("node:https");
+    const agents = tlsAgents(endpoint, (agentOptions) => new https2.Agent(agentOptions), options.settingNames);
+    return new _StintClient(base, agents, https2.request, endpoint, options);
+  }
+  /** Exchange the subject token for one credential (RFC 8693, POST /token). */
+  async exchange(subject, req) {
+    const form = new URLSearchParams({ grant_type: TOKEN_EXCHANGE_GRANT, subject_token: subject.value, subject_token_type: subject.type, credential_kind: req.kind });
+    if (req.audience) form.set("audience", req.audience);
+    if (req.target) form.set("resource", req.target);
+    if (req.ttl !== void 0) form.set("ttl_seconds", seconds(req.ttl));
+    if (req.scopes?.length) form.set("scope", req.scopes.join(" "));
+    if (req.runId) form.set("run_id", req.runId);
+    if (req.reason) form.set("reason", req.reason);
+    const sentAt = this.#now();
+    const { status, body } = await this.#post("token", form);
+    if (status !== 200) throw refusalError(status, body);
+    const token = body.access_token;
+    const expiresAt = Date.parse(String(body.expires_at));
+    if (typeof token !== "string" || !token || !Number.isFinite(expiresAt)) {
+      throw new StintError("ERR_UNAVAILABLE", "Stint answered without access_token or expires_at", { reason: "bad_response" });
+    }
+    const fields = {};
+    if (body.fields && typeof body.fields === "object") {
+      for (const [k, v] of Object.entries(body.fields)) if (typeof v === "string") fields[k] = v;
+    }
+    const secretFields = Array.isArray(body.secret_fields) ? body.secret_fields.filter((f) => typeof f === "string") : Object.keys(fields);
+    return {
+      token,
+      kind: typeof body.credential_kind === "string" ? body.credential_kind : req.kind,
+      grantId: typeof body.grant_id === "string" ? body.grant_id : "",
+      fields,
+      secretFields,
+      issuedAt: sentAt,
+      expiresAt,
+      renewAfter: renewAfterFrom(body, sentAt, expiresAt),
+      renewable: body.renewable === true,
+      ...typeof body.rule === "string" ? { rule: body.rule } : {},
+      ttlCapped: body.ttl_capped === true,
+      body
+    };
+  }
+  /** Extend one of this workload's grants in place (POST /renew); the new expiry and renewal time, epoch ms. `ttl` in ms. */
+  async renew(subject, grantId, ttl) {
+    const form = new URLSearchParams({ subject_token: subject.value, subject_token_type: subject.type, grant_id: grantId });
+    if (ttl !== void 0) form.set("ttl_seconds", seconds(ttl));
+    const sentAt = this.#now();
+    const { status, body } = await this.#post("renew", form);
+    if (status !== 200) throw refusalError(status, body, NO_RENEW);
+    const expiresAt = Date.parse(String(body.expires_at));
+    if (!Number.isFinite(expiresAt)) throw new StintError("ERR_UNAVAILABLE", "Stint answered the renewal without expires_at", { reason: "bad_response" });
+    return { expiresAt, renewAfter: renewAfterFrom(body, sentAt, expiresAt) };
+  }
+  /**
+   * A fresh server nonce for an attestor kind (POST /attestation/nonce, form `kind`): proofs such
+   * as Azure's attested document embed it so they cannot be replayed.
+   */
+  async nonce(kind) {
+    const { status, body } = await this.#post("attestation/nonce", new URLSearchParams({ kind }));
+    if (status !== 200) throw refusalError(status, body);
+    if (typeof body.nonce !== "string" || !body.nonce) throw new StintError("ERR_UNAVAILABLE", "Stint answered without a nonce", { reason: "bad_response" });
+    return body.nonce;
+  }
+  /**
+   * The state of one of this workload's grants (POST /grants/status): `revoked` means stop serving
+   * it. ERR_NOT_FOUND with reason status_unsupported when the service has no such endpoint.
+   */
+  async grantStatus(subject, grantId) {
+    const { status, body } = await this.#post("grants/status", new URLSearchParams({ subject_token: subject.value, subject_token_type: subject.type, grant_id: grantId }));
+    if (status !== 200) throw refusalError(status, body, NO_STATUS);
+    const state = body.state;
+    if (state !== "active" && state !== "revoked" && state !== "expired") throw new StintError("ERR_UNAVAILABLE", "Stint answered the grant status without a known state", { reason: "bad_response" });
+    return { state, quarantined: body.quarantined === true };
+  }
+  /**
+   * Revoke one of this workload's grants (POST /revoke); Stint's notes (e.g. what stays valid
+   * upstream until expiry). ERR_NOT_FOUND with reason revoke_unsupported when the service has no
+   * such endpoint.
+   */
+  async revoke(subject, grantId, reason) {
+    const form = new URLSearchParams({ subject_token: subject.value, subject_token_type: subject.type, grant_id: grantId });
+    if (reason) form.set("reason", reason);
+    const { status, body } = await this.#post("revoke", form);
+    if (status !== 200) throw refusalError(status, body, NO_REVOKE);
+    return { notes: Array.isArray(body.notes) ? body.notes.filter((n) => typeof n === "string") : [] };
+  }
+  /** Close kept-alive connections. */
+  close() {
+    this.#agents.close();
+  }
+  #post(path, form) {
+    return postForm(new URL(path, this.#base), form, { send: this.#send, agent: this.#agents.current(), timeoutMs: this.#timeout, maxResponseBytes: this.#maxBytes });
+  }
+};
+function seconds(ms) {
+  return String(Math.max(1, Math.round(ms / 1e3)));
+}
+function renewAfterFrom(body, sentAt, expiresAt) {
+  const announced = Date.parse(String(body.renew_after));
+  return Number.isFinite(announced) ? announced : renewAfterOf(sentAt, expiresAt);
 }
 
 // src/github/exchange_step.ts
 var StepFailed = class extends Error {
 };
-var TRANSIENT_CODES = /* @__PURE__ */ new Set(["ERR_UNAVAILABLE", "ERR_ISSUER_UNAVAILABLE", "ERR_UPSTREAM_UNAVAILABLE", "ERR_UPSTREAM_BAD_RESPONSE"]);
 async function runExchangeStep(inputs) {
   const base = parseStintUrl(inputs.stintUrl);
-  const ca = inputs.caBundleFile ? readFileSync(inputs.caBundleFile, "utf8") : void 0;
-  let subjectToken;
+  const client = await clientOf(inputs, base);
   try {
-    subjectToken = await getIDToken(inputs.audience);
-  } catch (e) {
-    fail(
-      "ERR_OIDC_TOKEN",
-      `could not get the job's OIDC token: ${e.message}`,
-      "give the workflow or job `permissions: id-token: write` (and `contents: read`)"
+    let subjectToken;
+    try {
+      subjectToken = await getIDToken(inputs.audience);
+    } catch (e) {
+      fail(
+        "ERR_OIDC_TOKEN",
+        `could not get the job's OIDC token: ${e.message}`,
+        "give the workflow or job `permissions: id-token: write` (and `contents: read`)"
+      );
+    }
+    setSecret(subjectToken);
+    const claims = safeClaims(subjectToken);
+    const subject = { type: JWT_TOKEN_TYPE, value: subjectToken };
+    const answer = await withRetries(
+      inputs,
+      base.toString(),
+      claims,
+      () => client.exchange(subject, {
+        kind: inputs.kind,
+        audience: inputs.credentialAudience,
+        target: inputs.target,
+        ttl: inputs.durationSeconds ? inputs.durationSeconds * 1e3 : void 0,
+        runId: typeof claims.run_id === "string" ? claims.run_id : void 0,
+        reason: typeof claims.workflow_ref === "string" ? `github-actions ${claims.workflow_ref}` : void 0
+      })
     );
+    setSecret(answer.token);
+    const secretNames = new Set(answer.secretFields);
+    secretNames.add("access_key_id");
+    for (const [name, value] of Object.entries(answer.fields)) if (secretNames.has(name) && value) setSecret(value);
+    exportCredential(inputs, answer.token, answer.fields);
+    const expiresAt = new Date(answer.expiresAt).toISOString();
+    const rule = String(answer.rule);
+    setOutput("grant-id", answer.grantId);
+    setOutput("expires-at", expiresAt);
+    setOutput("rule", rule);
+    if (inputs.revokeOnEnd) saveState("grant-id", answer.grantId);
+    info(`Stint granted ${inputs.kind}${inputs.target ? ` for ${inputs.target}` : ""} by rule ${rule} (grant ${answer.grantId}), expires ${expiresAt}${answer.ttlCapped ? " (duration capped by policy)" : ""}`);
+  } finally {
+    client.close();
   }
-  setSecret(subjectToken);
-  const claims = safeClaims(subjectToken);
-  const form = {
-    grant_type: "urn:ietf:params:oauth:grant-type:token-exchange",
-    subject_token: subjectToken,
-    subject_token_type: "urn:ietf:params:oauth:token-type:jwt",
-    credential_kind: inputs.kind,
-    audience: inputs.credentialAudience,
-    resource: inputs.target,
-    ttl_seconds: inputs.durationSeconds ? String(inputs.durationSeconds) : void 0,
-    run_id: typeof claims.run_id === "string" ? claims.run_id : void 0,
-    reason: typeof claims.workflow_ref === "string" ? `github-actions ${claims.workflow_ref}` : void 0
-  };
-  const res = await withRetries(inputs, () => postForm(new URL("token", base), form, { ca, timeoutMs: inputs.timeoutMs }), base.toString());
-  const body = res.json ?? {};
-  if (res.status !== 200 || typeof body.access_token !== "string") {
-    const code = typeof body.stint_code === "string" ? body.stint_code : `HTTP_${res.status}`;
-    fail(code, String(body.error_description ?? body.error ?? `unexpected answer (HTTP ${res.status})`), hintFor(code, body, claims, inputs));
-  }
-  const fields = body.fields ?? {};
-  setSecret(body.access_token);
-  const secretNames = new Set(Array.isArray(body.secret_fields) ? body.secret_fields : Object.keys(fields));
-  secretNames.add("access_key_id");
-  for (const [name, value] of Object.entries(fields)) if (secretNames.has(name) && value) setSecret(value);
-  exportCredential(inputs, body.access_token, fields);
-  setOutput("grant-id", String(body.grant_id));
-  setOutput("expires-at", String(body.expires_at));
-  setOutput("rule", String(body.rule));
-  if (inputs.revokeOnEnd) saveState("grant-id", String(body.grant_id));
-  info(`Stint granted ${inputs.kind}${inputs.target ? ` for ${inputs.target}` : ""} by rule ${String(body.rule)} (grant ${String(body.grant_id)}), expires ${String(body.expires_at)}${body.ttl_capped ? " (duration capped by policy)" : ""}`);
 }
 async function runRevokeStep(inputs, grantId) {
   if (!grantId) return;
   const base = parseStintUrl(inputs.stintUrl);
-  const ca = inputs.caBundleFile ? readFileSync(inputs.caBundleFile, "utf8") : void 0;
-  const subjectToken = await getIDToken(inputs.audience);
-  setSecret(subjectToken);
-  const res = await postForm(new URL("revoke", base), { grant_id: grantId, subject_token: subjectToken, subject_token_type: "urn:ietf:params:oauth:token-type:jwt" }, { ca, timeoutMs: inputs.timeoutMs });
-  if (res.status === 200) {
-    const notes = Array.isArray(res.json?.notes) ? res.json.notes : [];
+  const client = await clientOf(inputs, base);
+  try {
+    const subjectToken = await getIDToken(inputs.audience);
+    setSecret(subjectToken);
+    const { notes } = await client.revoke({ type: JWT_TOKEN_TYPE, value: subjectToken }, grantId);
     info(`Stint revoked grant ${grantId}${notes.length ? `: ${notes.join("; ")}` : ""}`);
-  } else {
-    warning(`could not revoke grant ${grantId}: ${String(res.json?.stint_code ?? res.status)}: ${String(res.json?.error_description ?? "")}`);
+  } catch (e) {
+    const err = e;
+    if (typeof err.code !== "string" || !err.code.startsWith("ERR_")) throw e;
+    warning(`could not revoke grant ${grantId}: ${err.code}: ${err.message}`);
+  } finally {
+    client.close();
+  }
+}
+async function clientOf(inputs, base) {
+  try {
+    return await StintClient.create({ url: base.toString(), timeout: inputs.timeoutMs, ...inputs.caBundleFile ? { caFile: inputs.caBundleFile } : {} }, { settingNames: { caFile: "ca-bundle" } });
+  } catch (e) {
+    const err = e;
+    fail(err.code ?? "ERR_CONFIG_INVALID", err.message, "check the ca-bundle input: a readable PEM file on the runner");
   }
 }
 function exportCredential(inputs, token, fields) {
@@ -20737,33 +21081,33 @@ function exportCredential(inputs, token, fields) {
     setOutput("file", inputs.outputFile);
   }
 }
-async function withRetries(inputs, call, url) {
+async function withRetries(inputs, url, claims, call) {
   let lastError = "";
-  for (let attempt = 0; attempt <= inputs.retries; attempt++) {
+  for (let attempt = 0; ; attempt++) {
     if (attempt > 0) {
       const delay = inputs.retryDelayMs * 2 ** (attempt - 1);
       info(`Stint exchange: transient failure (${lastError}); retry ${attempt} of ${inputs.retries} in ${delay} ms`);
       await new Promise((r) => setTimeout(r, delay));
     }
     try {
-      const res = await call();
-      const code = typeof res.json?.stint_code === "string" ? res.json.stint_code : "";
-      if (res.status >= 500 || res.status === 429 || TRANSIENT_CODES.has(code)) {
-        lastError = code || `HTTP ${res.status}`;
-        if (attempt < inputs.retries) continue;
-      }
-      return res;
+      return await call();
     } catch (e) {
-      lastError = e.code ?? e.message;
+      const err = e;
+      if (!isRetryable2(err)) fail(err.code ?? "ERR_INTERNAL", err.message, hintFor(err, claims, inputs));
+      const network = typeof err.details.networkError === "string" ? err.details.networkError : err.details.reason === "timeout" ? "timeout" : "";
+      lastError = network || err.code;
+      if (attempt < inputs.retries) continue;
+      if (network) fail("ERR_UNAVAILABLE", `Stint at ${url} unreachable after ${inputs.retries + 1} attempts (${lastError})`, "check the stint-url input, the network path from the runner and the ca-bundle input");
+      fail(err.code, err.message, hintFor(err, claims, inputs));
     }
   }
-  fail("ERR_UNAVAILABLE", `Stint at ${url} unreachable after ${inputs.retries + 1} attempts (${lastError})`, "check the stint-url input, the network path from the runner and the ca-bundle input");
 }
-function hintFor(code, body, claims, inputs) {
+function hintFor(err, claims, inputs) {
+  const body = err.details ?? {};
   const who = `repository ${String(claims.repository ?? "?")} (repository_id ${String(claims.repository_id ?? "?")}, repository_owner_id ${String(claims.repository_owner_id ?? "?")}) on ref ${String(claims.ref ?? "?")}${claims.environment ? `, environment ${String(claims.environment)}` : ""}`;
   const nearest = typeof body.rule === "string" ? `; nearest rule ${body.rule}` : "";
   const failed = typeof body.failed === "string" ? ` requires ${body.failed}` : "";
-  switch (code) {
+  switch (err.code) {
     case "ERR_POLICY_DENIED":
       return `no rule allowed ${who}${nearest}${failed}${body.reason ? ` (reason ${String(body.reason)})` : ""}`;
     case "ERR_TARGET_DENIED":

@@ -4,10 +4,14 @@
  * credential kind needs. Shared by the JavaScript action (action.yml) and
  * `stint exchange --github-actions`.
  */
-import { readFileSync, writeFileSync, chmodSync } from 'node:fs';
+import { writeFileSync, chmodSync } from 'node:fs';
 import * as core from '@actions/core';
 import { decodeJwt } from 'jose';
-import { postForm, type FormResponse } from '../http/post_form.js';
+import { JWT_TOKEN_TYPE } from '../client/constants.js';
+import { isRetryable } from '../client/retryable.js';
+import { StintClient, type TokenAnswer } from '../client/stint_client.js';
+import type { SubjectProof } from '../client/subject_token/source.js';
+import type { StintError } from '../errors.js';
 
 /** What the step is asked to do (the action's inputs). */
 export interface StepInputs {
@@ -25,7 +29,7 @@ export interface StepInputs {
   readonly durationSeconds?: number;
   /** PEM CA bundle file for Stint's TLS certificate. */
   readonly caBundleFile?: string;
-  /** Retries for transient errors (unreachable, 5xx, throttled). */
+  /** Retries for transient errors (unreachable, unavailable, throttled: isRetryable). */
   readonly retries: number;
   /** First retry delay in ms; doubles each time. */
   readonly retryDelayMs: number;
@@ -43,71 +47,80 @@ export interface StepInputs {
 /** A failure already reported through core.setFailed. */
 export class StepFailed extends Error {}
 
-const TRANSIENT_CODES = new Set(['ERR_UNAVAILABLE', 'ERR_ISSUER_UNAVAILABLE', 'ERR_UPSTREAM_UNAVAILABLE', 'ERR_UPSTREAM_BAD_RESPONSE']);
-
 /** Run the step; on failure the step is failed with Stint's code and a hint, never the token. */
 export async function runExchangeStep(inputs: StepInputs): Promise<void> {
   const base = parseStintUrl(inputs.stintUrl);
-  const ca = inputs.caBundleFile ? readFileSync(inputs.caBundleFile, 'utf8') : undefined;
-  let subjectToken: string;
+  const client = await clientOf(inputs, base);
   try {
-    subjectToken = await core.getIDToken(inputs.audience);
-  } catch (e) {
-    fail(
-      'ERR_OIDC_TOKEN',
-      `could not get the job's OIDC token: ${(e as Error).message}`,
-      'give the workflow or job `permissions: id-token: write` (and `contents: read`)',
+    let subjectToken: string;
+    try {
+      subjectToken = await core.getIDToken(inputs.audience);
+    } catch (e) {
+      fail(
+        'ERR_OIDC_TOKEN',
+        `could not get the job's OIDC token: ${(e as Error).message}`,
+        'give the workflow or job `permissions: id-token: write` (and `contents: read`)',
+      );
+    }
+    core.setSecret(subjectToken);
+    const claims = safeClaims(subjectToken);
+    const subject: SubjectProof = { type: JWT_TOKEN_TYPE, value: subjectToken };
+    const answer = await withRetries(inputs, base.toString(), claims, () =>
+      client.exchange(subject, {
+        kind: inputs.kind,
+        audience: inputs.credentialAudience,
+        target: inputs.target,
+        ttl: inputs.durationSeconds ? inputs.durationSeconds * 1000 : undefined,
+        runId: typeof claims.run_id === 'string' ? claims.run_id : undefined,
+        reason: typeof claims.workflow_ref === 'string' ? `github-actions ${claims.workflow_ref}` : undefined,
+      }),
     );
+
+    // Mask every secret before anything else is printed or exported.
+    core.setSecret(answer.token);
+    const secretNames = new Set(answer.secretFields);
+    secretNames.add('access_key_id');
+    for (const [name, value] of Object.entries(answer.fields)) if (secretNames.has(name) && value) core.setSecret(value);
+
+    exportCredential(inputs, answer.token, answer.fields);
+    const expiresAt = new Date(answer.expiresAt).toISOString();
+    const rule = String(answer.rule);
+    core.setOutput('grant-id', answer.grantId);
+    core.setOutput('expires-at', expiresAt);
+    core.setOutput('rule', rule);
+    if (inputs.revokeOnEnd) core.saveState('grant-id', answer.grantId);
+    core.info(`Stint granted ${inputs.kind}${inputs.target ? ` for ${inputs.target}` : ''} by rule ${rule} (grant ${answer.grantId}), expires ${expiresAt}${answer.ttlCapped ? ' (duration capped by policy)' : ''}`);
+  } finally {
+    client.close();
   }
-  core.setSecret(subjectToken);
-  const claims = safeClaims(subjectToken);
-
-  const form = {
-    grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
-    subject_token: subjectToken,
-    subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
-    credential_kind: inputs.kind,
-    audience: inputs.credentialAudience,
-    resource: inputs.target,
-    ttl_seconds: inputs.durationSeconds ? String(inputs.durationSeconds) : undefined,
-    run_id: typeof claims.run_id === 'string' ? claims.run_id : undefined,
-    reason: typeof claims.workflow_ref === 'string' ? `github-actions ${claims.workflow_ref}` : undefined,
-  };
-  const res = await withRetries(inputs, () => postForm(new URL('token', base), form, { ca, timeoutMs: inputs.timeoutMs }), base.toString());
-  const body = res.json ?? {};
-  if (res.status !== 200 || typeof body.access_token !== 'string') {
-    const code = typeof body.stint_code === 'string' ? body.stint_code : `HTTP_${res.status}`;
-    fail(code, String(body.error_description ?? body.error ?? `unexpected answer (HTTP ${res.status})`), hintFor(code, body, claims, inputs));
-  }
-
-  // Mask every secret before anything else is printed or exported.
-  const fields = (body.fields ?? {}) as Record<string, string>;
-  core.setSecret(body.access_token as string);
-  const secretNames = new Set(Array.isArray(body.secret_fields) ? (body.secret_fields as string[]) : Object.keys(fields));
-  secretNames.add('access_key_id');
-  for (const [name, value] of Object.entries(fields)) if (secretNames.has(name) && value) core.setSecret(value);
-
-  exportCredential(inputs, body.access_token as string, fields);
-  core.setOutput('grant-id', String(body.grant_id));
-  core.setOutput('expires-at', String(body.expires_at));
-  core.setOutput('rule', String(body.rule));
-  if (inputs.revokeOnEnd) core.saveState('grant-id', String(body.grant_id));
-  core.info(`Stint granted ${inputs.kind}${inputs.target ? ` for ${inputs.target}` : ''} by rule ${String(body.rule)} (grant ${String(body.grant_id)}), expires ${String(body.expires_at)}${body.ttl_capped ? ' (duration capped by policy)' : ''}`);
 }
 
 /** The post step: revoke the grant with a fresh OIDC token of the same job. */
 export async function runRevokeStep(inputs: Pick<StepInputs, 'stintUrl' | 'audience' | 'caBundleFile' | 'timeoutMs'>, grantId: string): Promise<void> {
   if (!grantId) return;
   const base = parseStintUrl(inputs.stintUrl);
-  const ca = inputs.caBundleFile ? readFileSync(inputs.caBundleFile, 'utf8') : undefined;
-  const subjectToken = await core.getIDToken(inputs.audience);
-  core.setSecret(subjectToken);
-  const res = await postForm(new URL('revoke', base), { grant_id: grantId, subject_token: subjectToken, subject_token_type: 'urn:ietf:params:oauth:token-type:jwt' }, { ca, timeoutMs: inputs.timeoutMs });
-  if (res.status === 200) {
-    const notes = Array.isArray(res.json?.notes) ? (res.json.notes as string[]) : [];
+  const client = await clientOf(inputs, base);
+  try {
+    const subjectToken = await core.getIDToken(inputs.audience);
+    core.setSecret(subjectToken);
+    const { notes } = await client.revoke({ type: JWT_TOKEN_TYPE, value: subjectToken }, grantId);
     core.info(`Stint revoked grant ${grantId}${notes.length ? `: ${notes.join('; ')}` : ''}`);
-  } else {
-    core.warning(`could not revoke grant ${grantId}: ${String(res.json?.stint_code ?? res.status)}: ${String(res.json?.error_description ?? '')}`);
+  } catch (e) {
+    const err = e as StintError;
+    if (typeof err.code !== 'string' || !err.code.startsWith('ERR_')) throw e;
+    core.warning(`could not revoke grant ${grantId}: ${err.code}: ${err.message}`);
+  } finally {
+    client.close();
+  }
+}
+
+/** The Stint client of the step (its CA bundle named as the ca-bundle input in errors). */
+async function clientOf(inputs: Pick<StepInputs, 'caBundleFile' | 'timeoutMs'>, base: URL): Promise<StintClient> {
+  try {
+    return await StintClient.create({ url: base.toString(), timeout: inputs.timeoutMs, ...(inputs.caBundleFile ? { caFile: inputs.caBundleFile } : {}) }, { settingNames: { caFile: 'ca-bundle' } });
+  } catch (e) {
+    const err = e as StintError;
+    fail(err.code ?? 'ERR_CONFIG_INVALID', err.message, 'check the ca-bundle input: a readable PEM file on the runner');
   }
 }
 
@@ -139,34 +152,39 @@ function exportCredential(inputs: StepInputs, token: string, fields: Record<stri
   }
 }
 
-async function withRetries(inputs: StepInputs, call: () => Promise<FormResponse>, url: string): Promise<FormResponse> {
+/**
+ * Call Stint, trying again after transient failures (isRetryable: unreachable, unavailable,
+ * throttled) with doubling delays; fail the step with Stint's code and a hint otherwise.
+ */
+async function withRetries(inputs: StepInputs, url: string, claims: Record<string, unknown>, call: () => Promise<TokenAnswer>): Promise<TokenAnswer> {
   let lastError = '';
-  for (let attempt = 0; attempt <= inputs.retries; attempt++) {
+  for (let attempt = 0; ; attempt++) {
     if (attempt > 0) {
       const delay = inputs.retryDelayMs * 2 ** (attempt - 1);
       core.info(`Stint exchange: transient failure (${lastError}); retry ${attempt} of ${inputs.retries} in ${delay} ms`);
       await new Promise((r) => setTimeout(r, delay));
     }
     try {
-      const res = await call();
-      const code = typeof res.json?.stint_code === 'string' ? res.json.stint_code : '';
-      if (res.status >= 500 || res.status === 429 || TRANSIENT_CODES.has(code)) {
-        lastError = code || `HTTP ${res.status}`;
-        if (attempt < inputs.retries) continue;
-      }
-      return res;
+      return await call();
     } catch (e) {
-      lastError = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+      const err = e as StintError;
+      if (!isRetryable(err)) fail(err.code ?? 'ERR_INTERNAL', err.message, hintFor(err, claims, inputs));
+      const network = typeof err.details.networkError === 'string' ? err.details.networkError : err.details.reason === 'timeout' ? 'timeout' : '';
+      lastError = network || err.code;
+      if (attempt < inputs.retries) continue;
+      if (network) fail('ERR_UNAVAILABLE', `Stint at ${url} unreachable after ${inputs.retries + 1} attempts (${lastError})`, 'check the stint-url input, the network path from the runner and the ca-bundle input');
+      fail(err.code, err.message, hintFor(err, claims, inputs));
     }
   }
-  fail('ERR_UNAVAILABLE', `Stint at ${url} unreachable after ${inputs.retries + 1} attempts (${lastError})`, 'check the stint-url input, the network path from the runner and the ca-bundle input');
 }
 
-function hintFor(code: string, body: Record<string, unknown>, claims: Record<string, unknown>, inputs: StepInputs): string {
+/** What to do about a refusal, from Stint's code and its explanation (nearest rule, failed condition, reason). */
+function hintFor(err: StintError, claims: Record<string, unknown>, inputs: StepInputs): string {
+  const body = err.details ?? {};
   const who = `repository ${String(claims.repository ?? '?')} (repository_id ${String(claims.repository_id ?? '?')}, repository_owner_id ${String(claims.repository_owner_id ?? '?')}) on ref ${String(claims.ref ?? '?')}${claims.environment ? `, environment ${String(claims.environment)}` : ''}`;
   const nearest = typeof body.rule === 'string' ? `; nearest rule ${body.rule}` : '';
   const failed = typeof body.failed === 'string' ? ` requires ${body.failed}` : '';
-  switch (code) {
+  switch (err.code) {
     case 'ERR_POLICY_DENIED':
       return `no rule allowed ${who}${nearest}${failed}${body.reason ? ` (reason ${String(body.reason)})` : ''}`;
     case 'ERR_TARGET_DENIED':

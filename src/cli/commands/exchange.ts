@@ -1,10 +1,9 @@
-/** `stint exchange`: trade a subject token for a credential over RFC 8693 (HTTP). */
+/** `stint exchange`: trade a subject token for a credential over RFC 8693 (HTTP), with Stint's one client (src/client/). */
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { StintError, errorFromOAuthBody } from '../../errors.js';
-import { postForm, type FormResponse } from '../../http/post_form.js';
-
-const JWT_TYPE = 'urn:ietf:params:oauth:token-type:jwt';
+import { JWT_TOKEN_TYPE } from '../../client/constants.js';
+import { StintClient } from '../../client/stint_client.js';
+import { StintError } from '../../errors.js';
 
 /** Options of `stint exchange`. */
 interface ExchangeOptions {
@@ -41,7 +40,7 @@ interface ExchangeOptions {
 const VM_SOURCES = ['aws-iid', 'aws-iam', 'gcp-instance', 'azure-msi', 'azure-imds'] as const;
 
 /** Obtain a proof from this machine's metadata service with the sidecar's own source modules. */
-async function proofFromMachine(opts: ExchangeOptions): Promise<{ type: string; value: string }> {
+async function proofFromMachine(opts: ExchangeOptions, client: StintClient): Promise<{ type: string; value: string }> {
   const { subjectTokenSourceSchema } = await import('../../client/subject_token/schema.js');
   const raw: Record<string, unknown> = { source: opts.subjectTokenSource };
   const set = (key: string, value: string | undefined): void => {
@@ -70,28 +69,16 @@ async function proofFromMachine(opts: ExchangeOptions): Promise<{ type: string; 
   const { createSubjectTokenSource } = await import('../../client/subject_token/index.js');
   const source = await createSubjectTokenSource(parsed.data, {
     now: () => Date.now(),
-    nonce: async (kind) => {
-      const res = await postForm(new URL('attestation/nonce', opts.url.endsWith('/') ? opts.url : `${opts.url}/`), { kind }, { timeoutMs: Number(opts.timeout) });
-      if (res.status !== 200 || !res.json || typeof res.json.nonce !== 'string') throw errorFromOAuthBody(res.status, res.json ?? {});
-      return res.json.nonce;
-    },
+    nonce: (kind) => client.nonce(kind),
   });
   return source.read();
 }
 
-/** POST /token (the same form client as the GitHub Action) and return the body; errors become StintErrors with the server's code. */
-export async function exchangeOverHttp(url: string, form: Record<string, string | undefined>, timeoutMs = 10_000): Promise<Record<string, unknown>> {
-  let res: FormResponse;
-  try {
-    // Relative to the base URL, so a Stint behind a path prefix (https://host/stint/) works.
-    res = await postForm(new URL('token', url.endsWith('/') ? url : `${url}/`), form, { timeoutMs });
-  } catch (e) {
-    throw new StintError('ERR_UNAVAILABLE', `cannot reach Stint at ${url}: ${(e as Error).message}`);
-  }
-  const json = res.json;
-  if (!json) throw new StintError(res.status >= 500 ? 'ERR_UNAVAILABLE' : 'ERR_INTERNAL', `unexpected response from Stint (HTTP ${res.status})`);
-  if (res.status !== 200) throw errorFromOAuthBody(res.status, json);
-  return json;
+/** `--ttl` in milliseconds: whole seconds, at least 1; anything else is ERR_INVALID_REQUEST. */
+function ttlOf(text: string | undefined): number | undefined {
+  if (text === undefined || text === '') return undefined;
+  if (!/^[1-9][0-9]*$/.test(text.trim())) throw new StintError('ERR_INVALID_REQUEST', `--ttl ${JSON.stringify(text)}: a whole number of seconds (at least 1)`, { reason: 'ttl_invalid', field: 'ttl' });
+  return Number(text.trim()) * 1000;
 }
 
 /** Register `exchange`. */
@@ -102,7 +89,7 @@ export function registerExchange(program: Command): void {
     .option('--url <url>', 'Stint base URL', process.env.STINT_URL ?? 'http://127.0.0.1:8080')
     .option('--subject-token-file <file>', 'file holding the subject token (re-read on every call)')
     .option('--subject-token-env <var>', 'environment variable holding the subject token')
-    .option('--subject-token-type <uri>', 'RFC 8693 subject token type', JWT_TYPE)
+    .option('--subject-token-type <uri>', 'RFC 8693 subject token type', JWT_TOKEN_TYPE)
     .option('--subject-token-source <source>', `obtain the proof from this machine's metadata service: ${VM_SOURCES.join(', ')}`)
     .option('--nonce-file <file>', 'aws-iid: where the client nonce of this instance is kept (0600)')
     .option('--imds-endpoint <url>', 'aws-iid, azure-*: the instance metadata service (default http://169.254.169.254)')
@@ -152,34 +139,31 @@ export function registerExchange(program: Command): void {
         }
         return;
       }
-      let subjectToken: string | undefined;
-      let subjectTokenType = opts.subjectTokenType;
-      if (opts.subjectTokenSource) {
-        const proof = await proofFromMachine(opts);
-        subjectToken = proof.value;
-        subjectTokenType = proof.type;
-      } else if (opts.subjectTokenFile) subjectToken = readFileSync(opts.subjectTokenFile, 'utf8').trim();
-      else if (opts.subjectTokenEnv) subjectToken = process.env[opts.subjectTokenEnv]?.trim();
-      if (!subjectToken) throw new StintError('ERR_INVALID_REQUEST', 'no subject token: give --subject-token-file, --subject-token-env or --subject-token-source');
-      const res = await exchangeOverHttp(
-        opts.url,
-        {
-          grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
-          subject_token: subjectToken,
-          subject_token_type: subjectTokenType,
-          credential_kind: opts.kind,
-          audience: opts.audience,
-          resource: opts.target,
-          ttl_seconds: opts.ttl,
-          scope: opts.scope,
-          reason: opts.reason,
-        },
-        Number(opts.timeout),
-      );
-      if (opts.output === 'json') process.stdout.write(`${JSON.stringify(res, null, 2)}\n`);
-      else {
-        process.stdout.write(`${String(res.access_token)}\n`);
-        process.stderr.write(`grant ${String(res.grant_id)} by rule ${String(res.rule)}, expires ${String(res.expires_at)}${res.ttl_capped ? ' (TTL capped by policy)' : ''}\n`);
+      const ttl = ttlOf(opts.ttl);
+      // The same client as stint-sidecar and the GitHub Action: TLS with --ca-bundle, one deadline, bounded answers.
+      const client = await StintClient.create({ url: opts.url, timeout: Number(opts.timeout), ...(opts.caBundle ? { caFile: opts.caBundle } : {}) }, { settingNames: { caFile: '--ca-bundle' } });
+      try {
+        let subjectToken: string | undefined;
+        let subjectTokenType = opts.subjectTokenType;
+        if (opts.subjectTokenSource) {
+          const proof = await proofFromMachine(opts, client);
+          subjectToken = proof.value;
+          subjectTokenType = proof.type;
+        } else if (opts.subjectTokenFile) subjectToken = readFileSync(opts.subjectTokenFile, 'utf8').trim();
+        else if (opts.subjectTokenEnv) subjectToken = process.env[opts.subjectTokenEnv]?.trim();
+        if (!subjectToken) throw new StintError('ERR_INVALID_REQUEST', 'no subject token: give --subject-token-file, --subject-token-env or --subject-token-source');
+        const answer = await client.exchange(
+          { type: subjectTokenType, value: subjectToken },
+          { kind: opts.kind, audience: opts.audience, target: opts.target, ttl, scopes: opts.scope?.split(/\s+/).filter(Boolean), reason: opts.reason },
+        );
+        const res = answer.body;
+        if (opts.output === 'json') process.stdout.write(`${JSON.stringify(res, null, 2)}\n`);
+        else {
+          process.stdout.write(`${answer.token}\n`);
+          process.stderr.write(`grant ${String(res.grant_id)} by rule ${String(res.rule)}, expires ${String(res.expires_at)}${res.ttl_capped ? ' (TTL capped by policy)' : ''}\n`);
+        }
+      } finally {
+        client.close();
       }
     });
 }
