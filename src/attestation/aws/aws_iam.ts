@@ -8,6 +8,7 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { StintError, TokenError } from '../../errors.js';
+import { readBounded } from '../../http/bounded_read.js';
 import { defineAttestor, type Attestor, type AttestorDeps, type ClaimValue } from '../attestor.js';
 import { AWS_IAM_TOKEN_TYPE } from '../token_types.js';
 import { createDocumentAttestor, type AttestedProof } from './document_attestor.js';
@@ -90,19 +91,11 @@ async function forward(endpoint: URL, checked: CheckedRequest, timeoutSeconds: n
         timeout: timeoutSeconds * 1000,
       },
       (res: IncomingMessage) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (c: Buffer) => {
-          size += c.length;
-          if (size > MAX_RESPONSE_BYTES) {
-            res.destroy();
-            reject(new StintError('ERR_UPSTREAM_BAD_RESPONSE', 'STS answered more than 64 KiB', { reason: 'sts_response_invalid' }));
-            return;
-          }
-          chunks.push(c);
-        });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, contentType: res.headers['content-type'], text: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', reject);
+        const tooLarge = (): StintError => new StintError('ERR_UPSTREAM_BAD_RESPONSE', 'STS answered more than 64 KiB', { reason: 'sts_response_invalid' });
+        readBounded(res, MAX_RESPONSE_BYTES, tooLarge).then(
+          (body) => resolve({ status: res.statusCode ?? 0, contentType: res.headers['content-type'], text: body.toString('utf8') }),
+          reject,
+        );
       },
     );
     req.on('timeout', () => req.destroy(new Error('timeout')));

@@ -7,6 +7,7 @@
  */
 import { request } from 'node:http';
 import { StintError } from '../../errors.js';
+import { readBounded } from '../../http/bounded_read.js';
 
 /** Largest answer read from a metadata service. */
 const MAX_BYTES = 64 * 1024;
@@ -18,23 +19,14 @@ export function metadataGet(url: string, headers: Record<string, string>, what: 
   if (target.protocol !== 'http:') return Promise.reject(new StintError('ERR_INVALID_REQUEST', `${what}: the metadata endpoint must be http`, { reason: 'source_misconfigured' }));
   return new Promise((resolve, reject) => {
     const req = request(target, { method: 'GET', headers, timeout: TIMEOUT_MS }, (res) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (c: Buffer) => {
-        size += c.length;
-        if (size > MAX_BYTES) {
-          req.destroy();
-          reject(new StintError('ERR_UNAVAILABLE', `${what}: the metadata answer is larger than ${MAX_BYTES} bytes`, { reason: 'metadata_bad_response' }));
-        } else chunks.push(c);
-      });
-      res.on('end', () => {
+      const tooLarge = (): StintError => new StintError('ERR_UNAVAILABLE', `${what}: the metadata answer is larger than ${MAX_BYTES} bytes`, { reason: 'metadata_bad_response' });
+      readBounded(res, MAX_BYTES, tooLarge).then((bytes) => {
         const status = res.statusCode ?? 0;
-        const body = Buffer.concat(chunks).toString('utf8');
+        const body = bytes.toString('utf8');
         if (status === 200) resolve(body);
         else if (status === 429 || status >= 500) reject(new StintError('ERR_UNAVAILABLE', `${what}: the metadata service answered ${status}`, { reason: 'metadata_unavailable', status }));
         else reject(new StintError('ERR_INVALID_REQUEST', `${what}: the metadata service refused (${status}): ${body.slice(0, 200).replace(/[^\x20-\x7e]/g, '?')}`, { reason: 'metadata_refused', status }));
-      });
-      res.on('error', (e) => reject(unavailable(what, e)));
+      }, (e: Error) => reject(e instanceof StintError ? e : unavailable(what, e)));
     });
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', (e) => reject(unavailable(what, e)));
