@@ -8,6 +8,9 @@
  * Replicas sharing a store each run a reaper: expiry is one atomic state transition per grant, and
  * due cleanups are claimed (Store.claimCleanups) for a lease before they run, so two reapers never
  * clean up the same grant at once; a claimer that dies leaves its claims to the next after the lease.
+ * With `clockSkew` (a PostgreSQL store) the reaper's time is held back by as much as this replica's
+ * clock runs ahead of the database's, so a replica with a fast clock never expires, reaps or
+ * reconciles away a grant another replica issued before it ends (clock_skew.ts).
  */
 import type { Auditor } from '../audit/auditor.js';
 import type { Clock } from '../clock.js';
@@ -17,6 +20,7 @@ import { grantRef } from '../grants/grant_ref.js';
 import type { Grant, Store } from '../store/store.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { StintMetrics } from '../telemetry/metrics.js';
+import type { ClockSkew } from './clock_skew.js';
 
 /** Reaper settings (configuration `reaper`), in seconds. */
 export interface ReaperSettings {
@@ -60,6 +64,8 @@ export class Reaper {
       logger: Logger;
       settings: ReaperSettings;
       random?: () => number;
+      /** This replica's clock against the database's; measured again at the start of each pass. */
+      clockSkew?: ClockSkew;
     },
   ) {
     // Known label sets exist from the start: error and latency panels read 0 rather than "no data".
@@ -147,6 +153,7 @@ export class Reaper {
 
   private async pass(): Promise<void> {
     const { deps } = this;
+    await deps.clockSkew?.refresh();
     const now = this.now();
     await deps.store.expireGrants(now);
     let done = 0;
@@ -205,7 +212,8 @@ export class Reaper {
     return Math.max(1, Math.round(base * jitter));
   }
 
+  /** The reaper's time, epoch seconds: this replica's clock, held back by as much as it runs ahead of the database's. */
   private now(): number {
-    return Math.floor(this.deps.clock.now() / 1000);
+    return Math.floor(this.deps.clock.now() / 1000) - (this.deps.clockSkew?.aheadSeconds() ?? 0);
   }
 }

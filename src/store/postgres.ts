@@ -297,6 +297,11 @@ class PostgresStoreImpl implements PostgresStore {
     return this.call('list_quarantines', async (op) => sortQuarantines((await this.rows<QuarantineRow>(op, sql.SELECT_ACTIVE_QUARANTINES, [now])).map(quarantineFromRow)));
   }
 
+  databaseTime(): Promise<number> {
+    // clock_timestamp(), not now(): the moment of the statement, not of its transaction.
+    return this.call('database_time', async (op) => Number((await op.query<{ ms: string | number }>('SELECT (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS ms', []))[0]?.ms));
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

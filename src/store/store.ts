@@ -228,6 +228,11 @@ export interface Store {
   activeQuarantine(identity: string, now: number): Promise<Quarantine | null>;
   /** Every quarantine in force at `now`, most recent `at` first (then by identity). */
   listQuarantines(now: number): Promise<Quarantine[]>;
+  /**
+   * The database server's clock (epoch milliseconds), where replicas share a server (PostgreSQL):
+   * the reference each replica measures its own clock against. Absent for SQLite (one host, one clock).
+   */
+  databaseTime?(): Promise<number>;
   /** Release the store; calling it again is harmless. */
   close(): Promise<void>;
 }
