@@ -20,6 +20,7 @@ import { openListeners } from './service/listeners.js';
 import { checkPolicyAgainstProviders, recordPolicyLoaded } from './service/policy.js';
 import { serviceReadiness } from './service/readiness.js';
 
+/** What `RunningStint.close()` rejects with when a part failed to close (after closing every other part). */
 export { DisposalError } from './service/disposer.js';
 
 /** A running service. */
