@@ -8,7 +8,7 @@
  */
 import type { StintError } from '../errors.js';
 import type { GrantedCredential } from '../grants/granted.js';
-import type { Grant } from '../store/store.js';
+import type { Grant, Quarantine } from '../store/store.js';
 import type { AuditDraft } from './auditor.js';
 
 /** The fields of a verified identity an event records (a WorkloadIdentity has them). */
@@ -269,5 +269,87 @@ export function grantResolvedEvent(grant: Pick<Grant, 'id' | 'identity' | 'rule'
     reason: note || 'resolved by operator',
     grantIds: [grant.id],
     data: { actor, kind: grant.kind, attempts: grant.cleanupAttempts, lastError: grant.cleanupError },
+  };
+}
+
+/** identity.quarantined: an operator stopped an identity from exchanging (until a time, or until lifted). */
+export function identityQuarantinedEvent(q: Quarantine): AuditDraft {
+  return {
+    type: 'identity.quarantined',
+    requestId: null,
+    identity: q.identity,
+    rule: null,
+    outcome: 'info',
+    reason: q.reason,
+    grantIds: [],
+    data: { actor: q.actor, until: q.until === null ? null : new Date(q.until).toISOString() },
+  };
+}
+
+/** identity.unquarantined: an operator lifted the quarantine `before` (when it was still known). */
+export function identityUnquarantinedEvent(identity: string, reason: string, actor: string, before: Pick<Quarantine, 'at' | 'actor'> | null): AuditDraft {
+  return {
+    type: 'identity.unquarantined',
+    requestId: null,
+    identity,
+    rule: null,
+    outcome: 'info',
+    reason: reason || 'lifted by operator',
+    grantIds: [],
+    data: { actor, quarantinedAt: before ? new Date(before.at).toISOString() : null, quarantinedBy: before?.actor ?? null },
+  };
+}
+
+/** The request a break-glass event belongs to: its id, and the identity and rule its credential is recorded under. */
+export interface BreakGlassSubject {
+  readonly requestId: string;
+  readonly identity: string;
+  readonly rule: string;
+  /** The sealed credential's name. */
+  readonly credential: string;
+}
+
+/** breakglass.requested: an admin asked for a sealed credential (the request's state is read back from this event). */
+export function breakGlassRequestedEvent(s: BreakGlassSubject, r: { readonly kind: string; readonly requester: string; readonly reason: string; readonly ticket: string | null; readonly expiresAt: number }): AuditDraft {
+  return {
+    type: 'breakglass.requested',
+    requestId: s.requestId,
+    identity: s.identity,
+    rule: s.rule,
+    outcome: 'info',
+    reason: r.reason,
+    grantIds: [],
+    data: { credential: s.credential, kind: r.kind, requester: r.requester, ticket: r.ticket, expiresAt: r.expiresAt },
+  };
+}
+
+/** breakglass.approved: one more approval of a request (`details` say how, e.g. a ticket's id and fingerprint). */
+export function breakGlassApprovedEvent(s: BreakGlassSubject, a: { readonly approver: string; readonly requester: string; readonly reason?: string; readonly details?: Readonly<Record<string, unknown>> }): AuditDraft {
+  return {
+    type: 'breakglass.approved',
+    requestId: s.requestId,
+    identity: s.identity,
+    rule: s.rule,
+    outcome: 'info',
+    reason: a.reason ?? `approved by ${a.approver}`,
+    grantIds: [],
+    data: { credential: s.credential, approver: a.approver, requester: a.requester, ...a.details },
+  };
+}
+
+/** breakglass.released: the sealed credential was issued to its requester, once, under a grant (its fingerprint only). */
+export function breakGlassReleasedEvent(
+  s: BreakGlassSubject,
+  r: { readonly kind: string; readonly reason: string; readonly requester: string; readonly approvers: readonly string[]; readonly ticket: string | null; readonly ttlSeconds: number; readonly grant: Pick<Grant, 'id' | 'credentialFingerprint'> },
+): AuditDraft {
+  return {
+    type: 'breakglass.released',
+    requestId: s.requestId,
+    identity: s.identity,
+    rule: s.rule,
+    outcome: 'allow',
+    reason: r.reason,
+    grantIds: [r.grant.id],
+    data: { credential: s.credential, kind: r.kind, requester: r.requester, approvers: r.approvers, ticket: r.ticket, ttlSeconds: r.ttlSeconds, credentialFingerprint: r.grant.credentialFingerprint },
   };
 }

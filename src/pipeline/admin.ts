@@ -4,7 +4,7 @@
  * they authenticate the admin, translate messages and call one method; the work is here.
  */
 import type { Auditor } from '../audit/auditor.js';
-import { grantResolvedEvent } from '../audit/events.js';
+import { grantResolvedEvent, identityQuarantinedEvent, identityUnquarantinedEvent } from '../audit/events.js';
 import type { Clock } from '../clock.js';
 import { parseDuration } from '../duration.js';
 import { StintError } from '../errors.js';
@@ -105,16 +105,7 @@ export class AdminService {
     const q: Quarantine = { identity, reason: reason || 'quarantined by operator', actor, at, until: seconds === null ? null : at + seconds * 1000 };
     await this.deps.store.quarantineIdentity(q);
     this.deps.quarantines?.apply(identity, q);
-    await this.deps.auditor.record({
-      type: 'identity.quarantined',
-      requestId: null,
-      identity,
-      rule: null,
-      outcome: 'info',
-      reason: q.reason,
-      grantIds: [],
-      data: { actor, until: q.until === null ? null : new Date(q.until).toISOString() },
-    });
+    await this.deps.auditor.record(identityQuarantinedEvent(q));
     return q;
   }
 
@@ -126,16 +117,7 @@ export class AdminService {
     const lifted = await this.deps.store.liftQuarantine(identity, now);
     this.deps.quarantines?.apply(identity, null);
     if (lifted) {
-      await this.deps.auditor.record({
-        type: 'identity.unquarantined',
-        requestId: null,
-        identity,
-        rule: null,
-        outcome: 'info',
-        reason: reason || 'lifted by operator',
-        grantIds: [],
-        data: { actor, quarantinedAt: before ? new Date(before.at).toISOString() : null, quarantinedBy: before?.actor ?? null },
-      });
+      await this.deps.auditor.record(identityUnquarantinedEvent(identity, reason, actor, before));
     }
     return { lifted, quarantine: lifted ? before : null };
   }

@@ -7,6 +7,7 @@
  */
 import type { WorkloadIdentity } from '../attestation/attestor.js';
 import type { Auditor } from '../audit/auditor.js';
+import { breakGlassApprovedEvent, breakGlassReleasedEvent, breakGlassRequestedEvent, type BreakGlassSubject } from '../audit/events.js';
 import type { Clock } from '../clock.js';
 import type { BreakGlassConfig } from '../config/break_glass.js';
 import type { IssuedCredential } from '../credentials/provider.js';
@@ -80,16 +81,9 @@ export class BreakGlassService {
     if (ticket !== undefined && ticket.length > MAX_TICKET) throw this.refused('ERR_INVALID_REQUEST', `ticket: at most ${MAX_TICKET} characters`, 'ticket_too_long');
     const now = this.deps.clock.now();
     const id = uuidv7(now);
-    await this.deps.auditor.record({
-      type: 'breakglass.requested',
-      requestId: id,
-      identity: identityOf(this.deps.trustDomain, sealed.name),
-      rule: ruleOf(sealed.name),
-      outcome: 'info',
-      reason,
-      grantIds: [],
-      data: { credential: sealed.name, kind: sealed.kind, requester: actor, ticket: ticket ?? null, expiresAt: now + this.deps.config.requestTtl * 1000 },
-    });
+    await this.deps.auditor.record(
+      breakGlassRequestedEvent(this.subject(id, sealed.name), { kind: sealed.kind, requester: actor, reason, ticket: ticket ?? null, expiresAt: now + this.deps.config.requestTtl * 1000 }),
+    );
     this.loud('break-glass requested', { id, credential: sealed.name, requester: actor });
     this.deps.metrics.breakGlass.inc({ event: 'requested' });
     return this.status(id);
@@ -103,16 +97,7 @@ export class BreakGlassService {
     if (actor === status.requester || status.approvers.includes(actor)) {
       throw this.refused('ERR_INVALID_REQUEST', 'a break-glass approval must come from a distinct admin credential', 'approver_not_distinct');
     }
-    await this.deps.auditor.record({
-      type: 'breakglass.approved',
-      requestId: id,
-      identity: identityOf(this.deps.trustDomain, status.credential),
-      rule: ruleOf(status.credential),
-      outcome: 'info',
-      reason: `approved by ${actor}`,
-      grantIds: [],
-      data: { credential: status.credential, approver: actor, requester: status.requester },
-    });
+    await this.deps.auditor.record(breakGlassApprovedEvent(this.subject(id, status.credential), { approver: actor, requester: status.requester }));
     this.loud('break-glass approved', { id, credential: status.credential, approver: actor });
     this.deps.metrics.breakGlass.inc({ event: 'approved' });
     return this.status(id);
@@ -185,21 +170,19 @@ export class BreakGlassService {
     const draft = { id: uuidv7(nowMs), identity, rule: ruleOf(sealed.name), granted, issuedAt: now, expiresAt: now + ttlSeconds };
     const credential = await provider.issue(draft);
     const grant: Grant = activeGrant({ draft, credential });
-    const event = deps.auditor.build({
-      type: 'breakglass.released',
-      requestId: id,
-      identity: identity.id,
-      rule: draft.rule,
-      outcome: 'allow',
-      reason: status.reason,
-      grantIds: [grant.id],
-      data: { credential: sealed.name, kind: sealed.kind, requester: status.requester, approvers: status.approvers, ticket: status.ticket, ttlSeconds, credentialFingerprint: grant.credentialFingerprint },
-    });
+    const event = deps.auditor.build(
+      breakGlassReleasedEvent(this.subject(id, sealed.name), { kind: sealed.kind, reason: status.reason, requester: status.requester, approvers: status.approvers, ticket: status.ticket, ttlSeconds, grant }),
+    );
     // Never hand out what could not be recorded: revoke it upstream again at once.
     await recordOrRevoke(deps, [grant], event);
     this.loud('break-glass credential released', { id, credential: sealed.name, requester: status.requester, approvers: status.approvers, grant: grant.id, ttlSeconds });
     deps.metrics.breakGlass.inc({ event: 'released' });
     return { status: await this.status(id), grant, credential };
+  }
+
+  /** The request an event of credential `name` belongs to, with the identity and rule it is recorded under. */
+  private subject(requestId: string, name: string): BreakGlassSubject {
+    return { requestId, identity: identityOf(this.deps.trustDomain, name), rule: ruleOf(name), credential: name };
   }
 
   private loud(message: string, fields: Record<string, unknown>): void {

@@ -13,6 +13,11 @@ import {
   grantCleanupEvent,
   grantRenewedEvent,
   grantResolvedEvent,
+  identityQuarantinedEvent,
+  identityUnquarantinedEvent,
+  breakGlassApprovedEvent,
+  breakGlassReleasedEvent,
+  breakGlassRequestedEvent,
   shadowDisagreementEvent,
 } from '../../src/audit/events.js';
 import { StintError } from '../../src/errors.js';
@@ -126,5 +131,54 @@ describe('grant lifecycle events', () => {
     const event = grantResolvedEvent(grant, '', 'ops@example');
     expect(event).toMatchObject({ type: 'grant.resolved', identity: IDENTITY.id, rule: 'payments', reason: 'resolved by operator', grantIds: ['g1'] });
     expect(event.data).toEqual({ actor: 'ops@example', kind: 'vault', attempts: 5, lastError: 'timeout' });
+  });
+});
+
+describe('quarantine events', () => {
+  it('identity.quarantined records the operator and the end as RFC 3339 (null: until lifted)', () => {
+    const at = Date.UTC(2030, 0, 1);
+    expect(identityQuarantinedEvent({ identity: IDENTITY.id, reason: 'leaked', actor: 'ops', at, until: at + 3_600_000 })).toEqual({
+      type: 'identity.quarantined',
+      requestId: null,
+      identity: IDENTITY.id,
+      rule: null,
+      outcome: 'info',
+      reason: 'leaked',
+      grantIds: [],
+      data: { actor: 'ops', until: '2030-01-01T01:00:00.000Z' },
+    });
+    expect(identityQuarantinedEvent({ identity: IDENTITY.id, reason: 'leaked', actor: 'ops', at, until: null }).data).toEqual({ actor: 'ops', until: null });
+  });
+
+  it('identity.unquarantined names who quarantined it and when, when known; an empty reason reads "lifted by operator"', () => {
+    const lifted = identityUnquarantinedEvent(IDENTITY.id, '', 'ops2', { at: Date.UTC(2030, 0, 1), actor: 'ops' });
+    expect(lifted).toMatchObject({ type: 'identity.unquarantined', identity: IDENTITY.id, reason: 'lifted by operator' });
+    expect(lifted.data).toEqual({ actor: 'ops2', quarantinedAt: '2030-01-01T00:00:00.000Z', quarantinedBy: 'ops' });
+    expect(identityUnquarantinedEvent(IDENTITY.id, 'fixed', 'ops2', null).data).toEqual({ actor: 'ops2', quarantinedAt: null, quarantinedBy: null });
+  });
+});
+
+describe('break-glass events', () => {
+  const subject = { requestId: 'bg-1', identity: 'spiffe://stint.local/break-glass/db-root', rule: 'break-glass:db-root', credential: 'db-root' };
+
+  it('requested, approved and released carry the request id, the credential and its people; the release a grant fingerprint only', () => {
+    const requested = breakGlassRequestedEvent(subject, { kind: 'postgres', requester: 'alice', reason: 'outage', ticket: 'INC-1', expiresAt: 42 });
+    expect(requested).toEqual({ type: 'breakglass.requested', requestId: 'bg-1', identity: subject.identity, rule: subject.rule, outcome: 'info', reason: 'outage', grantIds: [], data: { credential: 'db-root', kind: 'postgres', requester: 'alice', ticket: 'INC-1', expiresAt: 42 } });
+    const approved = breakGlassApprovedEvent(subject, { approver: 'bob', requester: 'alice' });
+    expect(approved).toMatchObject({ type: 'breakglass.approved', requestId: 'bg-1', reason: 'approved by bob', data: { credential: 'db-root', approver: 'bob', requester: 'alice' } });
+    expect(Object.keys(approved.data)).toEqual(['credential', 'approver', 'requester']);
+    const byTicket = breakGlassApprovedEvent(subject, { approver: 'ticket:x#1', requester: 'alice', reason: 'approved by ticket 1 from x', details: { via: 'ticket', ticketFingerprint: 'fp:ticket' } });
+    expect(byTicket).toMatchObject({ reason: 'approved by ticket 1 from x', data: { approver: 'ticket:x#1', via: 'ticket', ticketFingerprint: 'fp:ticket' } });
+    const released = breakGlassReleasedEvent(subject, { kind: 'postgres', reason: 'outage', requester: 'alice', approvers: ['bob'], ticket: 'INC-1', ttlSeconds: 300, grant: { id: 'g9', credentialFingerprint: 'fp:cred' } });
+    expect(released).toEqual({
+      type: 'breakglass.released',
+      requestId: 'bg-1',
+      identity: subject.identity,
+      rule: subject.rule,
+      outcome: 'allow',
+      reason: 'outage',
+      grantIds: ['g9'],
+      data: { credential: 'db-root', kind: 'postgres', requester: 'alice', approvers: ['bob'], ticket: 'INC-1', ttlSeconds: 300, credentialFingerprint: 'fp:cred' },
+    });
   });
 });
