@@ -102,6 +102,26 @@ describe('revoke attaches the aws:TokenIssueTime deny policy', () => {
     expect(iam.callsOf('PutRolePolicy').length).toBe(puts);
   });
 
+  it('a concurrent writer that puts an older time right after ours is overwritten once more (read back)', async () => {
+    iam.putRolePolicy('other-role', DEFAULT_REVOKE_POLICY_NAME, mergeRevokePolicy(null, '2030-01-04T00:00:00Z').document);
+    let raced = false;
+    iam.afterPut = (role, policy) => {
+      if (raced) return;
+      raced = true;
+      // Another replica, a moment behind, wrote its older time over ours.
+      iam.putRolePolicy(role, policy, mergeRevokePolicy(null, '2030-01-04T00:00:30Z').document);
+    };
+    try {
+      clock.set(Date.UTC(2030, 0, 4, 0, 1, 0));
+      expect((await provider().revoke(grant('other-role'))).effective).toBe(true);
+      expect(deniedBefore('other-role')).toBe('2030-01-04T00:01:00Z');
+      expect(iam.callsOf('PutRolePolicy').filter((c) => c.params.RoleName === 'other-role')).toHaveLength(2);
+    } finally {
+      iam.afterPut = null;
+      iam.putRolePolicy('other-role', DEFAULT_REVOKE_POLICY_NAME, { Version: '2012-10-17', Statement: [] });
+    }
+  });
+
   it('keeps the other statements of an existing policy of that name, read back URL-encoded from GetRolePolicy', async () => {
     const operator = { Sid: 'OperatorDenyS3', Effect: 'Deny', Action: 's3:*', Resource: '*' };
     iam.putRolePolicy('other-role', 'Custom+Name', { Version: '2012-10-17', Statement: [operator, { Sid: REVOKE_STATEMENT_SID, Effect: 'Deny', Action: ['*'], Resource: ['*'], Condition: { DateLessThan: { 'aws:TokenIssueTime': '2029-06-01T00:00:00Z' } } }] });
@@ -162,7 +182,7 @@ describe('an IAM failure leaves the revocation not effective, with a reason and 
     const p = provider({ endpoint: 'http://127.0.0.1:1' });
     const result = await p.revoke(grant('deploy-payments'));
     expect(result.effective).toBe(false);
-    expect(result.note).toMatch(/IAM answered (ECONNREFUSED|\w+)/);
+    expect(result.note).toContain('IAM unreachable (ECONNREFUSED)');
   });
 });
 

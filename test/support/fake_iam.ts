@@ -75,6 +75,8 @@ export class FakeIam {
   /** role name → policy name → policy document (JSON text as written). */
   readonly #roles = new Map<string, Map<string, string>>();
   #failure: IamFailureMode = 'none';
+  /** Called after each successful PutRolePolicy (e.g. to play a concurrent writer). */
+  afterPut: ((role: string, policy: string) => void) | null = null;
   readonly #queue: IamFailureMode[] = [];
 
   private constructor(server: Server, url: string, principals: readonly IamPrincipal[]) {
@@ -245,6 +247,7 @@ export class FakeIam {
     if (typeof doc !== 'object' || doc === null || !('Statement' in doc)) throw new IamFault(400, 'MalformedPolicyDocument', 'Policy document must contain Statement.');
     if (text.length > 10240) throw new IamFault(409, 'LimitExceeded', 'Maximum policy size of 10240 bytes exceeded for role');
     policies.set(name, text);
+    this.afterPut?.(form.get('RoleName') ?? '', name);
   }
 
   #getRolePolicy(form: URLSearchParams): string {
