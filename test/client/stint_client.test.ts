@@ -366,3 +366,20 @@ describe('TLS and mTLS', () => {
     }
   }, 30_000);
 });
+
+describe('the rules written once', () => {
+  it('isRetryable says yes only for a Stint code the table marks transient, never for a bare socket error or a non-error', () => {
+    expect(isRetryable(new StintError('ERR_UPSTREAM_UNAVAILABLE', 'x'))).toBe(true);
+    expect(isRetryable(new StintError('ERR_INTERNAL', 'x'))).toBe(false);
+    expect(isRetryable(Object.assign(new Error('connect'), { code: 'ECONNREFUSED' }))).toBe(false);
+    expect(isRetryable({ code: 'toString' })).toBe(false);
+    expect(isRetryable(undefined)).toBe(false);
+    expect(isRetryable('ERR_UNAVAILABLE')).toBe(false);
+  });
+
+  it('renews two thirds of the way to expiry, rounded down, in seconds on the service and milliseconds in the clients', () => {
+    expect(renewAfterOf(1_000, 1_900)).toBe(1_600);
+    expect(renewAfterOf(1_000, 1_001)).toBe(1_000);
+    expect(renewAfterOf(1_000_000, 1_900_000)).toBe(1_600_000);
+  });
+});
