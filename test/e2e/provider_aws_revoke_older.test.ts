@@ -144,7 +144,7 @@ describe('revoke older sessions through the service', () => {
     if (!revoked.ok) return;
     expect(revoked.value.grants).toEqual([expect.objectContaining({ id: grantId, state: 'revoked' })]);
     const note = revoked.value.notes.join('\n');
-    expect(note).toContain('revokeOlderSessions failed for IAM role payments-deploy (IAM answered AccessDenied)');
+    expect(note).toContain('revokeOlderSessions failed for IAM role payments-deploy (IAM answered AccessDenied (HTTP 403)');
     expect(note).not.toContain(IAM_SECRET);
     expect(note).not.toContain(IAM_KEY_ID);
     expect(deniedBefore()).toBe(kept);
