@@ -1,8 +1,10 @@
 // ESLint flat config: typescript-eslint recommended rules over src/, sidecar/ and test/, and the
-// import boundaries of issue 13 (stint/layers, eslint/layers.js) over src/ and sidecar/.
+// import boundaries of issue 13 (stint/layers, eslint/layers.js) over src/ and sidecar/, and one
+// style for details.reason of StintError/TokenError (stint/error-reason, eslint/error_reason.js).
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import { layersPlugin } from './eslint/layers.js';
+import { errorReasonRule } from './eslint/error_reason.js';
 
 /**
  * Stint's layers, top first: a module imports its own folder, any lower layer and the leaves.
@@ -64,5 +66,9 @@ export default tseslint.config(
     },
   },
   { files: ['src/cli/**', 'test/**', 'sidecar/**'], rules: { 'no-console': 'off' } },
-  { files: ['src/**/*.ts', 'sidecar/**/*.ts'], plugins: { stint: layersPlugin(LAYERS) }, rules: { 'stint/layers': 'error' } },
+  {
+    files: ['src/**/*.ts', 'sidecar/**/*.ts'],
+    plugins: { stint: { rules: { ...layersPlugin(LAYERS).rules, 'error-reason': errorReasonRule } } },
+    rules: { 'stint/layers': 'error', 'stint/error-reason': 'error' },
+  },
 );

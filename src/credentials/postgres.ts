@@ -181,7 +181,7 @@ export function createPostgresProvider(config: PostgresProviderConfig, deps: Pro
     if (!target) throw new StintError('ERR_INVALID_REQUEST', `a ${POSTGRES_KIND} credential requires a target (a configured database name)`, { kind: POSTGRES_KIND, field: 'target' });
     const db = databases.get(target);
     if (!db) {
-      throw new StintError('ERR_TARGET_DENIED', `${POSTGRES_KIND}: no database ${JSON.stringify(target.slice(0, 64))} is configured`, { kind: POSTGRES_KIND, field: 'target', reason: 'UNKNOWN_DATABASE' });
+      throw new StintError('ERR_TARGET_DENIED', `${POSTGRES_KIND}: no database ${JSON.stringify(target.slice(0, 64))} is configured`, { kind: POSTGRES_KIND, field: 'target', reason: 'unknown_database' });
     }
     return db;
   };

@@ -200,7 +200,7 @@ describe('issuing a role', () => {
     const p = provider();
     const before = calls.length;
     await expect(p.issue(draft({ target: null }))).rejects.toMatchObject({ code: 'ERR_INVALID_REQUEST', details: { field: 'target' } });
-    await expect(p.issue(draft({ target: 'other' }))).rejects.toMatchObject({ code: 'ERR_TARGET_DENIED', details: { reason: 'UNKNOWN_DATABASE' } });
+    await expect(p.issue(draft({ target: 'other' }))).rejects.toMatchObject({ code: 'ERR_TARGET_DENIED', details: { reason: 'unknown_database' } });
     const unknown = p.issue(draft({ options: { memberOf: ['app_read'], superuser: true } }));
     await expect(unknown).rejects.toBeInstanceOf(ConfigError);
     await expect(unknown).rejects.toMatchObject({ code: 'ERR_POLICY_INVALID', path: 'options.superuser' });
