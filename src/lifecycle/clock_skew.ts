@@ -24,7 +24,8 @@ export const CLOCK_SKEW_METRIC = 'stint_clock_skew_seconds';
 
 /** Measures a replica's clock against the store database's clock. */
 export class ClockSkew {
-  readonly #gauge: Gauge;
+  /** Created at the first measurement: a store without a clock (SQLite) exports no skew. */
+  #gauge: Gauge | null = null;
   /** Seconds this replica's clock is ahead of the database's (negative: behind); null before the first measurement. */
   #skew: number | null = null;
   #checkedAt = Number.NEGATIVE_INFINITY;
@@ -39,13 +40,7 @@ export class ClockSkew {
       warnAboveSeconds?: number;
       checkEverySeconds?: number;
     },
-  ) {
-    const existing = deps.registry.getSingleMetric(CLOCK_SKEW_METRIC);
-    this.#gauge =
-      existing instanceof Gauge
-        ? existing
-        : new Gauge({ name: CLOCK_SKEW_METRIC, help: "This replica's clock minus the store database's clock, in seconds (PostgreSQL stores only).", registers: [deps.registry] });
-  }
+  ) {}
 
   /** True when the store has a clock to measure against. */
   get measurable(): boolean {
@@ -87,7 +82,7 @@ export class ClockSkew {
     // The database read its clock somewhere within the round trip: compare with its middle.
     const skew = ((before + after) / 2 - db) / 1000;
     this.#skew = skew;
-    this.#gauge.set(Math.round(skew * 1000) / 1000);
+    this.gauge().set(Math.round(skew * 1000) / 1000);
     const warning = this.warning();
     if (warning) this.deps.logger.warn({ skewSeconds: Math.round(skew), thresholdSeconds: this.threshold() }, `replica ${warning}: expiry and token times disagree between replicas; fix the host's time sync (NTP)`);
     return skew;
@@ -98,6 +93,17 @@ export class ClockSkew {
     if (!this.measurable) return;
     // Either way: a clock set back (by an operator, or NTP stepping it) is measured again too.
     if (Math.abs(this.deps.clock.now() / 1000 - this.#checkedAt) >= (this.deps.checkEverySeconds ?? CHECK_EVERY_SECONDS)) await this.check();
+  }
+
+  private gauge(): Gauge {
+    if (!this.#gauge) {
+      const existing = this.deps.registry.getSingleMetric(CLOCK_SKEW_METRIC);
+      this.#gauge =
+        existing instanceof Gauge
+          ? existing
+          : new Gauge({ name: CLOCK_SKEW_METRIC, help: "This replica's clock minus the store database's clock, in seconds (PostgreSQL stores only).", registers: [this.deps.registry] });
+    }
+    return this.#gauge;
   }
 
   private threshold(): number {

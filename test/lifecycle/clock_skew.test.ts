@@ -8,6 +8,9 @@
  * that has ended by the database's clock is reaped by B, and Stint JWTs from every replica verify
  * with jose given a clock tolerance as large as the skew (docs/operations.md).
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import { pino } from 'pino';
@@ -20,6 +23,7 @@ import { Keyring } from '../../src/keys/keyring.js';
 import { CLOCK_SKEW_METRIC, ClockSkew } from '../../src/lifecycle/clock_skew.js';
 import { Reaper } from '../../src/lifecycle/reaper.js';
 import { openPostgresStore, type PostgresStore } from '../../src/store/postgres.js';
+import { openSqliteStore } from '../../src/store/sqlite.js';
 import type { Grant } from '../../src/store/store.js';
 import { StintMetrics } from '../../src/telemetry/metrics.js';
 import { draftFor } from '../credentials/drafts.js';
@@ -197,5 +201,24 @@ describe('replicas whose clocks differ by ±2 minutes on one PostgreSQL store', 
     // Without a tolerance the fast replica's token is not yet valid where the clock is right.
     await expect(jwtVerify(tokens.B!, keys, { issuer: ISSUER, audience: 'https://api.example.com', currentDate: at })).rejects.toMatchObject({ code: 'ERR_JWT_CLAIM_VALIDATION_FAILED', claim: 'nbf' });
     await jwtVerify(tokens.A!, keys, { issuer: ISSUER, audience: 'https://api.example.com', currentDate: at });
+  });
+});
+
+describe('one replica on SQLite', () => {
+  it('measures nothing (one host, one clock): no gauge, no warning, the reaper is not held back', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'stint-skew-'));
+    const store = openSqliteStore(join(dir, 'stint.db'));
+    try {
+      const metrics = new StintMetrics({ defaultMetrics: false });
+      const skew = new ClockSkew({ store, clock: new FakeClock(), logger: pino({ level: 'silent' }), registry: metrics.registry });
+      expect(skew.measurable).toBe(false);
+      expect(await skew.check()).toBeNull();
+      expect(skew.aheadSeconds()).toBe(0);
+      expect(skew.warning()).toBeNull();
+      expect(await metrics.registry.metrics()).not.toContain(CLOCK_SKEW_METRIC);
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
