@@ -20669,7 +20669,14 @@ var ERROR_TABLE = {
 var StintError = class extends Error {
   /** Stable machine-readable code. */
   code;
-  /** Optional structured details safe to show to the caller (never secrets). */
+  /**
+   * Optional structured details safe to show to the caller (never secrets). `details.reason`,
+   * when present, names the check that failed as a stable lower snake_case sub-code of `code`
+   * (`too_old`, `sts_unavailable`, `unknown_database`: /^[a-z][a-z0-9_]*$/, kept by the
+   * stint/error-reason lint rule, eslint/error_reason.js). A policy decision's reason code
+   * (`NO_RULE_MATCHED`, `TARGET_NOT_ALLOWED`: UPPER_CASE) is another field of the policy and
+   * audit contract, which PolicyDeniedError carries as its own `reason`.
+   */
   details;
   constructor(code, message, details = {}, options) {
     super(message, options);
