@@ -7,16 +7,16 @@
  * azure-imds keeps a credential fresh, and on GCP an unmodified google-auth-library consumes it
  * through the sidecar's gcp-metadata output.
  */
-import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AZURE_IMDS_TOKEN_TYPE, AZURE_MSI_TOKEN_TYPE, ACCESS_TOKEN_TYPE, GCP_INSTANCE_TOKEN_TYPE } from '../../src/attestation/token_types.js';
 import { FakeAzureImds } from '../support/fake_azure_imds.js';
 import { FakeGceMetadata } from '../support/fake_gce_metadata.js';
-import { StintGrpcClient } from '../support/grpc_client.js';
+import type { StintGrpcClient } from '../support/grpc_client.js';
+import { runJsonLinesProgram, runStint, startStintProgram, type ProgramRun, type StintProgram } from '../support/stint_under_test.js';
 import { baseConfig, writeSidecarConfig } from '../sidecar/config.js';
-import { ROOT, STINT_BIN, eventually, freePort, spawnProgram, startSidecar, tempDir, type RunningSidecar } from '../sidecar/harness.js';
+import { ROOT, eventually, freePort, startSidecar, tempDir, type RunningSidecar } from '../sidecar/harness.js';
 
 const AUDIENCE = 'https://stint.vm-e2e.test';
 const API = 'https://api.example.com';
@@ -24,7 +24,7 @@ const GCP_CLIENT = resolve(ROOT, 'dist/test/sidecar/gcp_client.js');
 const tmp = tempDir('stint-vm-e2e-');
 let gce: FakeGceMetadata;
 let az: FakeAzureImds;
-let stint: RunningSidecar;
+let env: StintProgram;
 let url: string;
 let grpc: StintGrpcClient;
 
@@ -74,40 +74,33 @@ rules:
 beforeAll(async () => {
   gce = await FakeGceMetadata.start();
   az = await FakeAzureImds.start();
-  const [http, grpcPort, admin] = [await freePort(), await freePort(), await freePort()];
-  writeFileSync(tmp.path('policy.yaml'), policy());
-  writeFileSync(
-    tmp.path('stint.yaml'),
-    `issuer: http://127.0.0.1:${http}
-audience: ${AUDIENCE}
-trustDomain: vm.test
-listen: { http: "127.0.0.1:${http}", grpc: "127.0.0.1:${grpcPort}", admin: "127.0.0.1:${admin}" }
-store: { kind: sqlite, path: ./state/stint.db }
-policy: { file: ./policy.yaml }
-credentials: { maxTtl: 1h }
-attestors:
-  - kind: gcp-instance
-    discoveryUrl: ${gce.url}
-    projects: [acme-prod]
-    explainDenials: true
-  - kind: azure
-    tenantId: ${az.vm.tenantId}
-    discoveryUrl: ${az.discoveryUrl}
-    subscriptions: [${az.vm.subscriptionId}]
-    attestedDocument: { roots: [${az.rootFile}] }
-    explainDenials: true
-`,
-  );
-  stint = spawnProgram(STINT_BIN, ['serve', '--config', tmp.path('stint.yaml')], { cwd: tmp.dir });
-  await stint.waitFor(/stint listening/);
-  url = `http://127.0.0.1:${http}`;
-  grpc = new StintGrpcClient(`127.0.0.1:${grpcPort}`);
+  env = await startStintProgram({
+    prefix: 'stint-vm-e2e-svc-',
+    cwd: tmp.dir,
+    audience: AUDIENCE,
+    trustDomain: 'vm.test',
+    policy: policy(),
+    maxTtl: '1h',
+    attestors: [
+      { kind: 'gcp-instance', discoveryUrl: gce.url, projects: ['acme-prod'], explainDenials: true },
+      {
+        kind: 'azure',
+        tenantId: az.vm.tenantId,
+        discoveryUrl: az.discoveryUrl,
+        subscriptions: [az.vm.subscriptionId],
+        attestedDocument: { roots: [az.rootFile] },
+        explainDenials: true,
+      },
+    ],
+    admins: [],
+    alsoClose: [gce, az],
+  });
+  url = env.url;
+  grpc = env.grpc;
 }, 60_000);
 
 afterAll(async () => {
-  grpc?.close();
-  await stint?.stop();
-  await Promise.all([gce?.close(), az?.close()]);
+  await env?.close();
   tmp.cleanup();
 });
 
@@ -208,14 +201,7 @@ describe('Azure managed identity tokens and attested documents', () => {
 });
 
 function runGcpApp(host: string, args: string[]): Promise<Record<string, unknown>[]> {
-  return new Promise((resolveRun, reject) => {
-    const child = spawn(process.execPath, [GCP_CLIENT, ...args], { cwd: ROOT, env: { PATH: process.env.PATH, HOME: tmp.dir, GCE_METADATA_HOST: host }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.once('exit', (code) => (code === 0 ? resolveRun(out.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)) : reject(new Error(`gcp app exited ${code}: ${err}`))));
-  });
+  return runJsonLinesProgram(GCP_CLIENT, args, { HOME: tmp.dir, GCE_METADATA_HOST: host });
 }
 
 /** A sidecar on the VM with `subjectToken` from the metadata service, a 3 s credential in a file (and more outputs). */
@@ -277,15 +263,7 @@ describe('VM journey: the sidecar proves the machine from its metadata service',
 });
 
 describe('stint exchange obtains the proof from the machine (--subject-token-source)', () => {
-  const runExchange = (args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> =>
-    new Promise((done) => {
-      const child = spawn(process.execPath, [STINT_BIN, 'exchange', '--url', url, '--audience', API, ...args], { cwd: tmp.dir });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.once('exit', (code) => done({ code, stdout, stderr }));
-    });
+  const runExchange = (args: string[]): Promise<ProgramRun> => runStint(['exchange', '--url', url, '--audience', API, ...args], { cwd: tmp.dir });
 
   it('on GCE (gcp-instance), on Azure (azure-msi) and with an attested document over a Stint nonce (azure-imds)', async () => {
     const cases: [string, string[], Record<string, unknown>][] = [

@@ -2,10 +2,12 @@
  * End-to-end environment: test OIDC issuers on loopback and the policy they are trusted by, run
  * as the real `stint` program by the one harness (test/support/stint_under_test.ts).
  */
+import { expect } from 'vitest';
 import { TestIssuer } from '../support/test_issuer.js';
-import type { StintGrpcClient } from '../support/grpc_client.js';
+import type { CallResult, StintGrpcClient } from '../support/grpc_client.js';
 import { FakeSts } from '../support/fake_sts.js';
-import { freeListenPorts, httpExchange, startStintProgram, tokenExchangeForm, type RunningProgram } from '../support/stint_under_test.js';
+import type { FakeClock } from '../support/fake_clock.js';
+import { freeListenPorts, httpExchange, startStintInProcess, startStintProgram, tokenExchangeForm, type AuditEvent, type Closeable, type InProcessStint, type RunningProgram } from '../support/stint_under_test.js';
 
 /** Stint's audience in these tests. */
 export const AUDIENCE = 'stint-e2e';
@@ -152,6 +154,91 @@ export async function startE2E(options: { aws?: boolean; extraConfig?: string } 
     restart: () => program.restart(),
     close: () => program.close(),
   };
+}
+
+/** A reaper that runs every 30 s and reconciles every minute (the provider files drive it with `tick()`). */
+export const FAST_REAPER = { interval: '30s', initialBackoff: '10s', maxBackoff: '1m', reconcileInterval: '1m' } as const;
+
+/** Options of startProviderStint. */
+export interface ProviderStintOptions {
+  readonly prefix: string;
+  readonly clock: FakeClock;
+  /** The Kubernetes issuer of the workloads (the attestor `cluster`). */
+  readonly k8s: TestIssuer;
+  readonly policy: string;
+  readonly admin: { readonly name: string; readonly token: string };
+  /** A fixed HTTP port, when the upstream must know Stint's issuer URL before it starts. */
+  readonly httpPort?: number;
+  readonly maxTtl: string;
+  /** The `providers:` section. */
+  readonly providers: Record<string, unknown>;
+  readonly reaper?: Record<string, unknown>;
+  readonly secretFiles?: Readonly<Record<string, string>>;
+  /** The fakes to close after the service (the Kubernetes issuer is closed too). */
+  readonly alsoClose: readonly Closeable[];
+}
+
+/** The provider end-to-end files' Stint: in-process on the fake clock, trust domain e2e.test, Kubernetes workloads. */
+export function startProviderStint(o: ProviderStintOptions): Promise<InProcessStint> {
+  return startStintInProcess({
+    prefix: o.prefix,
+    clock: o.clock,
+    audience: AUDIENCE,
+    trustDomain: 'e2e.test',
+    ...(o.httpPort ? { ports: { http: o.httpPort } } : {}),
+    policy: o.policy,
+    maxTtl: o.maxTtl,
+    attestors: [{ kind: 'kubernetes', name: 'cluster', issuer: o.k8s.issuer }],
+    admins: [o.admin],
+    ...(o.secretFiles ? { secretFiles: o.secretFiles } : {}),
+    extra: { providers: o.providers, ...(o.reaper ? { reaper: o.reaper } : {}) },
+    alsoClose: [...o.alsoClose, o.k8s],
+  });
+}
+
+/** An upstream failure the fake is told to produce, and what each transport must answer. */
+export interface UpstreamFailureCase {
+  readonly name: string;
+  readonly mode: string;
+  readonly status: number;
+  readonly oauth: string;
+  readonly grpcCode: number;
+  readonly stintCode: string;
+  readonly reason: string;
+}
+
+/** How a provider file asks for its credential of `target`, checks the upstream and lets it recover. */
+export interface UpstreamFailureProbe {
+  readonly target: string;
+  http(): Promise<{ status: number; body: Record<string, unknown> }>;
+  grpc(): Promise<CallResult<unknown>>;
+  audit(filter: Record<string, unknown>): Promise<AuditEvent[]>;
+  /** Assertions on the upstream once both requests failed (nothing issued, the calls it saw). */
+  afterBoth(): void;
+  recover(): void;
+}
+
+/**
+ * The upstream failure `c` (already injected) reaches HTTP and gRPC as `c.stintCode` with its
+ * OAuth error, gRPC code and reason (a retry hint when it is temporary), both are audited as
+ * errors with no grant, and both transports succeed once the upstream recovers.
+ */
+export async function expectUpstreamFailureOnBothTransports(c: UpstreamFailureCase, probe: UpstreamFailureProbe): Promise<void> {
+  const http = await probe.http();
+  expect(http.status).toBe(c.status);
+  expect(http.body).toMatchObject({ error: c.oauth, stint_code: c.stintCode, reason: c.reason });
+  if (c.stintCode === 'ERR_UPSTREAM_UNAVAILABLE') expect(Number(http.body.retry_after)).toBeGreaterThan(0);
+  const viaGrpc = await probe.grpc();
+  expect(viaGrpc).toMatchObject({ ok: false, code: c.grpcCode, stintCode: c.stintCode, reason: c.reason });
+  probe.afterBoth();
+
+  const errors = (await probe.audit({ type: 'exchange.error' })).filter((e) => e.reason === c.stintCode && (e.data.request as { target?: string }[])[0]?.target === probe.target);
+  expect(errors.length).toBeGreaterThanOrEqual(2);
+  expect(errors[0]).toMatchObject({ outcome: 'error', grant_ids: [] });
+
+  probe.recover();
+  expect((await probe.http()).status).toBe(200);
+  expect((await probe.grpc()).ok).toBe(true);
 }
 
 /** POST /token with form fields; returns status and JSON body. */

@@ -19,9 +19,9 @@ import { FakeClock } from '../support/fake_clock.js';
 import { FakeSts } from '../support/fake_sts.js';
 import type { StintGrpcClient } from '../support/grpc_client.js';
 import { freePort } from '../support/ports.js';
-import { httpExchange, queryAudit, startStintInProcess, tokenExchangeForm, type AuditEvent, type GrpcCredential, type InProcessStint } from '../support/stint_under_test.js';
+import { httpExchange, queryAudit, tokenExchangeForm, type AuditEvent, type GrpcCredential, type InProcessStint } from '../support/stint_under_test.js';
 import { TestIssuer } from '../support/test_issuer.js';
-import { AUDIENCE } from './harness.js';
+import { AUDIENCE, expectUpstreamFailureOnBothTransports, startProviderStint } from './harness.js';
 
 const KIND = 'aws-sts';
 const ADMIN_TOKEN = 'aws-e2e-admin-token';
@@ -69,25 +69,21 @@ beforeAll(async () => {
   // Both roles trust Stint in AWS; only the policy keeps the workload away from the second one.
   sts.addRole({ arn: DEPLOY_ROLE, maxSessionDuration: 3600 });
   sts.addRole({ arn: OTHER_ROLE, maxSessionDuration: 3600 });
-  env = await startStintInProcess({
+  env = await startProviderStint({
     prefix: 'stint-aws-e2e-',
     clock,
-    audience: AUDIENCE,
-    trustDomain: 'e2e.test',
-    ports: { http: httpPort },
+    k8s,
+    httpPort,
     policy: policy(k8s.issuer, DEPLOY_ROLE),
     maxTtl: '1h',
-    attestors: [{ kind: 'kubernetes', name: 'cluster', issuer: k8s.issuer }],
-    admins: [{ name: 'aws-operator', token: ADMIN_TOKEN }],
-    extra: { providers: { aws: { region: 'us-east-1', endpoint: sts.url, maxAttempts: 1, timeout: '3s' } } },
-    alsoClose: [sts, k8s],
+    admin: { name: 'aws-operator', token: ADMIN_TOKEN },
+    providers: { aws: { region: 'us-east-1', endpoint: sts.url, maxAttempts: 1, timeout: '3s' } },
+    alsoClose: [sts],
   });
   ({ stint, grpc } = env);
 }, 60_000);
 
-afterAll(async () => {
-  await env?.close();
-});
+afterAll(() => env?.close());
 
 afterEach(() => {
   sts.recover();
@@ -217,21 +213,14 @@ describe('STS failures', () => {
 
   it.each(cases)('$name: $stintCode on both transports, audited, and the next request succeeds', async (c) => {
     sts.fail(c.mode);
-    const http = await httpExchange(url, awsForm(await subject()));
-    expect(http.status).toBe(c.status);
-    expect(http.body).toMatchObject({ error: c.oauth, stint_code: c.stintCode, reason: c.reason });
-    if (c.stintCode === 'ERR_UPSTREAM_UNAVAILABLE') expect(Number(http.body.retry_after)).toBeGreaterThan(0);
-    const viaGrpc = await grpcExchange(DEPLOY_ROLE);
-    expect(viaGrpc).toMatchObject({ ok: false, code: c.grpcCode, stintCode: c.stintCode, reason: c.reason });
-    expect(sts.calls).toHaveLength(2);
-
-    const errors = (await audit({ type: 'exchange.error' })).filter((e) => e.reason === c.stintCode && (e.data.request as { target?: string }[])[0]?.target === DEPLOY_ROLE);
-    expect(errors.length).toBeGreaterThanOrEqual(2);
-    expect(errors[0]).toMatchObject({ outcome: 'error', grant_ids: [] });
-
-    sts.recover();
-    expect((await httpExchange(url, awsForm(await subject()))).status).toBe(200);
-    expect((await grpcExchange(DEPLOY_ROLE)).ok).toBe(true);
+    await expectUpstreamFailureOnBothTransports(c, {
+      target: DEPLOY_ROLE,
+      http: async () => httpExchange(url, awsForm(await subject())),
+      grpc: () => grpcExchange(DEPLOY_ROLE),
+      audit,
+      afterBoth: () => expect(sts.calls).toHaveLength(2),
+      recover: () => sts.recover(),
+    });
   });
 });
 

@@ -16,9 +16,9 @@ import { FakeClock } from '../support/fake_clock.js';
 import { CLOUD_PLATFORM_SCOPE, FakeGcp } from '../support/fake_gcp.js';
 import type { StintGrpcClient } from '../support/grpc_client.js';
 import { freePort } from '../support/ports.js';
-import { httpExchange, queryAudit, startStintInProcess, tokenExchangeForm, type AuditEvent, type GrpcCredential, type InProcessStint } from '../support/stint_under_test.js';
+import { httpExchange, queryAudit, tokenExchangeForm, type AuditEvent, type GrpcCredential, type InProcessStint } from '../support/stint_under_test.js';
 import { TestIssuer } from '../support/test_issuer.js';
-import { AUDIENCE } from './harness.js';
+import { AUDIENCE, startProviderStint } from './harness.js';
 
 const WIF_AUDIENCE = '//iam.googleapis.com/projects/424242/locations/global/workloadIdentityPools/stint-e2e/providers/stint';
 const READER = 'reader@payments-prod.iam.gserviceaccount.com';
@@ -72,36 +72,30 @@ beforeAll(async () => {
   fake.addWorkloadIdentityProvider({ audience: WIF_AUDIENCE, issuer: url });
   fake.addServiceAccount(READER, ['user:stint@ops.example.com']);
   fake.addServiceAccount(DEPLOYER, [FakeGcp.federatedPrincipal(WIF_AUDIENCE, 'spiffe://e2e.test/ns/batch/sa/deployer')]);
-  env = await startStintInProcess({
+  env = await startProviderStint({
     prefix: 'stint-gcp-e2e-',
     clock,
-    audience: AUDIENCE,
-    trustDomain: 'e2e.test',
-    ports: { http: httpPort },
+    k8s,
+    httpPort,
     policy: policy(k8s.issuer),
     maxTtl: '2h',
-    attestors: [{ kind: 'kubernetes', name: 'cluster', issuer: k8s.issuer }],
-    admins: [{ name: 'gcp-operator', token: ADMIN_TOKEN }],
+    admin: { name: 'gcp-operator', token: ADMIN_TOKEN },
     secretFiles: { 'gcp-credentials.json': JSON.stringify(fake.addAuthorizedUser('stint@ops.example.com')) },
-    extra: {
-      providers: {
-        gcp: {
-          credentialsFile: './gcp-credentials.json',
-          workloadIdentityProvider: WIF_AUDIENCE,
-          stsEndpoint: fake.stsEndpoint,
-          iamCredentialsEndpoint: fake.iamCredentialsEndpoint,
-          timeout: '5s',
-        },
+    providers: {
+      gcp: {
+        credentialsFile: './gcp-credentials.json',
+        workloadIdentityProvider: WIF_AUDIENCE,
+        stsEndpoint: fake.stsEndpoint,
+        iamCredentialsEndpoint: fake.iamCredentialsEndpoint,
+        timeout: '5s',
       },
     },
-    alsoClose: [fake, k8s],
+    alsoClose: [fake],
   });
   ({ stint, grpc } = env);
 }, 60_000);
 
-afterAll(async () => {
-  await env?.close();
-});
+afterAll(() => env?.close());
 
 afterEach(() => {
   fake.recover();

@@ -17,9 +17,9 @@ import type { RunningStint } from '../../src/service.js';
 import { FakeClock } from '../support/fake_clock.js';
 import { FakeKubeApiServer } from '../support/fake_kube_apiserver.js';
 import type { StintGrpcClient } from '../support/grpc_client.js';
-import { findGrant, httpExchange, queryAudit, startStintInProcess, tokenExchangeForm, type AuditEvent, type GrantRow, type GrpcCredential, type InProcessStint } from '../support/stint_under_test.js';
+import { findGrant, httpExchange, queryAudit, tokenExchangeForm, type AuditEvent, type GrantRow, type GrpcCredential, type InProcessStint } from '../support/stint_under_test.js';
 import { TestIssuer } from '../support/test_issuer.js';
-import { AUDIENCE } from './harness.js';
+import { AUDIENCE, FAST_REAPER, startProviderStint } from './harness.js';
 
 const ADMIN_TOKEN = 'kubernetes-e2e-admin-token';
 const VAULT_AUDIENCE = 'https://vault.example.com';
@@ -63,27 +63,21 @@ rules:
 beforeAll(async () => {
   k8s = await TestIssuer.start({ clock });
   kube = await FakeKubeApiServer.start({ clock, serviceAccounts: ['payments/deployer', 'payments/api'], namespaces: ['ops'] });
-  env = await startStintInProcess({
+  env = await startProviderStint({
     prefix: 'stint-kube-e2e-',
     clock,
-    audience: AUDIENCE,
-    trustDomain: 'e2e.test',
+    k8s,
     policy: policy(k8s.issuer),
     maxTtl: '1h',
-    attestors: [{ kind: 'kubernetes', name: 'cluster', issuer: k8s.issuer }],
-    admins: [{ name: 'kube-operator', token: ADMIN_TOKEN }],
-    extra: {
-      providers: { kubernetes: { server: kube.url, caFile: kube.caFile, tokenFile: kube.tokenFile, timeout: '2s', reconcileGrace: '5m' } },
-      reaper: { interval: '30s', initialBackoff: '10s', maxBackoff: '1m', reconcileInterval: '1m' },
-    },
-    alsoClose: [kube, k8s],
+    admin: { name: 'kube-operator', token: ADMIN_TOKEN },
+    providers: { kubernetes: { server: kube.url, caFile: kube.caFile, tokenFile: kube.tokenFile, timeout: '2s', reconcileGrace: '5m' } },
+    reaper: FAST_REAPER,
+    alsoClose: [kube],
   });
   ({ stint, grpc, url } = env);
 }, 60_000);
 
-afterAll(async () => {
-  await env?.close();
-});
+afterAll(() => env?.close());
 
 afterEach(() => {
   kube.clearFaults();

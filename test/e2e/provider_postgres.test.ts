@@ -23,10 +23,10 @@ import { createAppFixture, startEmbeddedPg, type AppFixture, type EmbeddedPg } f
 import { FakeClock } from '../support/fake_clock.js';
 import type { StintGrpcClient } from '../support/grpc_client.js';
 import { freePort } from '../support/ports.js';
-import { findGrant, httpExchange, queryAudit, startStintInProcess, tokenExchangeForm, type AuditEvent, type GrantRow, type GrpcCredential, type InProcessStint } from '../support/stint_under_test.js';
+import { findGrant, httpExchange, queryAudit, tokenExchangeForm, type AuditEvent, type GrantRow, type GrpcCredential, type InProcessStint } from '../support/stint_under_test.js';
 import { TestIssuer } from '../support/test_issuer.js';
 import { IDENTITY } from '../credentials/drafts.js';
-import { AUDIENCE } from './harness.js';
+import { AUDIENCE, FAST_REAPER, startProviderStint } from './harness.js';
 
 const ADMIN_TOKEN = 'postgres-e2e-admin-token';
 const KIND = 'postgres';
@@ -69,29 +69,25 @@ beforeAll(async () => {
   process.env.STINT_E2E_PG_ADMIN_URL = fixture.adminUrl;
   process.env.STINT_E2E_PG_DOWN_URL = `postgresql://stint_admin:${encodeURIComponent(fixture.adminPassword)}@127.0.0.1:${await freePort()}/app`;
   k8s = await TestIssuer.start({ clock });
-  env = await startStintInProcess({
+  env = await startProviderStint({
     prefix: 'stint-pg-e2e-',
     clock,
-    audience: AUDIENCE,
-    trustDomain: 'e2e.test',
+    k8s,
     policy: policy(k8s.issuer),
     maxTtl: '2h',
-    attestors: [{ kind: 'kubernetes', name: 'cluster', issuer: k8s.issuer }],
-    admins: [{ name: 'db-operator', token: ADMIN_TOKEN }],
-    extra: {
-      providers: {
-        postgres: {
-          databases: {
-            main: { adminUrl: { env: 'STINT_E2E_PG_ADMIN_URL' }, host: '127.0.0.1', port: server.port, database: 'app' },
-            down: { adminUrl: { env: 'STINT_E2E_PG_DOWN_URL' }, host: '127.0.0.1', port: 1, database: 'app', connectTimeout: '1s' },
-          },
-          maxTtl: '2h',
-          reconcileGrace: '5m',
+    admin: { name: 'db-operator', token: ADMIN_TOKEN },
+    providers: {
+      postgres: {
+        databases: {
+          main: { adminUrl: { env: 'STINT_E2E_PG_ADMIN_URL' }, host: '127.0.0.1', port: server.port, database: 'app' },
+          down: { adminUrl: { env: 'STINT_E2E_PG_DOWN_URL' }, host: '127.0.0.1', port: 1, database: 'app', connectTimeout: '1s' },
         },
+        maxTtl: '2h',
+        reconcileGrace: '5m',
       },
-      reaper: { interval: '30s', initialBackoff: '10s', maxBackoff: '1m', reconcileInterval: '1m' },
     },
-    alsoClose: [k8s],
+    reaper: FAST_REAPER,
+    alsoClose: [],
   });
   config = env.config;
   ({ stint, grpc, url } = env);

@@ -17,9 +17,9 @@ import { FakeClock } from '../support/fake_clock.js';
 import { FakeVault, type Capability } from '../support/fake_vault.js';
 import type { StintGrpcClient } from '../support/grpc_client.js';
 import { freePort } from '../support/ports.js';
-import { findGrant, httpExchange, queryAudit, startStintInProcess, tokenExchangeForm, type AuditEvent, type GrpcCredential, type InProcessStint } from '../support/stint_under_test.js';
+import { findGrant, httpExchange, queryAudit, tokenExchangeForm, type AuditEvent, type GrpcCredential, type InProcessStint } from '../support/stint_under_test.js';
 import { TestIssuer } from '../support/test_issuer.js';
-import { AUDIENCE } from './harness.js';
+import { AUDIENCE, FAST_REAPER, expectUpstreamFailureOnBothTransports, startProviderStint } from './harness.js';
 
 const KIND = 'vault';
 const READONLY = 'database/creds/readonly';
@@ -67,28 +67,22 @@ beforeAll(async () => {
     // Vault would hand out `admin` too: only Stint's policy keeps the workload away from it.
     secrets: { [READONLY]: { leaseDuration: 3600 }, 'database/creds/reporting': { leaseDuration: 3600 }, 'database/creds/admin': { leaseDuration: 3600 } },
   });
-  env = await startStintInProcess({
+  env = await startProviderStint({
     prefix: 'stint-vault-e2e-',
     clock,
-    audience: AUDIENCE,
-    trustDomain: 'e2e.test',
-    ports: { http: httpPort },
+    k8s,
+    httpPort,
     policy: policy(k8s.issuer),
     maxTtl: '1h',
-    attestors: [{ kind: 'kubernetes', name: 'cluster', issuer: k8s.issuer }],
-    admins: [{ name: 'vault-operator', token: ADMIN_TOKEN }],
-    extra: {
-      providers: { vault: { address: vault.url, role: 'stint', audience: 'vault', timeout: '2s', reconcilePrefixes: [READONLY], reconcileGrace: '5m' } },
-      reaper: { interval: '30s', initialBackoff: '10s', maxBackoff: '1m', reconcileInterval: '1m' },
-    },
-    alsoClose: [vault, k8s],
+    admin: { name: 'vault-operator', token: ADMIN_TOKEN },
+    providers: { vault: { address: vault.url, role: 'stint', audience: 'vault', timeout: '2s', reconcilePrefixes: [READONLY], reconcileGrace: '5m' } },
+    reaper: FAST_REAPER,
+    alsoClose: [vault],
   });
   ({ stint, grpc } = env);
 }, 60_000);
 
-afterAll(async () => {
-  await env?.close();
-});
+afterAll(() => env?.close());
 
 afterEach(() => {
   vault.clearFaults();
@@ -170,21 +164,14 @@ describe('Vault failures', () => {
   it.each(cases)('$name: $stintCode on both transports, audited, and the next request succeeds', async (c) => {
     vault.fault(c.mode, { on: 'read' });
     const liveBefore = vault.liveLeases().length;
-    const http = await httpExchange(url, vaultForm(await subject()));
-    expect(http.status).toBe(c.status);
-    expect(http.body).toMatchObject({ error: c.oauth, stint_code: c.stintCode, reason: c.reason });
-    if (c.stintCode === 'ERR_UPSTREAM_UNAVAILABLE') expect(Number(http.body.retry_after)).toBeGreaterThan(0);
-    const viaGrpc = await grpcExchange(READONLY);
-    expect(viaGrpc).toMatchObject({ ok: false, code: c.grpcCode, stintCode: c.stintCode, reason: c.reason });
-    expect(vault.liveLeases().length).toBe(liveBefore);
-
-    const errors = (await audit({ type: 'exchange.error' })).filter((e) => e.reason === c.stintCode && (e.data.request as { target?: string }[])[0]?.target === READONLY);
-    expect(errors.length).toBeGreaterThanOrEqual(2);
-    expect(errors[0]).toMatchObject({ outcome: 'error', grant_ids: [] });
-
-    vault.clearFaults();
-    expect((await httpExchange(url, vaultForm(await subject()))).status).toBe(200);
-    expect((await grpcExchange(READONLY)).ok).toBe(true);
+    await expectUpstreamFailureOnBothTransports(c, {
+      target: READONLY,
+      http: async () => httpExchange(url, vaultForm(await subject())),
+      grpc: () => grpcExchange(READONLY),
+      audit,
+      afterBoth: () => expect(vault.liveLeases().length).toBe(liveBefore),
+      recover: () => vault.clearFaults(),
+    });
   });
 });
 

@@ -7,12 +7,12 @@
  * The credential behind the endpoint is a short-lived Stint JWT (the endpoint serves whatever
  * token the credential carries; with the gcp-access-token provider it is a Google access token).
  */
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, freePort, get, startSidecar, startStintServe, tempDir, type RunningSidecar, type StintUnderTest } from '../sidecar/harness.js';
 import { baseConfig, writeSidecarConfig } from '../sidecar/config.js';
+import { runJsonLinesProgram } from '../support/stint_under_test.js';
 
 const GCP_CLIENT = resolve(ROOT, 'dist/test/sidecar/gcp_client.js');
 const tmp = tempDir();
@@ -21,14 +21,7 @@ let sidecar: RunningSidecar;
 let host: string;
 
 function runGcpApp(args: string[]): Promise<Record<string, unknown>[]> {
-  return new Promise((resolveRun, reject) => {
-    const child = spawn(process.execPath, [GCP_CLIENT, ...args], { cwd: ROOT, env: { PATH: process.env.PATH, HOME: tmp.dir, GCE_METADATA_HOST: host }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.once('exit', (code) => (code === 0 ? resolveRun(out.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)) : reject(new Error(`gcp app exited ${code}: ${err}`))));
-  });
+  return runJsonLinesProgram(GCP_CLIENT, args, { HOME: tmp.dir, GCE_METADATA_HOST: host });
 }
 
 beforeAll(async () => {

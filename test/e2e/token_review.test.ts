@@ -6,16 +6,11 @@
  * same token was accepted before (once the cached answer expires), an API server that is down is
  * a retryable ERR_ISSUER_UNAVAILABLE, and the service keeps serving the next good request.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeKubeApiServer } from '../support/fake_kube_apiserver.js';
-import { StintGrpcClient } from '../support/grpc_client.js';
-import { freePort } from '../support/ports.js';
-import { startProgram, type RunningProgram } from '../support/programs.js';
+import type { StintGrpcClient } from '../support/grpc_client.js';
+import { startStintProgram, type RunningProgram, type StintProgram } from '../support/stint_under_test.js';
 import { TestIssuer } from '../support/test_issuer.js';
 import { API_AUDIENCE, AUDIENCE, e2ePolicy, exchangeForm, httpExchange } from './harness.js';
 
@@ -24,7 +19,7 @@ const CACHE_TTL_SECONDS = 1;
 
 let k8s: TestIssuer;
 let kube: FakeKubeApiServer;
-let dir: string;
+let env: StintProgram;
 let service: RunningProgram;
 let client: StintGrpcClient;
 let httpUrl: string;
@@ -34,49 +29,29 @@ const minted: string[] = [];
 beforeAll(async () => {
   k8s = await TestIssuer.start();
   kube = await FakeKubeApiServer.start({ tokenIssuers: [k8s] });
-  dir = mkdtempSync(join(tmpdir(), 'stint-token-review-e2e-'));
-  const [http, grpcPort, admin] = [await freePort(), await freePort(), await freePort()];
-  writeFileSync(join(dir, 'policy.yaml'), e2ePolicy(k8s.issuer, 'https://token.actions.githubusercontent.com'));
-  writeFileSync(join(dir, 'admin.token'), `${randomBytes(24).toString('base64url')}\n`, { mode: 0o600 });
-  const configFile = join(dir, 'stint.yaml');
-  writeFileSync(
-    configFile,
-    `issuer: http://127.0.0.1:${http}
-audience: ${AUDIENCE}
-trustDomain: e2e.test
-listen: { http: "127.0.0.1:${http}", grpc: "127.0.0.1:${grpcPort}", admin: "127.0.0.1:${admin}" }
-store: { kind: sqlite, path: ./state/stint.db }
-policy: { file: ./policy.yaml }
-credentials: { maxTtl: 1h }
-attestors:
-  - kind: kubernetes
-    name: cluster
-    issuer: ${k8s.issuer}
-    tokenReview:
-      apiServer: ${kube.url}
-      caFile: ${kube.caFile}
-      tokenFile: ${kube.tokenFile}
-      timeout: 2s
-      cacheTtl: ${CACHE_TTL_SECONDS}s
-admin:
-  tokens:
-    - name: e2e-operator
-      secret: { file: ./admin.token }
-`,
-  );
-  service = startProgram(['serve', '--config', configFile]);
-  await service.waitFor(/stint listening/);
-  httpUrl = `http://127.0.0.1:${http}`;
-  client = new StintGrpcClient(`127.0.0.1:${grpcPort}`);
+  env = await startStintProgram({
+    prefix: 'stint-token-review-e2e-',
+    audience: AUDIENCE,
+    trustDomain: 'e2e.test',
+    policy: e2ePolicy(k8s.issuer, 'https://token.actions.githubusercontent.com'),
+    maxTtl: '1h',
+    attestors: [
+      {
+        kind: 'kubernetes',
+        name: 'cluster',
+        issuer: k8s.issuer,
+        tokenReview: { apiServer: kube.url, caFile: kube.caFile, tokenFile: kube.tokenFile, timeout: '2s', cacheTtl: `${CACHE_TTL_SECONDS}s` },
+      },
+    ],
+    admins: [{ name: 'e2e-operator' }],
+    alsoClose: [kube, k8s],
+  });
+  service = env.service!;
+  httpUrl = env.url;
+  client = env.grpc;
 }, 60_000);
 
-afterAll(async () => {
-  client?.close();
-  await service?.stop();
-  await kube?.close();
-  await k8s?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => env?.close());
 
 /** A token of ServiceAccount payments/api-server bound to a pod that exists (a new pod each call). */
 async function podToken(): Promise<{ token: string; pod: string }> {

@@ -208,6 +208,7 @@ export interface StintConfigOptions {
   /** `credentials.maxTtl`. */
   readonly maxTtl?: string;
   readonly attestors: readonly Record<string, unknown>[];
+  /** Admin credentials (none: no `admin:` section). */
   readonly admins: readonly AdminToken[];
   /** More top-level configuration: YAML text or an object (`@DIR@` stands for the folder in either). */
   readonly extra?: string | Record<string, unknown>;
@@ -246,9 +247,7 @@ ${options.trustDomain ? `trustDomain: ${options.trustDomain}\n` : ''}listen: { h
 store: { kind: sqlite, path: ./state/stint.db }
 policy: ${policy}
 ${options.maxTtl ? `credentials: { maxTtl: ${options.maxTtl} }\n` : ''}attestors:
-${indent(stringify(options.attestors))}admin:
-  tokens:
-${admins.map((a) => `    - name: ${a.name}\n      secret: { file: ./${a.file} }\n`).join('')}${extra}`;
+${indent(stringify(options.attestors))}${admins.length ? `admin:\n  tokens:\n${admins.map((a) => `    - name: ${a.name}\n      secret: { file: ./${a.file} }\n`).join('')}` : ''}${extra}`;
   const configFile = join(dir, 'stint.yaml');
   writeFileSync(configFile, text);
   return {
