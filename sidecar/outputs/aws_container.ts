@@ -6,7 +6,7 @@
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { requireValue } from '../credential.js';
-import { writeFileAtomic } from './atomic_file.js';
+import { writeFileAtomic } from '../../src/files/atomic_file.js';
 import { createEndpointOutput } from './endpoint.js';
 import { sendJson } from './listen.js';
 import type { Output, OutputDeps } from './output.js';

@@ -1,6 +1,6 @@
 /** `type: env-file`: `export NAME='value'` lines for the application to source, replaced atomically. */
 import { requireValue, type HeldCredential } from '../credential.js';
-import { removeFile, writeFileAtomic } from './atomic_file.js';
+import { removeFile, writeFileAtomic } from '../../src/files/atomic_file.js';
 import type { Output } from './output.js';
 
 /** Configuration of an env-file output. */

@@ -1,6 +1,6 @@
 /** `type: file`: the credential in a file, raw or in a named format, replaced atomically. */
 import type { HeldCredential } from '../credential.js';
-import { removeFile, writeFileAtomic } from './atomic_file.js';
+import { removeFile, writeFileAtomic } from '../../src/files/atomic_file.js';
 import { render, type FormatOptions } from './formats.js';
 import type { Output } from './output.js';
 

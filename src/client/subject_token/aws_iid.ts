@@ -8,9 +8,10 @@
  * without it is worthless.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
-import { dirname, join, basename } from 'node:path';
+import { mkdir, readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { StintError } from '../../errors.js';
+import { writeFileAtomic } from '../../files/atomic_file.js';
 import { AWS_IID_TOKEN_TYPE } from '../../attestation/token_types.js';
 import type { SubjectTokenSourceConfig } from './schema.js';
 import type { SourceContext, SubjectTokenSource } from './source.js';
@@ -85,20 +86,10 @@ export async function clientNonce(file: string): Promise<string> {
     }
   }
   const nonce = randomBytes(32).toString('base64url');
-  const dir = dirname(file);
-  const tmp = join(dir, `.${basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
   try {
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    const handle = await open(tmp, 'wx', 0o600);
-    try {
-      await handle.writeFile(`${nonce}\n`);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(tmp, file);
+    await mkdir(dirname(file), { recursive: true, mode: 0o700 });
+    await writeFileAtomic(file, `${nonce}\n`, { mode: 0o600 });
   } catch (e) {
-    await unlink(tmp).catch(() => undefined);
     throw new StintError('ERR_INVALID_REQUEST', `cannot write the aws-iid nonce file ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`, { reason: 'nonce_file_unwritable' });
   }
   return nonce;

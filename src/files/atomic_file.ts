@@ -1,7 +1,8 @@
 /**
  * Atomic file replacement: write a temp file in the same folder (mode set at creation), fsync,
  * chown when asked, rename over the target, fsync the folder. A reader sees the old content or
- * the new, never a partial or empty file.
+ * the new, never a partial or empty file. Dependency-free, for both programs: the sidecar's file
+ * outputs and the aws-iid subject token source's nonce file.
  */
 import { randomBytes } from 'node:crypto';
 import { open, rename, unlink } from 'node:fs/promises';
