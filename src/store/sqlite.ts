@@ -12,13 +12,16 @@
  * The issuance path is group-committed: recordIssuance and appendAudit queue their write and the
  * queue is flushed once per event-loop turn (setImmediate) in one transaction, so concurrent
  * exchanges share the commit; one issuance still commits all-or-nothing (a failed write sends the
- * batch through again with each issuance in its own savepoint). Each promise settles only after the commit that holds its rows. WAL checkpoints (the only
- * fsyncs under synchronous=NORMAL) run in a worker thread, off the event loop.
+ * batch through again with each issuance in its own savepoint). Each promise settles only after
+ * the commit that holds its rows. WAL checkpoints (the only fsyncs under synchronous=NORMAL) run in
+ * a worker thread, off the event loop, while the store is taking issuances: the worker (a V8
+ * isolate, ~9 MiB resident) starts once group commits come in (not for a few start-up events) and
+ * stops after a minute without one; meanwhile SQLite's own checkpoint covers the occasional write.
  */
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 // Imported, not the global: tests that fake the global timers must not stall the group commit.
-import { setImmediate, setTimeout, clearTimeout } from 'node:timers';
+import { setImmediate, setTimeout, clearTimeout, setInterval, clearInterval } from 'node:timers';
 import Database from 'better-sqlite3';
 import { ConfigError, StintError } from '../errors.js';
 import { startCheckpointer, type Checkpointer } from './sqlite_checkpointer.js';
@@ -62,6 +65,12 @@ const LOCK_RETRY_MAX_MS = 50;
 const monotonicMs = performance.now.bind(performance);
 /** Interval of the background WAL checkpoint. */
 const CHECKPOINT_INTERVAL_MS = 1000;
+/** Group commits (without a worker) that start the checkpoint worker: a few start-up events do not. */
+const CHECKPOINTER_START_COMMITS = 16;
+/** Milliseconds without a group commit after which the checkpoint worker stops. */
+const CHECKPOINTER_IDLE_MS = 60_000;
+/** SQLite's own checkpoint threshold (its default), in force while no worker runs. */
+const AUTOCHECKPOINT_PAGES = 1000;
 /** Page cache of the connection, in KiB: keeps the hot index pages of the issuance path in memory. */
 const CACHE_KIB = 32 * 1024;
 /** Size the WAL is truncated back to after a reset. */
@@ -109,15 +118,8 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
     db.close();
     throw err instanceof StintError ? err : new StintError('ERR_UNAVAILABLE', 'cannot initialise the SQLite store', { path: file }, { cause: err });
   }
-  let checkpointer: Checkpointer | null = null;
-  if (!memory) {
-    db.pragma('wal_autocheckpoint = 0');
-    checkpointer = startCheckpointer(file, CHECKPOINT_INTERVAL_MS, () => {
-      // Without the worker, fall back to SQLite's own checkpoint inside commits.
-      if (db.open) db.pragma('wal_autocheckpoint = 1000');
-    });
-  }
-  return new SqliteStoreImpl(db, file, checkpointer, options.lockTimeoutMs ?? LOCK_TIMEOUT_MS);
+  db.pragma(`wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);
+  return new SqliteStoreImpl(db, file, !memory, options.lockTimeoutMs ?? LOCK_TIMEOUT_MS);
 }
 
 /** Create the directory (0700) and the database file (0600) before SQLite opens it. */
@@ -212,11 +214,18 @@ class SqliteStoreImpl implements SqliteStore {
   /** The promise of the latest queued write: it settles no earlier than every write queued before it. */
   private lastWrite: Promise<void> = Promise.resolve();
   private readonly flushBound = (): void => this.flush();
+  /** The checkpoint worker while issuances come in; the ones stopping; when the last group commit ran. */
+  private checkpointer: Checkpointer | null = null;
+  private checkpointerStopping: Promise<void> = Promise.resolve();
+  private idleCheck: NodeJS.Timeout | null = null;
+  private lastFlushAt = 0;
+  private commitsWithoutWorker = 0;
 
   constructor(
     private readonly db: Database.Database,
     readonly path: string,
-    private readonly checkpointer: Checkpointer | null,
+    /** Whether a checkpoint worker may run (not for `:memory:`). */
+    private readonly checkpoints: boolean,
     private readonly lockTimeoutMs: number,
   ) {
     this.insertGrant = db.prepare(sql.INSERT_GRANT);
@@ -392,7 +401,8 @@ class SqliteStoreImpl implements SqliteStore {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = null;
     for (const w of this.queue.splice(0)) w.reject(new StintError('ERR_UNAVAILABLE', 'store closed'));
-    await this.checkpointer?.stop();
+    this.stopCheckpointer();
+    await this.checkpointerStopping;
     if (this.db.open) this.db.close();
   }
 
@@ -426,6 +436,8 @@ class SqliteStoreImpl implements SqliteStore {
       for (const w of batch) w.reject(new StintError('ERR_UNAVAILABLE', 'store closed'));
       return;
     }
+    this.lastFlushAt = monotonicMs();
+    if (this.checkpoints && this.checkpointer === null && ++this.commitsWithoutWorker >= CHECKPOINTER_START_COMMITS) this.startCheckpointer();
     let failures: (StintError | undefined)[] | null = null;
     try {
       this.begin.run();
@@ -488,6 +500,32 @@ class SqliteStoreImpl implements SqliteStore {
       this.release.run();
     }
     return failures;
+  }
+
+  /** Checkpoint in a worker from now on (SQLite's own checkpoint inside commits is off while it runs). */
+  private startCheckpointer(): void {
+    this.commitsWithoutWorker = 0;
+    this.db.pragma('wal_autocheckpoint = 0');
+    this.checkpointer = startCheckpointer(this.path, CHECKPOINT_INTERVAL_MS, () => {
+      // Without the worker, fall back to SQLite's own checkpoint inside commits.
+      if (this.db.open) this.db.pragma(`wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);
+    });
+    this.idleCheck = setInterval(() => {
+      if (monotonicMs() - this.lastFlushAt >= CHECKPOINTER_IDLE_MS) this.stopCheckpointer();
+    }, CHECKPOINTER_IDLE_MS / 4);
+    this.idleCheck.unref();
+  }
+
+  /** Stop the worker (after its last checkpoint); SQLite's own checkpoint takes over. */
+  private stopCheckpointer(): void {
+    if (this.idleCheck) clearInterval(this.idleCheck);
+    this.idleCheck = null;
+    const worker = this.checkpointer;
+    if (!worker) return;
+    this.checkpointer = null;
+    if (this.db.open) this.db.pragma(`wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);
+    const previous = this.checkpointerStopping;
+    this.checkpointerStopping = Promise.all([previous, worker.stop()]).then(() => undefined);
   }
 
   /** Another connection holds the lock: refuse the writes past their deadline, retry the others after a pause. */
