@@ -15,6 +15,7 @@ import { createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import type { Auditor } from '../audit/auditor.js';
+import { breakGlassApprovedEvent } from '../audit/events.js';
 import type { Clock } from '../clock.js';
 import type { BreakGlassTicketConfig } from '../config/break_glass.js';
 import { ConfigError, StintError, type ErrorCode } from '../errors.js';
@@ -210,27 +211,25 @@ export class BreakGlassTicketApprovals {
       const verified = await deps.verifier.verify(ticket, status.credential);
       await deps.verifier.consume(verified, id);
       const approver = ticketApprover(verified);
-      await deps.auditor.record({
-        type: 'breakglass.approved',
-        requestId: id,
-        identity: `spiffe://${deps.trustDomain}/break-glass/${status.credential}`,
-        rule: `break-glass:${status.credential}`,
-        outcome: 'info',
-        reason: `approved by ticket ${verified.ticketId} from ${verified.issuer}`,
-        grantIds: [],
-        data: {
-          credential: status.credential,
-          approver,
-          requester: status.requester,
-          via: 'ticket',
-          submittedBy: actor,
-          ticketId: verified.ticketId,
-          ticketIssuer: verified.issuer,
-          ticketSubject: verified.subject,
-          ticketFingerprint: verified.fingerprint,
-          ticketExpiresAt: verified.expiresAt,
-        },
-      });
+      await deps.auditor.record(
+        breakGlassApprovedEvent(
+          { requestId: id, identity: `spiffe://${deps.trustDomain}/break-glass/${status.credential}`, rule: `break-glass:${status.credential}`, credential: status.credential },
+          {
+            approver,
+            requester: status.requester,
+            reason: `approved by ticket ${verified.ticketId} from ${verified.issuer}`,
+            details: {
+              via: 'ticket',
+              submittedBy: actor,
+              ticketId: verified.ticketId,
+              ticketIssuer: verified.issuer,
+              ticketSubject: verified.subject,
+              ticketFingerprint: verified.fingerprint,
+              ticketExpiresAt: verified.expiresAt,
+            },
+          },
+        ),
+      );
       deps.logger.warn({ breakGlass: true, id, credential: status.credential, approver, submittedBy: actor, ticketFingerprint: verified.fingerprint }, 'break-glass approved by ticket');
       deps.metrics.breakGlass.inc({ event: 'approved' });
     } catch (err) {
