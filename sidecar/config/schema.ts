@@ -8,17 +8,11 @@ import { z } from 'zod';
 import { formatKeyPath } from '../../src/key_path.js';
 import { HOST_PORT, isLoopbackHostPort } from '../../src/net/host_port.js';
 import { parseDurationMs } from '../../src/duration.js';
+import { durationField } from '../../src/duration_field.js';
 import { subjectTokenSourceSchema } from '../../src/client/subject_token/schema.js';
 
 /** A duration (`500ms`, `30s`, `15m`, `1h` or seconds), parsed to milliseconds. */
-const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
-  try {
-    return parseDurationMs(v);
-  } catch (e) {
-    ctx.addIssue({ code: 'custom', message: (e as Error).message });
-    return z.NEVER;
-  }
-});
+const duration = durationField(parseDurationMs);
 
 const hostPort = z.string().regex(HOST_PORT, 'expected host:port');
 /** A listener for an application-facing endpoint: loopback only. */

@@ -7,18 +7,13 @@ import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
 import type { ClaimValue, WorkloadIdentity } from '../attestation/attestor.js';
 import { parseDuration } from '../duration.js';
+import { durationField } from '../duration_field.js';
 import { ConfigError } from '../errors.js';
 import type { CredentialRequest, Decision, PolicyEngine } from './decision.js';
 import { RULE_ATTESTOR_KINDS } from './schema.js';
 
-const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
-  try {
-    return parseDuration(v);
-  } catch (e) {
-    ctx.addIssue({ code: 'custom', message: (e as Error).message });
-    return z.NEVER;
-  }
-});
+/** A requested TTL (`15m`, `1h` or seconds), parsed to seconds. */
+const duration = durationField(parseDuration);
 
 const credentialSchema = z.strictObject({
   kind: z.string().min(1),
