@@ -21,7 +21,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAppFixture, startEmbeddedPg, type AppFixture, type EmbeddedPg } from '../support/embedded_pg.js';
 import { FakeKubeApiServer } from '../support/fake_kube_apiserver.js';
-import { FakeVault, type Capability } from '../support/fake_vault.js';
+import { FakeVault, LEASE_ADMIN_POLICY } from '../support/fake_vault.js';
 import { StintGrpcClient } from '../support/grpc_client.js';
 import { freePort } from '../support/ports.js';
 import { startProgram, type RunningProgram } from '../support/programs.js';
@@ -31,12 +31,6 @@ import { AUDIENCE } from './harness.js';
 const ADMIN_TOKEN = 'orphan-e2e-admin-token';
 const READONLY = 'database/creds/readonly';
 const RB_TARGET = 'payments/Role/deployer';
-const LEASE_ADMIN: Record<string, Capability[]> = {
-  'sys/leases/revoke': ['update'],
-  'sys/leases/renew': ['update'],
-  'sys/leases/lookup': ['update'],
-  'sys/leases/lookup/*': ['list', 'sudo'],
-};
 
 function policy(issuer: string): string {
   return `version: 1
@@ -116,7 +110,7 @@ beforeAll(async () => {
   httpUrl = `http://127.0.0.1:${ports.http}`;
   vault = await FakeVault.start({
     discoveryUrl: httpUrl,
-    roles: { stint: { boundAudiences: ['vault'], tokenTtl: 7200, policy: { 'database/creds/*': ['read'], ...LEASE_ADMIN } } },
+    roles: { stint: { boundAudiences: ['vault'], tokenTtl: 7200, policy: { 'database/creds/*': ['read'], ...LEASE_ADMIN_POLICY } } },
     secrets: { [READONLY]: { leaseDuration: 3600 } },
   });
   dir = mkdtempSync(join(tmpdir(), 'stint-orphan-'));

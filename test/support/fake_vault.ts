@@ -38,6 +38,14 @@ import type { Clock } from '../../src/clock.js';
 /** A Vault ACL capability. */
 export type Capability = 'read' | 'create' | 'update' | 'delete' | 'list' | 'sudo';
 
+/** The policy Stint's management role needs for leases: revoke, renew, look up, and list for reconciliation. */
+export const LEASE_ADMIN_POLICY: Readonly<Record<string, Capability[]>> = {
+  'sys/leases/revoke': ['update'],
+  'sys/leases/renew': ['update'],
+  'sys/leases/lookup': ['update'],
+  'sys/leases/lookup/*': ['list', 'sudo'],
+};
+
 /** A jwt auth role. */
 export interface FakeVaultRole {
   /** `bound_audiences`: the JWT's `aud` must contain one of them. */
