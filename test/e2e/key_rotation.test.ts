@@ -4,49 +4,37 @@
  * before the rotation still verifies after it; the retired key leaves the JWKS only once every
  * token it signed has expired.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { validateConfig } from '../../src/config/load.js';
-import { startStint, type RunningStint } from '../../src/service.js';
+import type { RunningStint } from '../../src/service.js';
 import { FakeClock } from '../support/fake_clock.js';
+import { startStintInProcess, type InProcessStint } from '../support/stint_under_test.js';
 import { TestIssuer } from '../support/test_issuer.js';
 import { API_AUDIENCE, AUDIENCE, e2ePolicy, exchangeForm, httpExchange } from './harness.js';
 
 const clock = new FakeClock(Date.UTC(2030, 0, 1));
 let k8s: TestIssuer;
+let env: InProcessStint;
 let stint: RunningStint;
-let dir: string;
 let url: string;
 
 beforeAll(async () => {
   k8s = await TestIssuer.start({ clock });
-  dir = mkdtempSync(join(tmpdir(), 'stint-rotation-'));
-  writeFileSync(join(dir, 'policy.yaml'), e2ePolicy(k8s.issuer, 'https://unused.example'));
-  writeFileSync(join(dir, 'admin.token'), 'rotation-admin-token\n', { mode: 0o600 });
-  const config = validateConfig({
-    issuer: 'http://127.0.0.1:1',
+  env = await startStintInProcess({
+    prefix: 'stint-rotation-',
+    clock,
     audience: AUDIENCE,
-    listen: { http: '127.0.0.1:0', grpc: '127.0.0.1:0', admin: '127.0.0.1:0' },
-    store: { kind: 'sqlite', path: join(dir, 'stint.db') },
-    policy: { file: join(dir, 'policy.yaml') },
-    signing: { algorithm: 'ES256', rotationPeriod: '1h', prepublish: '10m' },
-    credentials: { maxTtl: '30m' },
+    policy: e2ePolicy(k8s.issuer, 'https://unused.example'),
+    maxTtl: '30m',
     attestors: [{ kind: 'kubernetes', name: 'cluster', issuer: k8s.issuer }],
-    admin: { tokens: [{ name: 'ops', secret: { file: join(dir, 'admin.token') } }] },
+    admins: [{ name: 'ops', token: 'rotation-admin-token' }],
+    extra: { signing: { algorithm: 'ES256', rotationPeriod: '1h', prepublish: '10m' } },
+    alsoClose: [k8s],
   });
-  stint = await startStint(config, { clock, tickIntervalMs: 0, logger: pino({ level: 'silent' }) });
-  url = `http://127.0.0.1:${stint.httpPort}`;
+  ({ stint, url } = env);
 });
 
-afterAll(async () => {
-  await stint?.close();
-  await k8s?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => env?.close());
 
 async function jwks(): Promise<JSONWebKeySet> {
   return (await (await fetch(`${url}/.well-known/jwks.json`)).json()) as JSONWebKeySet;

@@ -3,22 +3,18 @@
  * client certificates (mTLS); an admin is a verified certificate whose CN is an admin name, or a
  * bearer token over the mutually authenticated channel.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { request } from 'node:https';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { validateConfig } from '../../src/config/load.js';
-import { startStint, type RunningStint } from '../../src/service.js';
+import type { RunningStint } from '../../src/service.js';
 import { loadStintProto } from '../../src/grpc/stint_proto.js';
 import { TestCa, type CertFiles } from '../support/certs.js';
 import { TestIssuer } from '../support/test_issuer.js';
-import { runStint } from '../support/programs.js';
+import { runStint, startStintInProcess, tempDir, type InProcessStint } from '../support/stint_under_test.js';
 import { API_AUDIENCE, AUDIENCE, e2ePolicy } from './harness.js';
 
-let dir: string;
+let env: InProcessStint;
 let ca: TestCa;
 let stint: RunningStint;
 let k8s: TestIssuer;
@@ -29,36 +25,35 @@ type Ctor = grpc.ServiceClientConstructor;
 const proto = (): { stint: { v1: { TokenExchange: Ctor; Admin: Ctor } } } => grpc.loadPackageDefinition(loadStintProto()) as never;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'stint-tls-'));
-  ca = new TestCa(dir);
+  const certs = tempDir('stint-tls-certs-');
+  ca = new TestCa(certs.dir);
   const server = ca.server('stint');
   opsCert = ca.client('ops', 'ops');
   strangerCert = ca.client('stranger', 'stranger');
   k8s = await TestIssuer.start();
-  writeFileSync(join(dir, 'policy.yaml'), e2ePolicy(k8s.issuer, 'https://unused.example'));
-  writeFileSync(join(dir, 'admin.token'), 'tls-admin-token\n', { mode: 0o600 });
-  const config = validateConfig({
+  env = await startStintInProcess({
+    prefix: 'stint-tls-',
     issuer: 'https://127.0.0.1',
     audience: AUDIENCE,
-    listen: { http: '127.0.0.1:0', grpc: '127.0.0.1:0', admin: '127.0.0.1:0' },
-    store: { kind: 'sqlite', path: join(dir, 'stint.db') },
-    policy: { file: join(dir, 'policy.yaml') },
+    policy: e2ePolicy(k8s.issuer, 'https://unused.example'),
     attestors: [{ kind: 'kubernetes', name: 'cluster', issuer: k8s.issuer }],
-    tls: { certFile: server.certFile, keyFile: server.keyFile },
-    admin: {
-      tokens: [{ name: 'ops-token', secret: { file: join(dir, 'admin.token') } }],
-      tls: { certFile: server.certFile, keyFile: server.keyFile, clientCaFile: ca.caFile },
-      clientNames: ['ops'],
+    // The admin section is the test's subject: written whole, with its token file.
+    admins: [],
+    secretFiles: { 'admin.token': 'tls-admin-token\n' },
+    extra: {
+      tls: { certFile: server.certFile, keyFile: server.keyFile },
+      admin: {
+        tokens: [{ name: 'ops-token', secret: { file: './admin.token' } }],
+        tls: { certFile: server.certFile, keyFile: server.keyFile, clientCaFile: ca.caFile },
+        clientNames: ['ops'],
+      },
     },
+    alsoClose: [k8s, { close: () => certs.cleanup() }],
   });
-  stint = await startStint(config, { tickIntervalMs: 0, logger: pino({ level: 'silent' }) });
+  stint = env.stint;
 });
 
-afterAll(async () => {
-  await stint?.close();
-  await k8s?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => env?.close());
 
 function call(client: grpc.Client, method: string, req: unknown, md = new grpc.Metadata()): Promise<{ ok: boolean; code?: number; value?: Record<string, unknown> }> {
   return new Promise((resolve) => {

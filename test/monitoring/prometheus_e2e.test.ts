@@ -11,10 +11,8 @@
  * name is on the real /metrics pages.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rulesYaml } from '../../monitoring/src/generate.js';
@@ -22,7 +20,7 @@ import { PARAMS } from '../../monitoring/src/params.js';
 import { ruleGroups, type RecordingRule } from '../../monitoring/src/rules.js';
 import { FakeSts } from '../support/fake_sts.js';
 import { freePort } from '../support/ports.js';
-import { runStint, startProgram, type RunningProgram } from '../support/programs.js';
+import { freeListenPorts, runStint, startStintProgram, type StintProgram } from '../support/stint_under_test.js';
 import { TestIssuer, type TestKey } from '../support/test_issuer.js';
 import { baseConfig, writeSidecarConfig } from '../sidecar/config.js';
 import { eventually, get, startSidecar, type RunningSidecar } from '../sidecar/harness.js';
@@ -50,7 +48,7 @@ const MAY_BE_EMPTY: Readonly<Record<string, string>> = {
 let dir: string;
 let k8s: TestIssuer;
 let sts: FakeSts;
-let stint: RunningProgram;
+let stint: StintProgram;
 let sidecar: RunningSidecar;
 let prometheus: ChildProcess;
 let promLog = '';
@@ -153,11 +151,11 @@ function dependencies(expr: string): string[] {
 }
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'stint-monitoring-e2e-'));
   k8s = await TestIssuer.start();
   unknownKey = k8s.unpublishedKey();
-  const [http, grpc, admin, ops, prom] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
-  stintUrl = `http://127.0.0.1:${http}`;
+  const ports = await freeListenPorts();
+  const [ops, prom] = [await freePort(), await freePort()];
+  stintUrl = `http://127.0.0.1:${ports.http}`;
   opsUrl = `http://127.0.0.1:${ops}`;
   promUrl = `http://127.0.0.1:${prom}`;
   sts = await FakeSts.start({ trustedIssuer: stintUrl });
@@ -165,39 +163,22 @@ beforeAll(async () => {
   missingRole = sts.roleArn('not-in-aws');
   sts.addRole({ arn: deployRole, maxSessionDuration: 3600 });
 
-  const adminToken = randomBytes(24).toString('base64url');
-  writeFileSync(join(dir, 'admin.token'), `${adminToken}\n`, { mode: 0o600 });
-  adminArgs = ['--admin', `127.0.0.1:${admin}`, '--admin-token-file', join(dir, 'admin.token')];
-  writeFileSync(join(dir, 'policy.yaml'), policy(deployRole, missingRole, 'api-*'));
-  writeFileSync(join(dir, 'shadow.yaml'), policy(deployRole, missingRole, 'api-a*'));
-  writeFileSync(
-    join(dir, 'stint.yaml'),
-    `issuer: ${stintUrl}
-audience: ${AUDIENCE}
-trustDomain: monitoring.test
-listen: { http: "127.0.0.1:${http}", grpc: "127.0.0.1:${grpc}", admin: "127.0.0.1:${admin}" }
-store: { kind: sqlite, path: ./state/stint.db }
-policy: { file: ./policy.yaml, shadowFile: ./shadow.yaml }
-credentials: { maxTtl: 1h }
-reaper: { interval: 1s }
-attestors:
-  - kind: kubernetes
-    name: cluster
-    issuer: ${k8s.issuer}
-    maxLifetime: 2h
-    staleKeysFor: 4s
-    refetchCooldown: 1s
-    fetchTimeout: 1s
-admin:
-  tokens:
-    - name: monitoring-e2e
-      secret: { file: ./admin.token }
-providers:
-  aws: { region: eu-west-1, endpoint: "${sts.url}", maxAttempts: 1, timeout: 3s }
-`,
-  );
-  stint = startProgram(['serve', '--config', join(dir, 'stint.yaml')], { cwd: dir });
-  await stint.waitFor(/stint listening/);
+  stint = await startStintProgram({
+    prefix: 'stint-monitoring-e2e-',
+    audience: AUDIENCE,
+    trustDomain: 'monitoring.test',
+    ports,
+    policy: policy(deployRole, missingRole, 'api-*'),
+    policySettings: { shadowFile: './shadow.yaml' },
+    secretFiles: { 'shadow.yaml': policy(deployRole, missingRole, 'api-a*') },
+    maxTtl: '1h',
+    attestors: [{ kind: 'kubernetes', name: 'cluster', issuer: k8s.issuer, maxLifetime: '2h', staleKeysFor: '4s', refetchCooldown: '1s', fetchTimeout: '1s' }],
+    admins: [{ name: 'monitoring-e2e' }],
+    extra: { reaper: { interval: '1s' }, providers: { aws: { region: 'eu-west-1', endpoint: sts.url, maxAttempts: 1, timeout: '3s' } } },
+    alsoClose: [sts, k8s],
+  });
+  dir = stint.dir;
+  adminArgs = ['--admin', stint.adminAddr, '--admin-token-file', stint.adminTokenFile];
 
   writeFileSync(join(dir, 'subject.jwt'), await k8s.mintKubernetes({ namespace: 'apps', serviceAccount: 'app', audience: AUDIENCE }), { mode: 0o600 });
   const sidecarConfig = writeSidecarConfig(join(dir, 'sidecar.yaml'), baseConfig(stintUrl, join(dir, 'subject.jwt'), ops, [{ name: 'api', audience: API, ttl: '3s', outputs: [{ type: 'file', path: join(dir, 'api.jwt') }] }]));
@@ -212,7 +193,7 @@ providers:
       global: { scrape_interval: '1s', scrape_timeout: '900ms', evaluation_interval: '1s' },
       rule_files: [rulesFile],
       scrape_configs: [
-        { job_name: 'stint', static_configs: [{ targets: [`127.0.0.1:${http}`] }] },
+        { job_name: 'stint', static_configs: [{ targets: [`127.0.0.1:${ports.http}`] }] },
         { job_name: 'stint-sidecar', static_configs: [{ targets: [`127.0.0.1:${ops}`] }] },
       ],
     }),
@@ -236,10 +217,7 @@ afterAll(async () => {
   await loadDone;
   prometheus?.kill('SIGTERM');
   await sidecar?.stop();
-  await stint?.stop();
-  await sts?.close();
-  await k8s?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await stint?.close();
 }, 30_000);
 
 describe('monitoring against a real Prometheus', () => {
