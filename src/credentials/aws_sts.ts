@@ -20,7 +20,7 @@ import { epochSeconds } from '../clock.js';
 import { ConfigError, StintError, UpstreamError } from '../errors.js';
 import { boundedDuration, readSecretRef, secretRefSchema as secretRef } from '../config/fields.js';
 import { AWS_STS_KIND, classifyStsError } from './aws/errors.js';
-import { createOlderSessionsRevoker, revokeOlderSessionsSchema, type OlderSessionsRevoker } from './aws/revoke_older_sessions.js';
+import { createOlderSessionsRevoker, revokeOlderSessionsSchema, ROUTINE_REVOKE_CAUSES, type OlderSessionsRevoker, type RevokeCause } from './aws/revoke_older_sessions.js';
 import { sessionName, sessionOptions, sessionTags, webIdentityClaims } from './aws/session.js';
 import { renewAfterOf, type CredentialProvider, type GrantDraft, type IssuedCredential, type ProviderDeps, type RevokeResult } from './provider.js';
 import { callUpstream } from '../upstream/call.js';
@@ -155,8 +155,9 @@ export function createAwsStsProviders(input: z.input<typeof awsProviderConfigSch
       });
     },
 
-    async revoke(grant): Promise<RevokeResult> {
-      if (!olderSessions) return { effective: false, note: AWS_REVOKE_NOTE };
+    // `cause` (optional until every caller passes it): a workload's own revocation or a rollback never attaches the deny policy.
+    async revoke(grant, cause?: RevokeCause): Promise<RevokeResult> {
+      if (!olderSessions || (cause !== undefined && ROUTINE_REVOKE_CAUSES.has(cause))) return { effective: false, note: AWS_REVOKE_NOTE };
       return olderSessions.revoke(grant);
     },
 

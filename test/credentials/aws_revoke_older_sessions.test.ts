@@ -6,8 +6,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { awsProviderConfigSchema, AWS_REVOKE_NOTE, createAwsStsProviders } from '../../src/credentials/aws_sts.js';
-import { DEFAULT_REVOKE_POLICY_NAME, mergeRevokePolicy, REVOKE_STATEMENT_SID, roleNameOf } from '../../src/credentials/aws/revoke_older_sessions.js';
-import type { CredentialProvider, GrantRef, ProviderDeps } from '../../src/credentials/provider.js';
+import { DEFAULT_REVOKE_POLICY_NAME, mergeRevokePolicy, REVOKE_STATEMENT_SID, roleNameOf, type RevokeCause } from '../../src/credentials/aws/revoke_older_sessions.js';
+import type { CredentialProvider, GrantRef, ProviderDeps, RevokeResult } from '../../src/credentials/provider.js';
 import { FakeClock } from '../support/fake_clock.js';
 import { FakeIam } from '../support/fake_iam.js';
 
@@ -131,6 +131,15 @@ describe('revoke attaches the aws:TokenIssueTime deny policy', () => {
     expect(doc.Statement).toHaveLength(2);
     expect(doc.Statement[0]).toEqual(operator);
     expect(deniedBefore('other-role', 'Custom+Name')).toBe('2030-01-03T00:00:00Z');
+  });
+
+  it('a workload revoking its own grant, or a rollback, attaches nothing (only an operator revocation does)', async () => {
+    const before = iam.calls.length;
+    const p = provider() as CredentialProvider & { revoke(g: GrantRef, cause?: RevokeCause): Promise<RevokeResult> };
+    expect(await p.revoke(grant('deploy-payments'), 'workload')).toEqual({ effective: false, note: AWS_REVOKE_NOTE });
+    expect(await p.revoke(grant('deploy-payments'), 'rollback')).toEqual({ effective: false, note: AWS_REVOKE_NOTE });
+    expect(iam.calls.length).toBe(before);
+    expect((await p.revoke(grant('deploy-payments'), 'operator')).effective).toBe(true);
   });
 
   it('without the opt-in, revoke says the credentials stay valid and calls no IAM', async () => {
