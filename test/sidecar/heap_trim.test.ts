@@ -1,12 +1,22 @@
 /** The sidecar's heap trimmer: a full collection once the heap has grown past the slack, none before; `gc` stays hidden. */
 import { getHeapStatistics } from 'node:v8';
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { fullCollection, startHeapTrim } from '../../sidecar/heap_trim.js';
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+// The trimmer runs on setInterval; its ticks are driven here, not waited for.
+const advance = (ms: number): void => {
+  vi.advanceTimersByTime(ms);
+};
 
 describe('startHeapTrim', () => {
-  it('collects each time the heap has grown past the slack since the last collection', async () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('collects each time the heap has grown past the slack since the last collection', () => {
     let heap = 10_000;
     let collections = 0;
     const trims: [number, number][] = [];
@@ -14,27 +24,27 @@ describe('startHeapTrim', () => {
     const stop = startHeapTrim({ interval: 5, slack: 1000 }, (before, after) => trims.push([before, after]), probe);
     try {
       heap = 10_900; // within the slack
-      await sleep(30);
+      advance(30); // six ticks
       expect(collections).toBe(0);
       heap = 11_200; // past it
-      for (let i = 0; i < 100 && collections === 0; i++) await sleep(5);
+      advance(5); // the next tick
       expect(trims).toEqual([[11_200, 10_500]]);
       heap = 11_400; // within the slack of the new baseline (10,500)
-      await sleep(30);
+      advance(30);
       expect(collections).toBe(1);
       heap = 11_600;
-      for (let i = 0; i < 100 && collections === 1; i++) await sleep(5);
+      advance(5);
       expect(collections).toBe(2);
     } finally {
       stop();
     }
   });
 
-  it('stops', async () => {
+  it('stops', () => {
     let collections = 0;
     const stop = startHeapTrim({ interval: 5, slack: 1 }, undefined, { used: () => 1e9 + collections, collect: () => collections++ });
     stop();
-    await sleep(30);
+    advance(30);
     expect(collections).toBe(0);
   });
 });

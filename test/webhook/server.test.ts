@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/telemetry/logger.js';
 import { createWebhookServer, type WebhookServer } from '../../src/webhook/server.js';
 import { TestCa } from '../support/certs.js';
+import { eventually } from '../support/eventually.js';
 import { admissionReview, minimalPod, postHttps, settings } from './helpers.js';
 
 let dir: string;
@@ -48,7 +49,7 @@ describe('webhook listener', () => {
     const res = await postHttps(port, readFileSync(first.caFile), JSON.stringify(admissionReview(minimalPod(), 'uid-s1')));
     expect(res.status).toBe(200);
     expect((res.json.response as Record<string, unknown>).uid).toBe('uid-s1');
-    await new Promise((r) => setTimeout(r, 50));
+    await eventually(() => lines.slice(before).some((l) => l.msg === 'admission'));
     const logged = lines.slice(before).filter((l) => l.msg === 'admission');
     expect(logged).toHaveLength(1);
     expect(logged[0]).toMatchObject({ uid: 'uid-s1', namespace: 'payments', pod: 'orders-7d9f8b-', injected: true, reason: 'injected' });
