@@ -13,7 +13,7 @@ import { Auditor } from '../../src/audit/auditor.js';
 import type { CredentialProvider, GrantDraft, GrantRef, IssuedCredential, RevokeResult } from '../../src/credentials/provider.js';
 import { createProviderRegistry, type ProviderRegistry } from '../../src/credentials/registry.js';
 import { StintError, UpstreamError } from '../../src/errors.js';
-import { ExchangePipeline } from '../../src/pipeline/exchange.js';
+import type { ExchangePipeline } from '../../src/pipeline/exchange.js';
 import { issueAll, type IssueAllDeps } from '../../src/pipeline/issue_all.js';
 import { PolicyHolder } from '../../src/pipeline/policy_source.js';
 import type { GrantedCredential } from '../../src/policy/decision.js';
@@ -22,7 +22,8 @@ import type { AuditEvent, Store } from '../../src/store/store.js';
 import { createLogger } from '../../src/telemetry/logger.js';
 import { StintMetrics } from '../../src/telemetry/metrics.js';
 import { FakeClock } from '../support/fake_clock.js';
-import { k8s, policy } from '../policy/helpers.js';
+import { PAYMENTS_RULE, paymentsIdentity, testPipeline, tokenTableVerifier } from './fixtures.js';
+import { policy } from '../policy/helpers.js';
 
 /** A provider of Stint's CredentialProvider interface whose issue and revoke fail on demand; it keeps every secret it handed out. */
 class ScriptedProvider implements CredentialProvider {
@@ -76,8 +77,7 @@ function storeFailingIssuance(store: Store, fault: { error: Error | null }): Sto
 
 const YAML = `version: 1
 rules:
-  - name: payments
-    match: { attestor: kubernetes, attestorName: cluster, issuer: https://k8s.example, claims: { namespace: payments } }
+${PAYMENTS_RULE}
     allow:
       - kind: alpha
         audiences: [first, second]
@@ -87,7 +87,7 @@ rules:
         ttl: { default: 10m, max: 30m }
 `;
 const SUBJECT_TOKEN = 'subject-token-of-payments-do-not-log';
-const IDENTITY = k8s({ namespace: 'payments' }, { id: 'spiffe://stint.local/ns/payments/sa/api', subject: 'system:serviceaccount:payments:api' });
+const IDENTITY = paymentsIdentity();
 /** Two credentials of alpha, then one of beta: beta is the last issued. */
 const REQUEST = [
   { kind: 'alpha', audience: 'first' },
@@ -125,16 +125,7 @@ beforeEach(() => {
   });
   const metrics = new StintMetrics({ defaultMetrics: false });
   auditor = new Auditor(store, createLogger('info', sink), clock, metrics);
-  pipeline = new ExchangePipeline({
-    verifier: { attest: async () => IDENTITY, accepts: () => true, ready: () => true, close: () => undefined },
-    policy: new PolicyHolder(policy(YAML), YAML, 0),
-    providers,
-    auditor,
-    metrics,
-    clock,
-    maxTtlSeconds: 3600,
-    subjectTokenCacheSize: 0,
-  });
+  pipeline = testPipeline({ verifier: tokenTableVerifier(() => IDENTITY), policy: new PolicyHolder(policy(YAML), YAML, 0), providers, auditor, metrics, clock });
 });
 afterEach(async () => {
   await sqlite.close();

@@ -13,7 +13,7 @@ import type { CredentialProvider } from '../../src/credentials/provider.js';
 import { StintError } from '../../src/errors.js';
 import { Reaper } from '../../src/lifecycle/reaper.js';
 import { AdminService } from '../../src/pipeline/admin.js';
-import { ExchangePipeline } from '../../src/pipeline/exchange.js';
+import type { ExchangePipeline } from '../../src/pipeline/exchange.js';
 import { PolicyHolder } from '../../src/pipeline/policy_source.js';
 import { QuarantineView } from '../../src/pipeline/quarantine.js';
 import { WorkloadGrants } from '../../src/pipeline/workload_grants.js';
@@ -22,20 +22,16 @@ import type { Store } from '../../src/store/store.js';
 import { createLogger } from '../../src/telemetry/logger.js';
 import { StintMetrics } from '../../src/telemetry/metrics.js';
 import { FakeClock } from '../support/fake_clock.js';
-import { k8s, policy } from '../policy/helpers.js';
+import { PAYMENTS_VAULT_RULE, paymentsIdentity, refusedCode, testPipeline, tokenTableVerifier } from './fixtures.js';
+import { policy } from '../policy/helpers.js';
 
 const YAML = `version: 1
 rules:
-  - name: payments
-    match: { attestor: kubernetes, attestorName: cluster, issuer: https://k8s.example, claims: { namespace: payments } }
-    allow:
-      - kind: vault
-        targets: [database/creds/payments]
-        ttl: { default: 10m, max: 30m }
+${PAYMENTS_VAULT_RULE}
 `;
 
-const api = k8s({ namespace: 'payments' }, { id: 'spiffe://stint.local/ns/payments/sa/api', subject: 'system:serviceaccount:payments:api' });
-const worker = k8s({ namespace: 'payments' }, { id: 'spiffe://stint.local/ns/payments/sa/worker', subject: 'system:serviceaccount:payments:worker' });
+const api = paymentsIdentity('api');
+const worker = paymentsIdentity('worker');
 const IDENTITIES: Record<string, WorkloadIdentity> = { api, worker };
 
 let store: Store;
@@ -64,17 +60,7 @@ beforeEach(async () => {
   const holder = new PolicyHolder(policy(YAML), YAML, 0);
   view = new QuarantineView({ store, clock, refreshMs: 0 });
   await view.start();
-  pipeline = new ExchangePipeline({
-    verifier: { attest: async (t) => IDENTITIES[t.value]!, accepts: () => true, ready: () => true, close: () => undefined },
-    policy: holder,
-    providers,
-    auditor,
-    metrics,
-    clock,
-    maxTtlSeconds: 3600,
-    subjectTokenCacheSize: 0,
-    quarantines: view,
-  });
+  pipeline = testPipeline({ verifier: tokenTableVerifier((t) => IDENTITIES[t]!), policy: holder, providers, auditor, metrics, clock, quarantines: view });
   const reaper = new Reaper({ store, providers, auditor, metrics, clock, logger, settings: { initialBackoff: 10, maxBackoff: 600, stuckAfterAttempts: 5, reconcileInterval: 300 } });
   admin = new AdminService({ store, auditor, reaper, clock, policy: holder, quarantines: view });
   grants = new WorkloadGrants({ attest: (t) => pipeline.verifier.attest(t), store, admin, policy: holder, providers, auditor, metrics, clock, maxTtlSeconds: 3600, quarantines: view });
@@ -85,12 +71,6 @@ afterEach(async () => {
 });
 
 const exchange = (token: string) => pipeline.exchange({ subjectToken: token, credentials: [{ kind: 'vault', target: 'database/creds/payments' }], transport: 'http' });
-
-async function refusedCode(p: Promise<unknown>): Promise<string> {
-  const e = await p.then(() => null, (err: unknown) => err);
-  expect(e).toBeInstanceOf(StintError);
-  return (e as StintError).code;
-}
 
 describe('a quarantined identity cannot simply exchange again', () => {
   it('revoke with quarantine: exchanges and renewals refused with ERR_IDENTITY_QUARANTINED, audited; other identities unaffected', async () => {

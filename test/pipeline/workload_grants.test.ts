@@ -8,10 +8,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { WorkloadIdentity } from '../../src/attestation/attestor.js';
 import { Auditor } from '../../src/audit/auditor.js';
 import type { CredentialProvider } from '../../src/credentials/provider.js';
-import { StintError } from '../../src/errors.js';
 import { Reaper } from '../../src/lifecycle/reaper.js';
 import { AdminService } from '../../src/pipeline/admin.js';
-import { ExchangePipeline } from '../../src/pipeline/exchange.js';
+import type { ExchangePipeline } from '../../src/pipeline/exchange.js';
 import { PolicyHolder } from '../../src/pipeline/policy_source.js';
 import { WorkloadGrants } from '../../src/pipeline/workload_grants.js';
 import { openSqliteStore } from '../../src/store/sqlite.js';
@@ -19,17 +18,13 @@ import type { Store } from '../../src/store/store.js';
 import { createLogger } from '../../src/telemetry/logger.js';
 import { StintMetrics } from '../../src/telemetry/metrics.js';
 import { FakeClock } from '../support/fake_clock.js';
-import { k8s, policy } from '../policy/helpers.js';
+import { PAYMENTS_VAULT_RULE, paymentsIdentity, refusedCode, testPipeline, tokenTableVerifier } from './fixtures.js';
+import { policy } from '../policy/helpers.js';
 
 const GITHUB = 'https://token.actions.githubusercontent.com';
 const YAML = `version: 1
 rules:
-  - name: payments
-    match: { attestor: kubernetes, attestorName: cluster, issuer: https://k8s.example, claims: { namespace: payments } }
-    allow:
-      - kind: vault
-        targets: [database/creds/payments]
-        ttl: { default: 10m, max: 30m }
+${PAYMENTS_VAULT_RULE}
   - name: deploy-main
     match:
       attestor: github-actions
@@ -57,7 +52,7 @@ const vault = (clock: FakeClock): CredentialProvider => ({
   },
 });
 
-const payments = k8s({ namespace: 'payments' }, { id: 'spiffe://stint.local/ns/payments/sa/api', subject: 'system:serviceaccount:payments:api' });
+const payments = paymentsIdentity();
 const github = (ref: string): WorkloadIdentity => ({
   attestor: 'github-actions',
   attestorName: 'github-actions',
@@ -91,16 +86,7 @@ beforeEach(() => {
   const provider = vault(clock);
   const providers = { get: () => provider, has: (k: string) => k === 'vault', kinds: () => ['vault'], all: () => [provider] };
   const holder = new PolicyHolder(policy(YAML), YAML, 0);
-  pipeline = new ExchangePipeline({
-    verifier: { attest: async (t) => IDENTITIES[t.value]!, accepts: () => true, ready: () => true, close: () => undefined },
-    policy: holder,
-    providers,
-    auditor,
-    metrics,
-    clock,
-    maxTtlSeconds: 3600,
-    subjectTokenCacheSize: 0,
-  });
+  pipeline = testPipeline({ verifier: tokenTableVerifier((t) => IDENTITIES[t]!), policy: holder, providers, auditor, metrics, clock });
   const reaper = new Reaper({ store, providers, auditor, metrics, clock, logger, settings: { initialBackoff: 10, maxBackoff: 600, stuckAfterAttempts: 5, reconcileInterval: 300 } });
   const admin = new AdminService({ store, auditor, reaper, clock });
   grants = new WorkloadGrants({ attest: (t) => pipeline.verifier.attest(t), store, admin, policy: holder, providers, auditor, metrics, clock, maxTtlSeconds: 3600 });
@@ -112,12 +98,6 @@ afterEach(async () => {
 async function issue(token: string, target: string): Promise<string> {
   const r = await pipeline.exchange({ subjectToken: token, credentials: [{ kind: 'vault', target }], transport: 'http' });
   return r.issued[0]!.grant.id;
-}
-
-async function refusedCode(p: Promise<unknown>): Promise<string> {
-  const e = await p.then(() => null, (err: unknown) => err);
-  expect(e).toBeInstanceOf(StintError);
-  return (e as StintError).code;
 }
 
 describe('renewal never outlives the rule (finding 4)', () => {
