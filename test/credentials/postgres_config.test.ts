@@ -59,8 +59,16 @@ describe('configuration', () => {
   it('reads the admin URL from a file', async () => {
     const file = join(dir, 'admin-url');
     writeFileSync(file, 'postgres://admin:pw-in-file@db.internal/app\n', { mode: 0o600 });
-    const [p] = create({ adminUrl: { file } });
+    const [p, ...rest] = create({ adminUrl: { file } });
+    expect(rest).toEqual([]);
+    expect(p).toMatchObject({ kind: 'postgres' });
     await p!.close!();
+    // The file's content is what is checked: the same file holding a URL that is not postgres:// is
+    // refused on the key path, without the secret in the error.
+    writeFileSync(file, 'https://admin:pw-in-file@db.internal/app\n', { mode: 0o600 });
+    const err = configError(() => create({ adminUrl: { file } }));
+    expect(err.path).toBe('providers.postgres.databases.main.adminUrl');
+    expect(JSON.stringify({ m: err.message, d: err.details })).not.toContain('pw-in-file');
   });
 
   it('a missing secret names the key path and the reference, never a value', () => {
