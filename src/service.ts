@@ -78,6 +78,8 @@ async function compose(ctx: ServiceContext, inputs: StartupInputs, disposer: Dis
   const gauges = new ServiceGauges(ctx, core.store, core.keyring);
   await gauges.countGrants();
   const handlers = createHandlers(ctx, inputs, core, gauges);
+  // Measured at start so a replica whose clock is off warns before it serves (PostgreSQL stores only).
+  await handlers.clockSkew.check();
   await startQuarantineRefresh(handlers.quarantines, disposer);
   const readiness = serviceReadiness({ keyring: core.keyring, store: core.store, policy: inputs.policy });
   const ports = await openListeners(ctx, { inputs, core, handlers, readiness }, disposer);

@@ -6,18 +6,12 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { parseDuration } from '../duration.js';
+import { durationField } from '../duration_field.js';
 import { HOST_PORT } from '../net/host_port.js';
 import { ConfigError } from '../errors.js';
 
 /** A duration given as `15m`, `1h` or a number of seconds; parsed to seconds. */
-export const durationSchema = z.union([z.string(), z.number()]).transform((v, ctx) => {
-  try {
-    return parseDuration(v);
-  } catch (e) {
-    ctx.addIssue({ code: 'custom', message: (e as Error).message });
-    return z.NEVER;
-  }
-});
+export const durationSchema = durationField(parseDuration);
 
 /** A duration of at least one second. */
 export const positiveDurationSchema = durationSchema.refine((s) => s >= 1, 'must be at least 1s');

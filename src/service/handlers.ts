@@ -5,6 +5,7 @@
  */
 import type { JSONWebKeySet } from 'jose';
 import { Reaper } from '../lifecycle/reaper.js';
+import { ClockSkew } from '../lifecycle/clock_skew.js';
 import { Limits } from '../limits/rate_limiter.js';
 import { AdminService } from '../pipeline/admin.js';
 import { BreakGlassService } from '../pipeline/break_glass.js';
@@ -26,6 +27,8 @@ export interface ServiceHandlers {
   readonly introspector: Introspector;
   readonly admin: AdminService;
   readonly reaper: Reaper;
+  /** This replica's clock against the store database's (PostgreSQL): a metric, a warning, the reaper's allowance. */
+  readonly clockSkew: ClockSkew;
   /** Sealed emergency credentials (null when `breakGlass:` is not configured). */
   readonly breakGlass: BreakGlassService | null;
   /** Quarantined identities, refreshed from the store (started by jobs.ts). */
@@ -65,7 +68,8 @@ export function createHandlers(ctx: ServiceContext, inputs: StartupInputs, core:
     quarantines,
     onIssued: (grants) => gauges.issued(grants.length),
   });
-  const reaper = new Reaper({ store, providers, auditor, metrics, clock, logger, settings: config.reaper });
+  const clockSkew = new ClockSkew({ store, clock, logger, registry: metrics.registry });
+  const reaper = new Reaper({ store, providers, auditor, metrics, clock, logger, settings: config.reaper, clockSkew });
   const admin = new AdminService({ store, auditor, reaper, clock, policy, quarantines, onRevoked: () => void gauges.refresh().catch(() => undefined) });
   // Sealed emergency credentials, released only with two distinct admin approvals (breakGlass:).
   const breakGlass = config.breakGlass
@@ -76,5 +80,5 @@ export function createHandlers(ctx: ServiceContext, inputs: StartupInputs, core:
   const introspector = new Introspector({ issuer: config.issuer, jwks: publicJwks, store, clock });
   const workloadGrants = new WorkloadGrants({ attest: (token) => pipeline.verifier.attest(token), store, admin, policy, providers, auditor, metrics, clock, maxTtlSeconds, limits, quarantines });
   const reloader = createPolicyReloader(ctx, inputs, providers, auditor);
-  return { pipeline, workloadGrants, introspector, admin, reaper, breakGlass, quarantines, reloader, publicJwks };
+  return { pipeline, workloadGrants, introspector, admin, reaper, clockSkew, breakGlass, quarantines, reloader, publicJwks };
 }
