@@ -73,7 +73,14 @@ export function parseCases(text: string, filename = '<cases>'): PolicyCase[] {
     const e = doc.errors[0]!;
     throw new ConfigError('ERR_CONFIG_INVALID', '', `${filename}:${e.linePos?.[0]?.line ?? 0}: ${e.message.split('\n')[0]}`);
   }
-  const result = casesSchema.safeParse(doc.toJS());
+  let data: unknown;
+  try {
+    // An unresolved alias or an alias bomb is a problem of the file, not a crash of the command.
+    data = doc.toJS({ maxAliasCount: 100 });
+  } catch (e) {
+    throw new ConfigError('ERR_CONFIG_INVALID', '', `${filename}: ${(e as Error).message.split('\n')[0]}`);
+  }
+  const result = casesSchema.safeParse(data);
   if (!result.success) {
     const iss = result.error.issues[0]!;
     throw new ConfigError('ERR_CONFIG_INVALID', iss.path.join('.'), `${iss.message} in ${filename}`);
