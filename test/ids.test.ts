@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { uuidv7 } from '../../src/ids.js';
+import { uuidv7 } from '../src/ids.js';
 
 describe('uuidv7', () => {
   it('has the RFC 9562 version and variant bits and the millisecond timestamp up front', () => {

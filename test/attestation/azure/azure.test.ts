@@ -4,16 +4,16 @@
  * asserts its code, then a good proof is still accepted.
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { AttestationNonces } from '../../src/attestation/attestor.js';
-import { createStoreNonces } from '../../src/attestation/nonces.js';
-import { createAttestorSet, type AttestorSet } from '../../src/attestation/registry.js';
-import { ACCESS_TOKEN_TYPE, AZURE_IMDS_TOKEN_TYPE, AZURE_MSI_TOKEN_TYPE, GCP_INSTANCE_TOKEN_TYPE, JWT_TOKEN_TYPE } from '../../src/attestation/token_types.js';
-import { attestorConfigSchema } from '../../src/config/schema.js';
-import { openSqliteStore, type SqliteStore } from '../../src/store/sqlite.js';
-import { FakeAzureImds } from '../support/fake_azure_imds.js';
-import { FAKE_CLOCK_START_MS, FakeClock } from '../support/fake_clock.js';
-import { generateTestKey } from '../support/test_issuer.js';
-import { AUDIENCE, expectRefused, TRUST_DOMAIN } from './helpers.js';
+import type { AttestationNonces } from '../../../src/attestation/attestor.js';
+import { createStoreNonces } from '../../../src/attestation/nonces.js';
+import { createAttestorSet, type AttestorSet } from '../../../src/attestation/registry.js';
+import { ACCESS_TOKEN_TYPE, AZURE_IMDS_TOKEN_TYPE, AZURE_MSI_TOKEN_TYPE, GCP_INSTANCE_TOKEN_TYPE, JWT_TOKEN_TYPE } from '../../../src/attestation/token_types.js';
+import { attestorConfigSchema } from '../../../src/config/schema.js';
+import { openSqliteStore, type SqliteStore } from '../../../src/store/sqlite.js';
+import { FakeAzureImds } from '../../support/fake_azure_imds.js';
+import { FAKE_CLOCK_START_MS, FakeClock } from '../../support/fake_clock.js';
+import { generateTestKey } from '../../support/test_issuer.js';
+import { AUDIENCE, expectRefused, TRUST_DOMAIN } from '../helpers.js';
 
 let clock: FakeClock;
 let az: FakeAzureImds;

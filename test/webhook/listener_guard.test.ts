@@ -12,8 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/telemetry/logger.js';
 import { createWebhookServer, type WebhookServer } from '../../src/webhook/server.js';
 import { TestCa } from '../support/certs.js';
-import { admissionReview, minimalPod, postHttps, settings } from '../webhook/helpers.js';
-import { rawRequest, requestArb } from './raw_http.js';
+import { admissionReview, minimalPod, postHttps, settings } from './helpers.js';
+import { rawRequest, requestArb } from '../transport/raw_http.js';
 
 let dir: string;
 let ca: TestCa;

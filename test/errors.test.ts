@@ -1,6 +1,6 @@
 /** How a client of Stint's HTTP endpoints (CLI, sidecar) turns an error answer back into a StintError. */
 import { describe, expect, it } from 'vitest';
-import { errorFromOAuthBody } from '../../src/errors.js';
+import { errorFromOAuthBody } from '../src/errors.js';
 
 describe('errorFromOAuthBody', () => {
   it("keeps the server's code, reason and nearest rule", () => {

@@ -8,13 +8,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { epochSeconds } from '../../src/clock.js';
-import { createAttestorSet } from '../../src/attestation/registry.js';
-import { attestorConfigSchema } from '../../src/config/schema.js';
-import { ConfigError } from '../../src/errors.js';
-import { AUDIENCE, expectRefused, startHarness, TRUST_DOMAIN, type Harness } from './helpers.js';
-import { TestIssuer } from '../support/test_issuer.js';
-import { FakeClock } from '../support/fake_clock.js';
+import { epochSeconds } from '../../../src/clock.js';
+import { createAttestorSet } from '../../../src/attestation/registry.js';
+import { attestorConfigSchema } from '../../../src/config/schema.js';
+import { ConfigError } from '../../../src/errors.js';
+import { AUDIENCE, expectRefused, startHarness, TRUST_DOMAIN, type Harness } from '../helpers.js';
+import { TestIssuer } from '../../support/test_issuer.js';
+import { FakeClock } from '../../support/fake_clock.js';
 
 let h: Harness | undefined;
 afterEach(async () => {

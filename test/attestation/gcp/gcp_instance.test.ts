@@ -4,13 +4,13 @@
  * a good token is still accepted.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createAttestorSet, type AttestorSet } from '../../src/attestation/registry.js';
-import { GCP_INSTANCE_TOKEN_TYPE, JWT_TOKEN_TYPE, AZURE_MSI_TOKEN_TYPE, AZURE_IMDS_TOKEN_TYPE, ID_TOKEN_TYPE } from '../../src/attestation/token_types.js';
-import { attestorConfigSchema } from '../../src/config/schema.js';
-import { FakeClock } from '../support/fake_clock.js';
-import { FakeGceMetadata } from '../support/fake_gce_metadata.js';
-import { generateTestKey } from '../support/test_issuer.js';
-import { AUDIENCE, expectRefused, TRUST_DOMAIN } from './helpers.js';
+import { createAttestorSet, type AttestorSet } from '../../../src/attestation/registry.js';
+import { GCP_INSTANCE_TOKEN_TYPE, JWT_TOKEN_TYPE, AZURE_MSI_TOKEN_TYPE, AZURE_IMDS_TOKEN_TYPE, ID_TOKEN_TYPE } from '../../../src/attestation/token_types.js';
+import { attestorConfigSchema } from '../../../src/config/schema.js';
+import { FakeClock } from '../../support/fake_clock.js';
+import { FakeGceMetadata } from '../../support/fake_gce_metadata.js';
+import { generateTestKey } from '../../support/test_issuer.js';
+import { AUDIENCE, expectRefused, TRUST_DOMAIN } from '../helpers.js';
 
 let clock: FakeClock;
 let gce: FakeGceMetadata;

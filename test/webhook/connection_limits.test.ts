@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/telemetry/logger.js';
 import { createWebhookServer, type WebhookServer } from '../../src/webhook/server.js';
 import { TestCa } from '../support/certs.js';
-import { postHttps, settings } from '../webhook/helpers.js';
+import { postHttps, settings } from './helpers.js';
 
 let dir: string;
 let ca: TestCa;
