@@ -134,6 +134,27 @@ export const ALERT_CASES: readonly AlertCase[] = [
     fires: null,
   },
   {
+    name: 'a replica 45 s ahead of the database for 10 minutes',
+    alert: 'StintClockSkew',
+    at: 15,
+    input: [{ series: s('stint_clock_skew_seconds', { instance: 'stint-1' }), values: '45x20' }, { series: s('stint_clock_skew_seconds', { instance: 'stint-0' }), values: '0.2x20' }],
+    fires: { ...DEPLOYMENT, instance: 'stint-1' },
+  },
+  {
+    name: 'a replica 40 s behind the database for 10 minutes',
+    alert: 'StintClockSkew',
+    at: 15,
+    input: [{ series: s('stint_clock_skew_seconds', { instance: 'stint-2' }), values: '-40x20' }],
+    fires: { ...DEPLOYMENT, instance: 'stint-2' },
+  },
+  {
+    name: 'a replica within 30 s, or off only for 3 minutes, does not',
+    alert: 'StintClockSkew',
+    at: 15,
+    input: [{ series: s('stint_clock_skew_seconds', { instance: 'stint-2' }), values: '-25x20' }, { series: s('stint_clock_skew_seconds', { instance: 'stint-3' }), values: '0x10 60x3 0x7' }],
+    fires: null,
+  },
+  {
     name: 'every JWKS fetch fails and none succeeded for the stale window',
     alert: 'StintIssuerKeysStale',
     at: 90,

@@ -261,6 +261,17 @@ export function ruleGroups(o: RuleOptions): RuleGroup[] {
           },
         },
         {
+          alert: 'StintClockSkew',
+          expr: `max by (${BY}, instance) (abs(stint_clock_skew_seconds)) > 30`,
+          for: d(600),
+          labels: { severity: 'ticket' },
+          annotations: {
+            summary: 'Stint replica {{ $labels.instance }} clock differs from the database by over 30 s ({{ $labels.job }})',
+            description: 'This replica measures its clock more than 30 seconds away from the PostgreSQL store\'s clock. Its reaper holds back by the lead (no early reaping), but timed quarantines end early or late by the skew and its JWTs carry skewed iat/nbf/exp; fix the host\'s time sync.',
+            runbook_url: runbook('StintClockSkew'),
+          },
+        },
+        {
           alert: 'StintShadowDisagreementsRising',
           expr: `sum by (${BY}) (rate(stint_policy_shadow_disagreements_total[${d(3600)}])) / sum by (${BY}) (rate(stint_policy_shadow_decisions_total[${d(3600)}])) > 0.05`,
           for: d(1800),

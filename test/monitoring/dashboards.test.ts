@@ -11,6 +11,9 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ruleGroups, type RecordingRule } from '../../monitoring/src/rules.js';
+import { pino } from 'pino';
+import { systemClock } from '../../src/clock.js';
+import { ClockSkew } from '../../src/lifecycle/clock_skew.js';
 import { StintMetrics } from '../../src/telemetry/metrics.js';
 import { SidecarMetrics } from '../../sidecar/metrics.js';
 import { dashboardQueries, loadDashboards, metricsIn, panelsOf } from './queries.js';
@@ -23,7 +26,10 @@ async function exposedFamilies(): Promise<Map<string, string>> {
   const sidecar = new SidecarMetrics(() => 1_000);
   sidecar.register('api');
   sidecar.renewed('api', 61_000);
-  const text = `${await new StintMetrics().registry.metrics()}\n${sidecar.render(2_000)}`;
+  const metrics = new StintMetrics();
+  // The skew gauge exists once a replica has measured its clock against a database (PostgreSQL stores).
+  await new ClockSkew({ store: { databaseTime: async () => Date.now() }, clock: systemClock, logger: pino({ level: 'silent' }), registry: metrics.registry }).check();
+  const text = `${await metrics.registry.metrics()}\n${sidecar.render(2_000)}`;
   return new Map([...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((m) => [m[1]!, m[2]!]));
 }
 
