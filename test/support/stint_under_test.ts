@@ -264,6 +264,16 @@ export async function freeListenPorts(): Promise<Required<ListenPorts>> {
   return { http: await freePort(), grpc: await freePort(), admin: await freePort() };
 }
 
+/** A stream that parses each JSON log line written to it into `into` (a logger's destination). */
+export function jsonLogSink(into: Record<string, unknown>[]): Writable {
+  return new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      for (const l of chunk.toString().split('\n').filter(Boolean)) into.push(JSON.parse(l) as Record<string, unknown>);
+      cb();
+    },
+  });
+}
+
 /** Something the teardown closes too (a fake upstream, a test issuer). */
 export interface Closeable {
   close(): Promise<unknown> | void;
@@ -384,17 +394,7 @@ export async function startStintInProcess(options: InProcessOptions): Promise<In
   const files = writeStintConfig(options);
   const config = loadConfigFile(files.configFile);
   const logs: Record<string, unknown>[] = [];
-  const logger = options.captureLogs
-    ? createLogger(
-        'info',
-        new Writable({
-          write(chunk: Buffer, _enc, cb) {
-            for (const l of chunk.toString().split('\n').filter(Boolean)) logs.push(JSON.parse(l) as Record<string, unknown>);
-            cb();
-          },
-        }),
-      )
-    : pino({ level: 'silent' });
+  const logger = options.captureLogs ? createLogger('info', jsonLogSink(logs)) : pino({ level: 'silent' });
   let running: { stint: RunningStint; grpc: StintGrpcClient } | null = null;
   const launch = async (): Promise<{ stint: RunningStint; grpc: StintGrpcClient }> => {
     const stint = await startStint(config, { ...(options.clock ? { clock: options.clock } : {}), logger, tickIntervalMs: 0 });

@@ -4,49 +4,28 @@
  * for the close event); a source over the cap is refused at once while another is served.
  */
 import { closedByServer, openSocket } from '../support/sockets.js';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../../src/telemetry/logger.js';
-import { createWebhookServer, type WebhookServer } from '../../src/webhook/server.js';
 import { TestCa } from '../support/certs.js';
-import { postHttps, settings } from './helpers.js';
+import { postHttps, startWebhookUnderTest, type WebhookUnderTest } from './helpers.js';
 
-let dir: string;
+let env: WebhookUnderTest;
 let ca: TestCa;
-let webhook: WebhookServer;
 let port: number;
-const lines: Record<string, unknown>[] = [];
+let lines: Record<string, unknown>[] = [];
 
 function open(localAddress = '127.0.0.1'): Promise<Socket> {
   return openSocket(port, localAddress);
 }
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'stint-webhook-limits-'));
-  ca = new TestCa(dir, 'a-');
-  const a = ca.server('webhook', 'localhost');
-  copyFileSync(a.certFile, join(dir, 'tls.crt'));
-  copyFileSync(a.keyFile, join(dir, 'tls.key'));
-  const sink = new Writable({ write: (c: Buffer, _e, cb) => (lines.push(...c.toString().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>)), cb()) });
-  webhook = createWebhookServer({
-    settings: settings(),
-    logger: createLogger('info', sink),
-    tls: { certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key') },
-    tlsReloadIntervalMs: 0,
-    limits: { maxPerSource: 2, firstByteTimeoutMs: 300, keepAliveTimeoutMs: 300, headersTimeoutMs: 400, requestTimeoutMs: 500, tlsHandshakeTimeoutMs: 400 },
-  });
-  await new Promise<void>((r) => webhook.server.listen(0, '127.0.0.1', () => r()));
-  port = (webhook.server.address() as { port: number }).port;
+  env = await startWebhookUnderTest('stint-webhook-limits-', { maxPerSource: 2, firstByteTimeoutMs: 300, keepAliveTimeoutMs: 300, headersTimeoutMs: 400, requestTimeoutMs: 500, tlsHandshakeTimeoutMs: 400 });
+  ({ port, lines } = env);
+  ca = env.ca;
 });
 
-afterAll(async () => {
-  await webhook?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => env?.close());
 
 const healthy = async (): Promise<void> => {
   expect((await postHttps(port, readFileSync(ca.caFile), '', { path: '/healthz', method: 'GET' })).status).toBe(200);

@@ -1,10 +1,20 @@
-/** Realistic pods, a real RFC 6902 implementation and the Kubernetes API types for the injector's tests. */
+/**
+ * Realistic pods, a real RFC 6902 implementation and the Kubernetes API types for the injector's
+ * tests, and the admission webhook listener under test (TLS from a test CA, log lines kept).
+ */
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import jsonpatch from 'fast-json-patch';
 import { ObjectSerializer } from '@kubernetes/client-node/dist/gen/models/ObjectSerializer.js';
 import type { JsonPatchAdd } from '../../src/webhook/json_patch.js';
 import { podSchema, type PodView } from '../../src/webhook/pod.js';
 import { injectorSettings, sidecarInjectionSchema, type InjectorSettings } from '../../src/webhook/settings.js';
+import { createLogger } from '../../src/telemetry/logger.js';
+import { createWebhookServer, type WebhookServer } from '../../src/webhook/server.js';
+import { TestCa } from '../support/certs.js';
+import { jsonLogSink } from '../support/stint_under_test.js';
 
 /** Stint's audience in these tests. */
 export const AUDIENCE = 'stint-webhook-test';
@@ -120,4 +130,44 @@ export function postHttps(port: number, ca: Buffer, body: string, options: { pat
     req.on('error', reject);
     req.end(body);
   });
+}
+
+/** The webhook listener on a loopback port, serving tls.crt/tls.key of its folder (issued by `ca`). */
+export interface WebhookUnderTest {
+  readonly dir: string;
+  readonly ca: TestCa;
+  readonly webhook: WebhookServer;
+  readonly port: number;
+  /** Parsed log lines so far. */
+  readonly lines: Record<string, unknown>[];
+  close(): Promise<void>;
+}
+
+/** Start the admission webhook listener (`limits` as the service would pass them). */
+export async function startWebhookUnderTest(prefix: string, limits?: Parameters<typeof createWebhookServer>[0]['limits']): Promise<WebhookUnderTest> {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const ca = new TestCa(dir, 'a-');
+  const cert = ca.server('webhook', 'localhost');
+  copyFileSync(cert.certFile, join(dir, 'tls.crt'));
+  copyFileSync(cert.keyFile, join(dir, 'tls.key'));
+  const lines: Record<string, unknown>[] = [];
+  const webhook = createWebhookServer({
+    settings: settings(),
+    logger: createLogger('info', jsonLogSink(lines)),
+    tls: { certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key') },
+    tlsReloadIntervalMs: 0,
+    ...(limits ? { limits } : {}),
+  });
+  await new Promise<void>((r) => webhook.server.listen(0, '127.0.0.1', () => r()));
+  return {
+    dir,
+    ca,
+    webhook,
+    port: (webhook.server.address() as { port: number }).port,
+    lines,
+    async close() {
+      await webhook.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }

@@ -3,40 +3,25 @@
  * its routes (random paths, methods, headers, JSON and non-JSON bodies) gets answers without a
  * handler failure, and an AdmissionReview is answered after.
  */
-import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Writable } from 'node:stream';
+import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../../src/telemetry/logger.js';
-import { createWebhookServer, type WebhookServer } from '../../src/webhook/server.js';
 import { TestCa } from '../support/certs.js';
-import { admissionReview, minimalPod, postHttps, settings } from './helpers.js';
+import { admissionReview, minimalPod, postHttps, startWebhookUnderTest, type WebhookUnderTest } from './helpers.js';
 import { rawRequest, requestArb } from '../transport/raw_http.js';
 
-let dir: string;
+let env: WebhookUnderTest;
 let ca: TestCa;
-let webhook: WebhookServer;
 let port: number;
-const lines: Record<string, unknown>[] = [];
+let lines: Record<string, unknown>[] = [];
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'stint-webhook-guard-'));
-  ca = new TestCa(dir, 'a-');
-  const a = ca.server('webhook', 'localhost');
-  copyFileSync(a.certFile, join(dir, 'tls.crt'));
-  copyFileSync(a.keyFile, join(dir, 'tls.key'));
-  const sink = new Writable({ write: (c: Buffer, _e, cb) => (lines.push(...c.toString().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>)), cb()) });
-  webhook = createWebhookServer({ settings: settings(), logger: createLogger('info', sink), tls: { certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key') }, tlsReloadIntervalMs: 0 });
-  await new Promise<void>((r) => webhook.server.listen(0, '127.0.0.1', () => r()));
-  port = (webhook.server.address() as { port: number }).port;
+  env = await startWebhookUnderTest('stint-webhook-guard-');
+  ({ port, lines } = env);
+  ca = env.ca;
 });
 
-afterAll(async () => {
-  await webhook?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => env?.close());
 
 describe('fuzz: the webhook listener', () => {
   it('every random request is answered without a handler failure, then an AdmissionReview is answered', async () => {

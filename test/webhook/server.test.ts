@@ -2,46 +2,30 @@
  * The webhook listener on its own: HTTPS only, routes, one log line per admission, and a rotated
  * serving certificate picked up without a restart.
  */
-import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../../src/telemetry/logger.js';
-import { createWebhookServer, type WebhookServer } from '../../src/webhook/server.js';
+import type { WebhookServer } from '../../src/webhook/server.js';
 import { TestCa } from '../support/certs.js';
 import { eventually } from '../support/eventually.js';
-import { admissionReview, minimalPod, postHttps, settings } from './helpers.js';
+import { admissionReview, minimalPod, postHttps, startWebhookUnderTest, type WebhookUnderTest } from './helpers.js';
 
+let env: WebhookUnderTest;
 let dir: string;
 let first: TestCa;
 let second: TestCa;
 let webhook: WebhookServer;
 let port: number;
-const lines: Record<string, unknown>[] = [];
+let lines: Record<string, unknown>[] = [];
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'stint-webhook-server-'));
-  first = new TestCa(dir, 'a-');
+  env = await startWebhookUnderTest('stint-webhook-server-');
+  ({ dir, webhook, port, lines } = env);
+  first = env.ca;
   second = new TestCa(dir, 'b-');
-  const a = first.server('webhook', 'localhost');
-  copyFileSync(a.certFile, join(dir, 'tls.crt'));
-  copyFileSync(a.keyFile, join(dir, 'tls.key'));
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const l of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(l) as Record<string, unknown>);
-      cb();
-    },
-  });
-  webhook = createWebhookServer({ settings: settings(), logger: createLogger('info', sink), tls: { certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key') }, tlsReloadIntervalMs: 0 });
-  await new Promise<void>((r) => webhook.server.listen(0, '127.0.0.1', () => r()));
-  port = (webhook.server.address() as { port: number }).port;
 });
 
-afterAll(async () => {
-  await webhook?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => env?.close());
 
 describe('webhook listener', () => {
   it('answers POST /mutate and logs one line per admission, without the pod or its annotations', async () => {
