@@ -9,7 +9,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { protoPath as healthProtoPath } from 'grpc-health-check';
 import { API_AUDIENCE, AUDIENCE, exchangeForm, httpExchange, startE2E, type E2E } from './harness.js';
-import { addIntrospectionClient, introspectAsResourceServer } from './introspection_client.js';
+import { introspectAsResourceServer } from './introspection_client.js';
 import { b64url, tokenParts } from '../support/test_issuer.js';
 import { runStint } from '../support/programs.js';
 import { createRequire } from 'node:module';
@@ -18,13 +18,9 @@ import { dirname, join } from 'node:path';
 let env: E2E;
 
 beforeAll(async () => {
-  env = await startE2E();
-  await addIntrospectionClient(env);
+  env = await startE2E({ introspection: true });
 }, 60_000);
-
-afterAll(async () => {
-  await env?.close();
-});
+afterAll(() => env?.close());
 
 const grpcRequest = (subjectToken: string, credential: Record<string, unknown> = {}): Record<string, unknown> => ({
   subject_token: subjectToken,

@@ -15,7 +15,7 @@ import { FakeGithubOidc } from '../support/fake_github_oidc.js';
 import { freePort } from '../support/ports.js';
 import { ROOT, STINT_BIN } from '../support/programs.js';
 import { API_AUDIENCE, AUDIENCE, startE2E, type E2E } from './harness.js';
-import { addIntrospectionClient, introspectAsResourceServer } from './introspection_client.js';
+import { introspectAsResourceServer } from './introspection_client.js';
 
 const run = promisify(execFile);
 let env: E2E;
@@ -23,8 +23,7 @@ let gh: FakeGithubOidc;
 let dir: string;
 
 beforeAll(async () => {
-  env = await startE2E({ aws: true });
-  await addIntrospectionClient(env);
+  env = await startE2E({ aws: true, introspection: true });
   gh = await FakeGithubOidc.start(env.github);
   dir = mkdtempSync(join(tmpdir(), 'stint-gha-'));
 }, 60_000);

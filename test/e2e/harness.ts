@@ -3,6 +3,7 @@
  * as the real `stint` program by the one harness (test/support/stint_under_test.ts).
  */
 import { expect } from 'vitest';
+import { introspectionConfig } from './introspection_client.js';
 import { TestIssuer } from '../support/test_issuer.js';
 import type { CallResult, StintGrpcClient } from '../support/grpc_client.js';
 import { FakeSts } from '../support/fake_sts.js';
@@ -104,8 +105,8 @@ export interface E2E {
   close(): Promise<void>;
 }
 
-/** Start issuers and the real `stint serve --config` program. */
-export async function startE2E(options: { aws?: boolean; extraConfig?: string } = {}): Promise<E2E> {
+/** Start issuers and the real `stint serve --config` program (with `introspection`, the resource server `resource-server` may POST /introspect). */
+export async function startE2E(options: { aws?: boolean; introspection?: boolean; extraConfig?: string } = {}): Promise<E2E> {
   const k8s = await TestIssuer.start();
   const github = await TestIssuer.start({ path: '/github' });
   const down = await TestIssuer.start({ path: '/down' });
@@ -128,7 +129,7 @@ export async function startE2E(options: { aws?: boolean; extraConfig?: string } 
       { kind: 'oidc', name: 'flaky', issuer: down.issuer, fetchTimeout: '2s' },
     ],
     admins: [{ name: 'e2e-operator' }, { name: 'e2e-approver', file: 'approver.token' }],
-    extra: `${sts ? `providers:\n  aws: { region: eu-west-1, endpoint: "${sts.url}", maxAttempts: 1, timeout: 3s }\n` : ''}${options.extraConfig ?? ''}`,
+    extra: `${sts ? `providers:\n  aws: { region: eu-west-1, endpoint: "${sts.url}", maxAttempts: 1, timeout: 3s }\n` : ''}${options.introspection ? introspectionConfig() : ''}${options.extraConfig ?? ''}`,
     alsoClose: [k8s, github, down, sts],
   });
   return {

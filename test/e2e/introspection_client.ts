@@ -1,10 +1,10 @@
 /**
  * A resource server's introspection credential for end-to-end tests: `POST /introspect` takes it
  * (and refuses admin tokens). The secret reaches the service through an environment variable its
- * child process inherits; `introspectionConfig` is the YAML to add to a service configuration.
+ * child process inherits; `introspectionConfig` is the YAML to add to a service configuration
+ * (startE2E({ introspection: true }) does).
  */
 import { randomBytes } from 'node:crypto';
-import { appendFileSync } from 'node:fs';
 
 /** The variable the service reads the introspection secret from. */
 export const INTROSPECTION_SECRET_ENV = 'STINT_E2E_INTROSPECTION_SECRET';
@@ -19,14 +19,6 @@ export function introspectionSecret(): string {
 export function introspectionConfig(): string {
   introspectionSecret();
   return `introspection:\n  clients:\n    - { name: resource-server, secret: { env: ${INTROSPECTION_SECRET_ENV} } }\n`;
-}
-
-/** Add the introspection client to an end-to-end environment's configuration and restart it on the same state. */
-export async function addIntrospectionClient(env: { configFile: string; restart(): Promise<void> }): Promise<string> {
-  const secret = introspectionSecret();
-  appendFileSync(env.configFile, introspectionConfig());
-  await env.restart();
-  return secret;
 }
 
 /** POST /introspect as the resource server. */

@@ -6,16 +6,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { API_AUDIENCE, AUDIENCE, startE2E, type E2E } from './harness.js';
 import { runStint } from '../support/programs.js';
-import { addIntrospectionClient, introspectionSecret } from './introspection_client.js';
+import { introspectionSecret } from './introspection_client.js';
 
 let env: E2E;
 beforeAll(async () => {
-  env = await startE2E();
-  await addIntrospectionClient(env);
+  env = await startE2E({ introspection: true });
 }, 60_000);
-afterAll(async () => {
-  await env?.close();
-});
+afterAll(() => env?.close());
 
 const adminArgs = (): string[] => ['--admin', env.adminAddr, '--admin-token-file', env.adminTokenFile];
 
