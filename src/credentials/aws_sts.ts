@@ -155,7 +155,7 @@ export function createAwsStsProviders(input: z.input<typeof awsProviderConfigSch
       });
     },
 
-    // `cause` (optional until every caller passes it): a workload's own revocation or a rollback never attaches the deny policy.
+    // A workload's own revocation or a rollback never attaches the deny policy (cause undefined: an operator's).
     async revoke(grant, cause?: RevokeCause): Promise<RevokeResult> {
       if (!olderSessions || (cause !== undefined && ROUTINE_REVOKE_CAUSES.has(cause))) return { effective: false, note: AWS_REVOKE_NOTE };
       return olderSessions.revoke(grant);

@@ -68,6 +68,14 @@ export type LiveGrantCheck = (grantId: string) => Promise<boolean>;
 export type LiveHandles = () => Promise<ReadonlySet<string>>;
 
 /** One credential kind. */
+/**
+ * Why a grant is revoked: by an operator (`stint revoke`, quarantine), by the workload itself
+ * (`POST /revoke`: a CI post step, a sidecar shutting down), or as the rollback of a credential that
+ * was never handed out. Providers whose only revocation is broad (AWS: every older session of a
+ * role) act on an operator's revocation only.
+ */
+export type RevokeCause = 'operator' | 'workload' | 'rollback';
+
 export interface CredentialProvider {
   /** The kind named in policy rules and requests, e.g. `stint-jwt`, `aws-sts`. */
   readonly kind: string;
@@ -84,7 +92,7 @@ export interface CredentialProvider {
   /** Issue the credential for an allowed grant. Throws UpstreamError on upstream failure. */
   issue(grant: GrantDraft): Promise<IssuedCredential>;
   /** Revoke what `issue` produced (idempotent: revoking twice, or something already gone, succeeds). */
-  revoke(grant: GrantRef): Promise<RevokeResult>;
+  revoke(grant: GrantRef, cause?: RevokeCause): Promise<RevokeResult>;
   /** Remove what an expired grant left upstream; defaults to `revoke` when absent. Idempotent. */
   reap?(grant: GrantRef): Promise<RevokeResult>;
   /** Extend a grant upstream where allowed; returns the new expiry (epoch seconds). */

@@ -13,7 +13,9 @@
  * reconciles away a grant another replica issued before it ends (clock_skew.ts).
  */
 import type { Auditor } from '../audit/auditor.js';
+import { grantCleanupEvent } from '../audit/events.js';
 import type { Clock } from '../clock.js';
+import type { RevokeCause } from '../credentials/provider.js';
 import type { ProviderRegistry } from '../credentials/registry.js';
 import { toStintError } from '../errors.js';
 import { grantRef } from '../grants/grant_ref.js';
@@ -87,7 +89,7 @@ export class Reaper {
   }
 
   /** Revoke or reap one grant upstream now and record the outcome (used inline by Admin revoke). */
-  async cleanup(grant: Grant, actor: string): Promise<CleanupResult> {
+  async cleanup(grant: Grant, actor: string, cause: RevokeCause = 'operator'): Promise<CleanupResult> {
     const { deps } = this;
     const now = this.now();
     const started = process.hrtime.bigint();
@@ -99,7 +101,7 @@ export class Reaper {
       if (reaping && !provider.reapOnExpiry) {
         result = { ok: true, effective: true };
       } else {
-        const r = reaping && provider.reap ? await provider.reap(grantRef(grant)) : await provider.revoke(grantRef(grant));
+        const r = reaping && provider.reap ? await provider.reap(grantRef(grant)) : await provider.revoke(grantRef(grant), cause);
         result = { ok: true, effective: r.effective, note: r.note };
       }
     } catch (err) {
@@ -128,25 +130,7 @@ export class Reaper {
     }
     // Reaping a credential that leaves nothing upstream is a state change, not an event worth a row.
     if (!(reaping && result.ok && provider?.reapOnExpiry === false)) {
-      await deps.auditor.record({
-        type: result.ok ? (reaping ? 'grant.reaped' : 'grant.revoked') : 'grant.cleanup_failed',
-        requestId: null,
-        identity: grant.identity,
-        rule: grant.rule,
-        outcome: result.ok ? 'info' : 'error',
-        reason: result.ok ? (reaping ? 'expired' : (grant.revokedReason ?? 'revoked')) : result.error!,
-        grantIds: [grant.id],
-        data: {
-          actor,
-          kind: grant.kind,
-          operation: reaping ? 'reap' : 'revoke',
-          attempt,
-          result: resultLabel,
-          upstreamEffective: result.effective,
-          ...(result.note ? { note: result.note } : {}),
-          seconds,
-        },
-      });
+      await deps.auditor.record(grantCleanupEvent({ grant, actor, reaping, attempt, result, seconds }));
     }
     return result;
   }

@@ -3,6 +3,7 @@
  * shadow policy and explain recorded decisions. The Admin transports are adapters over this class:
  * they authenticate the admin, translate messages and call one method; the work is here.
  */
+import type { RevokeCause } from '../credentials/provider.js';
 import type { Auditor } from '../audit/auditor.js';
 import { grantResolvedEvent, identityQuarantinedEvent, identityUnquarantinedEvent } from '../audit/events.js';
 import type { Clock } from '../clock.js';
@@ -71,7 +72,7 @@ export class AdminService {
   constructor(private readonly deps: AdminDeps) {}
 
   /** Revoke one grant: store first, then upstream inline; a failed upstream revoke is retried by the reaper. With `quarantine`, its identity is quarantined too. */
-  async revokeGrant(id: string, reason: string, actor: string, quarantine?: QuarantineRequest): Promise<RevocationResult> {
+  async revokeGrant(id: string, reason: string, actor: string, quarantine?: QuarantineRequest, cause: RevokeCause = 'operator'): Promise<RevocationResult> {
     if (!id) throw new StintError('ERR_INVALID_REQUEST', 'grant id is required', { field: 'grant_id' });
     const existing = await this.deps.store.getGrant(id);
     if (!existing) throw new StintError('ERR_NOT_FOUND', `no grant ${JSON.stringify(id.slice(0, 64))}`, { grantId: id });
@@ -80,7 +81,7 @@ export class AdminService {
     if (existing.state !== 'active') return { grants: [existing], notes: [`grant ${id} was already ${existing.state}`], ...(q ? { quarantine: q } : {}) };
     const now = Math.floor(this.deps.clock.now() / 1000);
     const grant = (await this.deps.store.revokeGrant(id, now, reason || 'revoked by operator'))!;
-    return { ...(await this.afterRevoke([grant], actor)), ...(q ? { quarantine: q } : {}) };
+    return { ...(await this.afterRevoke([grant], actor, cause)), ...(q ? { quarantine: q } : {}) };
   }
 
   /** Revoke every active grant of an identity; with `quarantine`, quarantine it first so it cannot exchange again. */
@@ -189,11 +190,11 @@ export class AdminService {
     return this.deps.policy;
   }
 
-  private async afterRevoke(grants: Grant[], actor: string): Promise<RevocationResult> {
+  private async afterRevoke(grants: Grant[], actor: string, cause: RevokeCause = 'operator'): Promise<RevocationResult> {
     const notes = new Set<string>();
     const updated: Grant[] = [];
     for (const grant of grants) {
-      const r = await this.deps.reaper.cleanup(grant, actor);
+      const r = await this.deps.reaper.cleanup(grant, actor, cause);
       if (r.note) notes.add(`${grant.kind}: ${r.note}`);
       if (!r.ok) notes.add(`${grant.kind}: upstream revocation of ${grant.id} failed (${r.error}); the reaper retries it with backoff`);
       updated.push((await this.deps.store.getGrant(grant.id)) ?? grant);

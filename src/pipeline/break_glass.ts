@@ -20,6 +20,7 @@ import type { Logger } from '../telemetry/logger.js';
 import type { StintMetrics } from '../telemetry/metrics.js';
 import type { ProviderLookup } from './contracts.js';
 import { recordOrRevoke } from './issue_all.js';
+import { BreakGlassTicketApprovals, BreakGlassTicketVerifier } from './break_glass_ticket.js';
 
 /** Where a request stands. */
 export type BreakGlassState = 'pending' | 'approved' | 'released' | 'expired';
@@ -66,11 +67,23 @@ const MAX_TICKET = 256;
 
 /** The break-glass requests: request, approve, status, release. Admin-only (the transports authenticate). */
 export class BreakGlassService {
+  /** Approvals by a signed ticket (breakGlass.ticket), null when not configured. */
+  private readonly tickets: BreakGlassTicketApprovals | null;
+
   constructor(private readonly deps: BreakGlassDeps) {
     deps.config.credentials.forEach((c, i) => {
       if (!deps.providers.has(c.kind)) throw new ConfigError('ERR_CONFIG_INVALID', `breakGlass.credentials.${i}.kind`, `no ${c.kind} provider is configured for break-glass credential ${c.name}`);
     });
     for (const event of ['requested', 'approved', 'released', 'refused'] as const) deps.metrics.breakGlass.inc({ event }, 0);
+    this.tickets = deps.config.ticket
+      ? new BreakGlassTicketApprovals({ verifier: new BreakGlassTicketVerifier(deps.config.ticket, { store: deps.store, clock: deps.clock }), requests: this, auditor: deps.auditor, logger: deps.logger, metrics: deps.metrics, trustDomain: deps.trustDomain })
+      : null;
+  }
+
+  /** Approve a request with a signed ticket from breakGlass.ticket's issuer: the ticket is the approval (the caller may be the requester). */
+  async approveWithTicket(id: string, ticket: string, actor: string): Promise<BreakGlassStatus> {
+    if (!this.tickets) throw this.refused('ERR_INVALID_REQUEST', 'break-glass tickets are not configured (breakGlass.ticket)', 'tickets_unconfigured');
+    return this.tickets.approve(id, ticket, actor);
   }
 
   /** Open a request for a sealed credential; the requester's own admin credential is the first approval. */

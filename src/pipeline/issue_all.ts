@@ -96,5 +96,5 @@ export async function recordOrRevoke(deps: Pick<IssueAllDeps, 'providers' | 'aud
 
 /** Best-effort revocation of credentials that will not be handed out: every one is attempted, in order; a failure is left to reconciliation. */
 export async function revokeAll(providers: Pick<ProviderLookup, 'get'>, grants: readonly Grant[]): Promise<void> {
-  for (const grant of grants) await providers.get(grant.kind).revoke(grantRef(grant)).catch(() => undefined);
+  for (const grant of grants) await providers.get(grant.kind).revoke(grantRef(grant), 'rollback').catch(() => undefined);
 }

@@ -43,7 +43,7 @@ export class WorkloadGrants {
   /** Verify the subject token, check the grant is the caller's own, revoke it. */
   async revoke(subjectToken: SubjectToken | string, grantId: string, reason: string): Promise<RevocationResult> {
     const { identity } = await this.ownGrant(subjectToken, grantId);
-    return this.deps.admin.revokeGrant(grantId, reason || 'revoked by its workload', identity.id);
+    return this.deps.admin.revokeGrant(grantId, reason || 'revoked by its workload', identity.id, undefined, 'workload');
   }
 
   /**

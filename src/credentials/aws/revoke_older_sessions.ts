@@ -54,14 +54,9 @@ export const revokeOlderSessionsSchema = z
   .strict();
 export type RevokeOlderSessionsConfig = z.infer<typeof revokeOlderSessionsSchema>;
 
-/**
- * Why a grant is revoked, as the caller says it (to move to provider.ts with the wiring): an
- * operator (Admin RevokeGrant/RevokeIdentity, quarantine, or the reaper retrying one), the
- * workload itself (`POST /revoke`: a CI job's post step, a sidecar shutting down), or a rollback of
- * a credential that was never handed out. Only an operator's revocation attaches the deny policy:
- * the others would cut off every other workload of the role for a routine event.
- */
-export type RevokeCause = 'operator' | 'workload' | 'rollback';
+import type { RevokeCause } from '../provider.js';
+
+export type { RevokeCause };
 
 /** Causes that never attach the deny policy. */
 export const ROUTINE_REVOKE_CAUSES: ReadonlySet<RevokeCause> = new Set<RevokeCause>(['workload', 'rollback']);

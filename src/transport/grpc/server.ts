@@ -275,7 +275,7 @@ export function createGrpcServers(deps: GrpcDeps): GrpcServers {
       return { result: r.result, error: r.error ?? '', digest: deps.policy.info().digest };
     }),
     BreakGlassRequest: authed(async (req, actor) => breakGlassMessage(await breakGlassOf(deps).request(str(req.credential), str(req.reason), str(req.ticket) || undefined, actor))),
-    BreakGlassApprove: authed(async (req, actor) => breakGlassMessage(await breakGlassOf(deps).approve(str(req.id), actor))),
+    BreakGlassApprove: authed(async (req, actor) => breakGlassMessage(await (str(req.ticket) ? breakGlassOf(deps).approveWithTicket(str(req.id), str(req.ticket), actor) : breakGlassOf(deps).approve(str(req.id), actor)))),
     GetBreakGlass: authed(async (req) => breakGlassMessage(await breakGlassOf(deps).status(str(req.id)))),
     BreakGlassRelease: authed(async (req, actor) => {
       const r = await breakGlassOf(deps).release(str(req.id), actor);
