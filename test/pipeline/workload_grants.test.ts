@@ -39,6 +39,8 @@ ${PAYMENTS_VAULT_RULE}
 /** An upstream that, like a Vault ignoring the increment, extends every lease by a day. */
 const OVER_GRANT_SECONDS = 86_400;
 let upstreamRevocations: string[];
+/** The cause each upstream revocation was given (operator, workload, rollback). */
+let upstreamCauses: (string | undefined)[];
 const vault = (clock: FakeClock): CredentialProvider => ({
   kind: 'vault',
   maxTtlSeconds: 86_400,
@@ -46,8 +48,9 @@ const vault = (clock: FakeClock): CredentialProvider => ({
   reapOnExpiry: true,
   issue: async (g) => ({ kind: 'vault', token: `secret-${g.id}`, tokenType: 'vault', fields: {}, secretFields: [], expiresAt: g.expiresAt, renewAfter: g.expiresAt - 60, revocationHandle: `lease/${g.id}` }),
   renew: async () => ({ expiresAt: Math.floor(clock.now() / 1000) + OVER_GRANT_SECONDS }),
-  revoke: async (ref) => {
+  revoke: async (ref, cause) => {
     upstreamRevocations.push(ref.id);
+    upstreamCauses.push(cause);
     return { revoked: true } as never;
   },
 });
@@ -75,9 +78,11 @@ let store: Store;
 let clock: FakeClock;
 let pipeline: ExchangePipeline;
 let grants: WorkloadGrants;
+let admin: AdminService;
 
 beforeEach(() => {
   upstreamRevocations = [];
+  upstreamCauses = [];
   store = openSqliteStore(':memory:');
   clock = new FakeClock();
   const metrics = new StintMetrics({ defaultMetrics: false });
@@ -88,7 +93,7 @@ beforeEach(() => {
   const holder = new PolicyHolder(policy(YAML), YAML, 0);
   pipeline = testPipeline({ verifier: tokenTableVerifier((t) => IDENTITIES[t]!), policy: holder, providers, auditor, metrics, clock });
   const reaper = new Reaper({ store, providers, auditor, metrics, clock, logger, settings: { initialBackoff: 10, maxBackoff: 600, stuckAfterAttempts: 5, reconcileInterval: 300 } });
-  const admin = new AdminService({ store, auditor, reaper, clock });
+  admin = new AdminService({ store, auditor, reaper, clock });
   grants = new WorkloadGrants({ attest: (t) => pipeline.verifier.attest(t), store, admin, policy: holder, providers, auditor, metrics, clock, maxTtlSeconds: 3600 });
 });
 afterEach(async () => {
@@ -129,5 +134,16 @@ describe('a workload revokes only what its attestation would be allowed to hold 
     expect((await store.getGrant(id))!.state).toBe('active');
     const ok = await grants.revoke('deploy-main', id, 'post step');
     expect(ok.grants.map((g) => g.state)).toEqual(['revoked']);
+  });
+});
+
+describe('the cause of a revocation reaches the provider', () => {
+  it("a workload's own revoke is 'workload' (never the AWS deny policy), an operator's is 'operator'", async () => {
+    const own = await issue('payments', 'database/creds/payments');
+    await grants.revoke('payments', own, 'shutdown');
+    const byOperator = await issue('payments', 'database/creds/payments');
+    await admin.revokeGrant(byOperator, 'incident', 'admin:alice');
+    expect(upstreamRevocations).toEqual([own, byOperator]);
+    expect(upstreamCauses).toEqual(['workload', 'operator']);
   });
 });
