@@ -17,18 +17,20 @@ export const API_AUDIENCE = 'https://api.example.com';
 
 /** The policy the end-to-end service enforces (plus an aws-sts rule when a deploy role is given). */
 export function e2ePolicy(k8sIssuer: string, githubIssuer: string, awsDeployRole?: string): string {
-  const aws = awsDeployRole
-    ? `
-  - name: deploy-aws-from-main
-    match:
+  // The GitHub Actions match of both deploy rules: one repository and owner by id, from main.
+  const fromMain = (environment: string): string => `    match:
       attestor: github-actions
       issuer: ${githubIssuer}
       claims:
         repository_id: "123456"
         repository_owner_id: "654321"
         ref: refs/heads/main
-        environment: production
-    allow:
+        environment: ${environment}
+`;
+  const aws = awsDeployRole
+    ? `
+  - name: deploy-aws-from-main
+${fromMain('production')}    allow:
       - kind: aws-sts
         targets: [${awsDeployRole}]
         ttl: { default: 15m, max: 1h }
@@ -64,15 +66,7 @@ rules:
         audiences: [${API_AUDIENCE}]
         ttl: { default: 5m, max: 15m }
   - name: deploy-from-main
-    match:
-      attestor: github-actions
-      issuer: ${githubIssuer}
-      claims:
-        repository_id: "123456"
-        repository_owner_id: "654321"
-        ref: refs/heads/main
-        environment: { oneOf: [production, staging] }
-    allow:
+${fromMain('{ oneOf: [production, staging] }')}    allow:
       - kind: stint-jwt
         audiences: [${API_AUDIENCE}]
         ttl: { default: 15m, max: 1h }
