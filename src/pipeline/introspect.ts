@@ -7,6 +7,9 @@ import { createLocalJWKSet, jwtVerify, type JSONWebKeySet, type JWTPayload } fro
 import type { Clock } from '../clock.js';
 import type { Store } from '../store/store.js';
 
+/** Seconds of clock difference between replicas tolerated on a token's nbf/iat (docs/operations.md). */
+export const INTROSPECTION_CLOCK_TOLERANCE_SECONDS = 60;
+
 /** Answers whether a Stint JWT is active: valid signature, unexpired, and its grant still active. */
 export class Introspector {
   private cachedSet: { jwks: JSONWebKeySet; resolve: ReturnType<typeof createLocalJWKSet> } | null = null;
@@ -23,6 +26,9 @@ export class Introspector {
         issuer: this.deps.issuer,
         currentDate: new Date(this.deps.clock.now()),
         requiredClaims: ['exp', 'jti', 'sub', 'aud'],
+        // A token from a replica whose clock is ahead (within the StintClockSkew threshold) is not "not yet valid";
+        // whether it is still active is the grant's expiry below, by this replica's clock.
+        clockTolerance: INTROSPECTION_CLOCK_TOLERANCE_SECONDS,
       }));
     } catch {
       return { active: false };

@@ -80,11 +80,15 @@ export function certificateExpirySeconds(pem: string | Buffer): number {
  * stint_store_operation_duration_seconds (operation = method name, a bounded set).
  */
 export function instrumentStore<T extends object>(store: T, metrics: Pick<StintMetrics, 'storeDuration'>): T {
+  // One timed wrapper per method, made on first use (the hot path allocates no closure per call).
+  const wrappers = new Map<string, { value: unknown; timed: unknown }>();
   return new Proxy(store, {
     get(target, property, receiver) {
       const value = Reflect.get(target, property, receiver) as unknown;
       if (typeof value !== 'function' || typeof property !== 'string' || property === 'constructor') return value;
-      return function timed(this: unknown, ...args: unknown[]): unknown {
+      const cached = wrappers.get(property);
+      if (cached?.value === value) return cached.timed;
+      const timed = function timed(this: unknown, ...args: unknown[]): unknown {
         const started = process.hrtime.bigint();
         const result = (value as (...a: unknown[]) => unknown).apply(target, args);
         if (!(result instanceof Promise)) return result;
@@ -100,6 +104,8 @@ export function instrumentStore<T extends object>(store: T, metrics: Pick<StintM
           },
         );
       };
+      wrappers.set(property, { value, timed });
+      return timed;
     },
   });
 }
