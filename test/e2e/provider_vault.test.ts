@@ -14,7 +14,7 @@ import { VAULT_SECRET_TOKEN_TYPE } from '../../src/credentials/vault/secret.js';
 import { fingerprint } from '../../src/fingerprint.js';
 import type { RunningStint } from '../../src/service.js';
 import { FakeClock } from '../support/fake_clock.js';
-import { FakeVault, type Capability } from '../support/fake_vault.js';
+import { FakeVault, LEASE_ADMIN_POLICY } from '../support/fake_vault.js';
 import type { StintGrpcClient } from '../support/grpc_client.js';
 import { freePort } from '../support/ports.js';
 import { findGrant, httpExchange, queryAudit, tokenExchangeForm, type AuditEvent, type GrpcCredential, type InProcessStint } from '../support/stint_under_test.js';
@@ -25,12 +25,6 @@ const KIND = 'vault';
 const READONLY = 'database/creds/readonly';
 const ADMIN_TOKEN = 'vault-e2e-admin-token';
 const IDENTITY = 'spiffe://e2e.test/ns/payments/sa/api-db';
-const LEASE_ADMIN: Record<string, Capability[]> = {
-  'sys/leases/revoke': ['update'],
-  'sys/leases/renew': ['update'],
-  'sys/leases/lookup': ['update'],
-  'sys/leases/lookup/*': ['list', 'sudo'],
-};
 
 const clock = new FakeClock();
 let k8s: TestIssuer;
@@ -63,7 +57,7 @@ beforeAll(async () => {
   vault = await FakeVault.start({
     clock,
     discoveryUrl: url,
-    roles: { stint: { boundAudiences: ['vault'], tokenTtl: 7200, policy: { 'database/creds/*': ['read'], ...LEASE_ADMIN } } },
+    roles: { stint: { boundAudiences: ['vault'], tokenTtl: 7200, policy: { 'database/creds/*': ['read'], ...LEASE_ADMIN_POLICY } } },
     // Vault would hand out `admin` too: only Stint's policy keeps the workload away from it.
     secrets: { [READONLY]: { leaseDuration: 3600 }, 'database/creds/reporting': { leaseDuration: 3600 }, 'database/creds/admin': { leaseDuration: 3600 } },
   });
