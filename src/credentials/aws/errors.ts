@@ -41,7 +41,8 @@ const TRANSIENT = new Set(['IDPCommunicationError', 'InternalFailure', 'Internal
 const THROTTLE_RETRY_SECONDS = 10;
 const TRANSIENT_RETRY_SECONDS = 5;
 
-interface SdkErrorShape {
+/** What an AWS SDK error carries, read defensively (anything may be thrown). */
+export interface SdkErrorShape {
   readonly name?: unknown;
   readonly code?: unknown;
   readonly Code?: unknown;
@@ -50,35 +51,66 @@ interface SdkErrorShape {
   readonly $metadata?: { readonly httpStatusCode?: unknown };
 }
 
-/** Classify anything the STS call threw. */
-export function classifyStsError(err: unknown): StintError {
+/** How one AWS service's errors read: its name in messages, its error code, its refusals. */
+export interface AwsServiceErrors {
+  /** `STS`, `IAM`. */
+  readonly service: string;
+  /** The service's error code from the SDK error (sanitised: word characters, dots and dashes, ≤ 64). */
+  readonly codeOf: (e: SdkErrorShape, status: number | undefined) => string;
+  /** Codes that are refusals whatever the status. */
+  readonly denied: ReadonlySet<string>;
+  /** Status assumed for a service error without one. */
+  readonly statusWhenUnknown: number;
+  /** The message when the SDK has no credentials (its text may name where it looked). */
+  readonly noCredentials: (e: SdkErrorShape) => string;
+}
+
+/** Classify anything an AWS SDK call threw, as `service` reads its errors. */
+export function classifyAwsSdkError(err: unknown, service: AwsServiceErrors): StintError {
   if (err instanceof StintError) return err;
   const e = (typeof err === 'object' && err !== null ? err : {}) as SdkErrorShape;
   const status = typeof e.$metadata?.httpStatusCode === 'number' ? e.$metadata.httpStatusCode : undefined;
+  const name = service.service;
   if (e.$fault === 'client' || e.$fault === 'server') {
-    const code = stsCode(e, status);
-    const message = `${AWS_STS_KIND}: STS answered ${code}${status ? ` (HTTP ${status})` : ''}: ${safeMessage(e.message)}`;
+    const code = service.codeOf(e, status);
+    const message = `${AWS_STS_KIND}: ${name} answered ${code}${status ? ` (HTTP ${status})` : ''}: ${safeMessage(e.message)}`;
     if (THROTTLED.has(code)) return new UpstreamError('ERR_UPSTREAM_UNAVAILABLE', AWS_STS_KIND, code, message, { retryAfterSeconds: THROTTLE_RETRY_SECONDS });
     if (TRANSIENT.has(code) || e.$fault === 'server' || (status !== undefined && status >= 500)) {
       return new UpstreamError('ERR_UPSTREAM_UNAVAILABLE', AWS_STS_KIND, code, message, { retryAfterSeconds: TRANSIENT_RETRY_SECONDS });
     }
-    if (DENIED.has(code)) return new UpstreamError('ERR_UPSTREAM_DENIED', AWS_STS_KIND, code, message);
-    return classifyHttpStatus(AWS_STS_KIND, status ?? 0, code, message);
+    if (service.denied.has(code)) return new UpstreamError('ERR_UPSTREAM_DENIED', AWS_STS_KIND, code, message);
+    return classifyHttpStatus(AWS_STS_KIND, status ?? service.statusWhenUnknown, code, message);
   }
   if (e.name === 'CredentialsProviderError') {
-    return new UpstreamError('ERR_UPSTREAM_UNAVAILABLE', AWS_STS_KIND, 'NoCredentials', `${AWS_STS_KIND}: no AWS credentials for assume-role mode (${safeMessage(e.message)})`, {
-      retryAfterSeconds: 30,
-    });
+    return new UpstreamError('ERR_UPSTREAM_UNAVAILABLE', AWS_STS_KIND, 'NoCredentials', `${AWS_STS_KIND}: ${service.noCredentials(e)}`, { retryAfterSeconds: 30 });
   }
   if (isNetworkError(err)) {
-    const code = typeof e.code === 'string' ? e.code : typeof e.name === 'string' ? e.name : 'NetworkError';
-    return new UpstreamError('ERR_UPSTREAM_UNAVAILABLE', AWS_STS_KIND, code, `${AWS_STS_KIND}: STS unreachable (${code})`, { retryAfterSeconds: TRANSIENT_RETRY_SECONDS });
+    const code = sanitizeCode(typeof e.code === 'string' ? e.code : typeof e.name === 'string' ? e.name : 'NetworkError');
+    return new UpstreamError('ERR_UPSTREAM_UNAVAILABLE', AWS_STS_KIND, code, `${AWS_STS_KIND}: ${name} unreachable (${code})`, { retryAfterSeconds: TRANSIENT_RETRY_SECONDS });
   }
   if (status !== undefined) {
     // The SDK received an answer it could not read (it attaches $metadata to deserialization errors).
-    return new UpstreamError('ERR_UPSTREAM_BAD_RESPONSE', AWS_STS_KIND, 'MalformedResponse', `${AWS_STS_KIND}: STS answered HTTP ${status} with a body that is not an STS response`);
+    return new UpstreamError('ERR_UPSTREAM_BAD_RESPONSE', AWS_STS_KIND, 'MalformedResponse', `${AWS_STS_KIND}: ${name} answered HTTP ${status} with a body that is not an ${name} response`);
   }
-  return new StintError('ERR_INTERNAL', `${AWS_STS_KIND}: STS call failed`, {}, { cause: err });
+  return new StintError('ERR_INTERNAL', `${AWS_STS_KIND}: ${name} call failed`, {}, { cause: err });
+}
+
+/** An upstream error code as it may appear in messages and details. */
+export function sanitizeCode(code: string): string {
+  return code.replace(/[^\w.-]/g, '').slice(0, 64) || 'Unknown';
+}
+
+const STS_ERRORS: AwsServiceErrors = {
+  service: 'STS',
+  codeOf: stsCode,
+  denied: DENIED,
+  statusWhenUnknown: 0,
+  noCredentials: (e) => `no AWS credentials for assume-role mode (${safeMessage(e.message)})`,
+};
+
+/** Classify anything the STS call threw. */
+export function classifyStsError(err: unknown): StintError {
+  return classifyAwsSdkError(err, STS_ERRORS);
 }
 
 /** The STS error code: the wire code when the SDK kept it, else the modeled exception's name as STS spells the code. */

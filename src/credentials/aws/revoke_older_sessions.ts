@@ -17,12 +17,10 @@ import type { IAMClient } from '@aws-sdk/client-iam';
 import { z } from 'zod';
 import { StintError, UpstreamError } from '../../errors.js';
 import { boundedDuration, readSecretRef, secretRefSchema } from '../../config/fields.js';
-import { classifyHttpStatus, isNetworkError } from '../../upstream/classify.js';
 import { callUpstream, type UpstreamObserver } from '../../upstream/call.js';
-import { safeUpstreamMessage } from '../../upstream/safe_message.js';
 import type { Clock } from '../../clock.js';
 import type { GrantRef, RevokeResult } from '../provider.js';
-import { AWS_STS_KIND } from './errors.js';
+import { AWS_STS_KIND, classifyAwsSdkError, sanitizeCode, type AwsServiceErrors } from './errors.js';
 
 /** The policy name used when the configuration names none. */
 export const DEFAULT_REVOKE_POLICY_NAME = 'StintRevokeOlderSessions';
@@ -242,35 +240,15 @@ export function createOlderSessionsRevoker(config: RevokeOlderSessionsConfig, de
   };
 }
 
-interface SdkErrorShape {
-  readonly name?: unknown;
-  readonly code?: unknown;
-  readonly Code?: unknown;
-  readonly message?: unknown;
-  readonly $fault?: unknown;
-  readonly $metadata?: { readonly httpStatusCode?: unknown };
-}
+const IAM_ERRORS: AwsServiceErrors = {
+  service: 'IAM',
+  codeOf: (e, status) => sanitizeCode(typeof e.Code === 'string' && e.Code ? e.Code : typeof e.name === 'string' && e.name !== 'Unknown' ? e.name.replace(/Exception$/, '') : `HTTP${status ?? 0}`),
+  denied: new Set(),
+  statusWhenUnknown: 400,
+  noCredentials: () => 'no AWS credentials for IAM',
+};
 
 /** Classify anything an IAM call threw (the message never holds a key: codes and IAM's redacted text only). */
 export function classifyIamError(err: unknown): StintError {
-  if (err instanceof StintError) return err;
-  const e = (typeof err === 'object' && err !== null ? err : {}) as SdkErrorShape;
-  const status = typeof e.$metadata?.httpStatusCode === 'number' ? e.$metadata.httpStatusCode : undefined;
-  if (e.$fault === 'client' || e.$fault === 'server') {
-    const raw = typeof e.Code === 'string' && e.Code ? e.Code : typeof e.name === 'string' && e.name !== 'Unknown' ? e.name.replace(/Exception$/, '') : `HTTP${status ?? 0}`;
-    const code = raw.replace(/[^\w.-]/g, '').slice(0, 64) || 'Unknown';
-    const message = `${AWS_STS_KIND}: IAM answered ${code}${status ? ` (HTTP ${status})` : ''}: ${safeUpstreamMessage(e.message) || 'no message'}`;
-    if (/^(Throttling|ThrottlingException|RequestLimitExceeded)$/.test(code)) return new UpstreamError('ERR_UPSTREAM_UNAVAILABLE', AWS_STS_KIND, code, message, { retryAfterSeconds: 10 });
-    if (e.$fault === 'server' || (status !== undefined && status >= 500)) return new UpstreamError('ERR_UPSTREAM_UNAVAILABLE', AWS_STS_KIND, code, message, { retryAfterSeconds: 5 });
-    return classifyHttpStatus(AWS_STS_KIND, status ?? 400, code, message);
-  }
-  if (e.name === 'CredentialsProviderError') {
-    return new UpstreamError('ERR_UPSTREAM_UNAVAILABLE', AWS_STS_KIND, 'NoCredentials', `${AWS_STS_KIND}: no AWS credentials for IAM`, { retryAfterSeconds: 30 });
-  }
-  if (isNetworkError(err)) {
-    const code = typeof e.code === 'string' ? e.code : typeof e.name === 'string' ? e.name : 'NetworkError';
-    return new UpstreamError('ERR_UPSTREAM_UNAVAILABLE', AWS_STS_KIND, code.replace(/[^\w.-]/g, '').slice(0, 64), `${AWS_STS_KIND}: IAM unreachable (${code})`, { retryAfterSeconds: 5 });
-  }
-  if (status !== undefined) return new UpstreamError('ERR_UPSTREAM_BAD_RESPONSE', AWS_STS_KIND, 'MalformedResponse', `${AWS_STS_KIND}: IAM answered HTTP ${status} with a body that is not an IAM response`);
-  return new StintError('ERR_INTERNAL', `${AWS_STS_KIND}: IAM call failed`);
+  return classifyAwsSdkError(err, IAM_ERRORS);
 }
