@@ -4,6 +4,7 @@
  *
  * This module loads zod; the long-running process never imports it (see load.ts).
  */
+import { JWT_TOKEN_TYPE } from '../../src/client/constants.js';
 import { z } from 'zod';
 import { formatKeyPath } from '../../src/key_path.js';
 import { HOST_PORT, isLoopbackHostPort } from '../../src/net/host_port.js';
@@ -151,8 +152,8 @@ export const sidecarConfigSchema = z
       }),
     subjectToken: z
       .union([
-        z.object({ file: z.string().min(1), type: z.string().default('urn:ietf:params:oauth:token-type:jwt') }).strict(),
-        z.object({ env: envName, type: z.string().default('urn:ietf:params:oauth:token-type:jwt') }).strict(),
+        z.object({ file: z.string().min(1), type: z.string().default(JWT_TOKEN_TYPE) }).strict(),
+        z.object({ env: envName, type: z.string().default(JWT_TOKEN_TYPE) }).strict(),
         subjectTokenSourceSchema,
       ]),
     /** Health, readiness and metrics listener (`false`: none). */

@@ -3,12 +3,11 @@
  * IETF-registered; the proofs that are not JWTs carry Stint's own URIs (docs: src/attestation/README.md).
  */
 
-/** A JWT (RFC 8693 §3): routed to the JWT attestor configured for its `iss`. */
-export const JWT_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:jwt';
-/** An OpenID Connect ID token: routed like a JWT. */
-export const ID_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:id_token';
-/** An OAuth access token; accepted where it is a JWT (Microsoft Entra managed identity tokens). */
-export const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
+import { ID_TOKEN_TYPE, JWT_TOKEN_TYPE } from '../client/constants.js';
+
+// A JWT is routed to the JWT attestor configured for its `iss`, an ID token likewise; an access token
+// is accepted where it is a JWT (Microsoft Entra managed identity tokens). Written once in src/client/constants.ts.
+export { ACCESS_TOKEN_TYPE, ID_TOKEN_TYPE, JWT_TOKEN_TYPE } from '../client/constants.js';
 /** An EC2 instance identity document with one of its IMDS signatures (JSON envelope, aws-iid kind). */
 export const AWS_IID_TOKEN_TYPE = 'urn:stint:params:oauth:token-type:aws-iid';
 /** A signed sts:GetCallerIdentity request (JSON envelope, aws-iam kind). */

@@ -84,9 +84,16 @@ export function builtinProviders(deps: BuiltinProviderDeps): CredentialProvider[
     },
   };
   const providers: CredentialProvider[] = [stintJwt];
-  for (const [key, entry] of Object.entries(UPSTREAM_PROVIDERS) as [keyof typeof UPSTREAM_PROVIDERS, (typeof UPSTREAM_PROVIDERS)[keyof typeof UPSTREAM_PROVIDERS]][]) {
-    const config = deps.upstream?.[key];
-    if (config) providers.push(...(entry.create as (c: unknown, d: ProviderDeps) => CredentialProvider[])(config, providerDeps));
+  try {
+    for (const [key, entry] of Object.entries(UPSTREAM_PROVIDERS) as [keyof typeof UPSTREAM_PROVIDERS, (typeof UPSTREAM_PROVIDERS)[keyof typeof UPSTREAM_PROVIDERS]][]) {
+      const config = deps.upstream?.[key];
+      if (config) providers.push(...(entry.create as (c: unknown, d: ProviderDeps) => CredentialProvider[])(config, providerDeps));
+    }
+  } catch (e) {
+    // A provider that cannot be built fails the start: close those built before it (their clients,
+    // pools and timers) rather than leak them; the start's own error is what the caller sees.
+    for (const p of providers) void Promise.resolve().then(() => p.close?.()).catch(() => undefined);
+    throw e;
   }
   return providers;
 }

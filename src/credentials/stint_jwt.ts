@@ -15,7 +15,8 @@ import { renewAfterOf, type CredentialProvider, type GrantDraft, type IssuedCred
 export const STINT_JWT_KIND = 'stint-jwt';
 
 /** RFC 8693 token type of a Stint JWT. */
-export const JWT_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:jwt';
+export { JWT_TOKEN_TYPE } from '../client/constants.js';
+import { JWT_TOKEN_TYPE } from '../client/constants.js';
 
 /** Claims Stint sets itself; granted passClaims never override them. */
 export const REGISTERED_CLAIMS: ReadonlySet<string> = new Set(['iss', 'sub', 'aud', 'iat', 'nbf', 'exp', 'jti', 'scope']);

@@ -9,6 +9,7 @@
  *
  * Every call goes through callUpstream (timeout, metrics, classified errors).
  */
+import { JWT_TOKEN_TYPE } from '../../client/constants.js';
 import type { AuthClient } from 'google-auth-library';
 import { googleAuth } from './google_auth.js';
 import { UpstreamError } from '../../errors.js';
@@ -19,7 +20,6 @@ import { generateAccessTokenUrl } from './service_account.js';
 import type { SourceCredentials } from './source_credentials.js';
 
 /** RFC 8693 type of the Stint JWT presented to STS. */
-const JWT_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:jwt';
 
 /** What every Google call needs. */
 export interface GcpCallContext {

@@ -8,6 +8,7 @@
  * Kubernetes cannot revoke one such token: it stays valid until it expires, unless the
  * ServiceAccount itself is deleted (which ends all of its tokens).
  */
+import { JWT_TOKEN_TYPE } from '../../client/constants.js';
 import type { CoreV1Api } from '@kubernetes/client-node';
 import type { Clock } from '../../clock.js';
 import { ConfigError, StintError, UpstreamError } from '../../errors.js';
@@ -20,7 +21,7 @@ import { parseServiceAccountTarget } from './names.js';
 /** The credential kind. */
 export const KUBERNETES_TOKEN_KIND = 'kubernetes-token';
 /** RFC 8693 token type of the token (a JWT signed by the cluster). */
-export const KUBERNETES_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:jwt';
+export const KUBERNETES_TOKEN_TYPE = JWT_TOKEN_TYPE;
 /** The shortest token the TokenRequest API issues, in seconds. */
 export const KUBERNETES_MIN_TOKEN_SECONDS = 600;
 
