@@ -20610,10 +20610,8 @@ function decodeJwt(jwt) {
   return claimsSet;
 }
 
-// src/attestation/token_types.ts
-var JWT_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:jwt";
-
 // src/client/constants.ts
+var JWT_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:jwt";
 var TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange";
 
 // src/errors.ts
