@@ -100,7 +100,9 @@ describe('jwt login', () => {
   }
 
   it('accepts bound claims that match', async () => {
-    await login('pinned', { team: 'billing' });
+    const token = await login('pinned', { team: 'billing' });
+    expect(token).toMatch(/^hvs\./);
+    expect(vault.logins.at(-1)).toMatchObject({ role: 'pinned', sub: 'workload-a' });
   });
 });
 
