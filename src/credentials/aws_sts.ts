@@ -18,8 +18,9 @@ import type { Credentials, STSClient } from '@aws-sdk/client-sts';
 import { z } from 'zod';
 import { epochSeconds } from '../clock.js';
 import { ConfigError, StintError, UpstreamError } from '../errors.js';
-import { boundedDuration, readSecretRef, secretRefSchema as secretRef } from '../config/fields.js';
+import { boundedDuration } from '../config/fields.js';
 import { AWS_STS_KIND, classifyStsError } from './aws/errors.js';
+import { readStaticAwsCredentials, staticAwsCredentialsSchema } from './aws/static_credentials.js';
 import { createOlderSessionsRevoker, revokeOlderSessionsSchema, ROUTINE_REVOKE_CAUSES, type OlderSessionsRevoker, type RevokeCause } from './aws/revoke_older_sessions.js';
 import { sessionName, sessionOptions, sessionTags, webIdentityClaims } from './aws/session.js';
 import { renewAfterOf, type CredentialProvider, type GrantDraft, type IssuedCredential, type ProviderDeps, type RevokeResult } from './provider.js';
@@ -59,10 +60,7 @@ export const awsProviderConfigSchema = z
     /** SDK attempts per call (1 disables its retries). */
     maxAttempts: z.number().int().min(1).max(5).default(2),
     /** assume-role only: Stint's own access key, from env or file; default the SDK's chain (env, profile, container, instance). */
-    credentials: z
-      .object({ accessKeyId: secretRef, secretAccessKey: secretRef, sessionToken: secretRef.optional() })
-      .strict()
-      .optional(),
+    credentials: staticAwsCredentialsSchema.optional(),
     /** Opt-in: on revoke, deny every session of the role issued before the revocation (IAM inline policy; see docs/providers/aws.md). */
     revokeOlderSessions: revokeOlderSessionsSchema.optional(),
   })
@@ -89,13 +87,7 @@ export function createAwsStsProviders(input: z.input<typeof awsProviderConfigSch
     throw new ConfigError('ERR_CONFIG_INVALID', ['providers', 'aws', ...(issue?.path ?? []).map(String)].join('.'), issue?.message ?? 'invalid');
   }
   const config = parsed.data;
-  const staticCredentials = config.credentials
-    ? {
-        accessKeyId: readSecretRef(config.credentials.accessKeyId, 'providers.aws.credentials.accessKeyId'),
-        secretAccessKey: readSecretRef(config.credentials.secretAccessKey, 'providers.aws.credentials.secretAccessKey'),
-        ...(config.credentials.sessionToken ? { sessionToken: readSecretRef(config.credentials.sessionToken, 'providers.aws.credentials.sessionToken') } : {}),
-      }
-    : undefined;
+  const staticCredentials = readStaticAwsCredentials(config.credentials, 'providers.aws.credentials');
   const timeoutMs = config.timeout * 1000;
   // The STS SDK (~16 MiB once loaded) is imported at the first issuance, not at start.
   let sdk: Promise<typeof import('@aws-sdk/client-sts')> | null = null;

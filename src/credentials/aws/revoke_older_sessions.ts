@@ -16,10 +16,11 @@
 import type { IAMClient } from '@aws-sdk/client-iam';
 import { z } from 'zod';
 import { StintError, UpstreamError } from '../../errors.js';
-import { boundedDuration, readSecretRef, secretRefSchema } from '../../config/fields.js';
+import { boundedDuration } from '../../config/fields.js';
 import { callUpstream, type UpstreamObserver } from '../../upstream/call.js';
 import type { Clock } from '../../clock.js';
 import type { GrantRef, RevokeResult } from '../provider.js';
+import { readStaticAwsCredentials, staticAwsCredentialsSchema } from './static_credentials.js';
 import { AWS_STS_KIND, classifyAwsSdkError, sanitizeCode, type AwsServiceErrors } from './errors.js';
 
 /** The policy name used when the configuration names none. */
@@ -44,10 +45,7 @@ export const revokeOlderSessionsSchema = z
     /** Bound of each IAM call. */
     timeout: boundedDuration(1, 60).default(5),
     /** Stint's IAM principal (iam:GetRolePolicy, iam:PutRolePolicy on the roles), by reference; default the SDK's chain. */
-    credentials: z
-      .object({ accessKeyId: secretRefSchema, secretAccessKey: secretRefSchema, sessionToken: secretRefSchema.optional() })
-      .strict()
-      .optional(),
+    credentials: staticAwsCredentialsSchema.optional(),
   })
   .strict();
 export type RevokeOlderSessionsConfig = z.infer<typeof revokeOlderSessionsSchema>;
@@ -155,13 +153,7 @@ function effectiveNote(role: string, policy: string, time: string): string {
 
 /** Create the revoker for `providers.aws.revokeOlderSessions` (enabled). */
 export function createOlderSessionsRevoker(config: RevokeOlderSessionsConfig, deps: RevokeOlderSessionsDeps): OlderSessionsRevoker {
-  const credentials = config.credentials
-    ? {
-        accessKeyId: readSecretRef(config.credentials.accessKeyId, 'providers.aws.revokeOlderSessions.credentials.accessKeyId'),
-        secretAccessKey: readSecretRef(config.credentials.secretAccessKey, 'providers.aws.revokeOlderSessions.credentials.secretAccessKey'),
-        ...(config.credentials.sessionToken ? { sessionToken: readSecretRef(config.credentials.sessionToken, 'providers.aws.revokeOlderSessions.credentials.sessionToken') } : {}),
-      }
-    : undefined;
+  const credentials = readStaticAwsCredentials(config.credentials, 'providers.aws.revokeOlderSessions.credentials');
   const timeoutMs = config.timeout * 1000;
   // The IAM SDK is imported at the first revocation, not at start (as the STS SDK is).
   let sdk: Promise<typeof import('@aws-sdk/client-iam')> | null = null;
