@@ -217,14 +217,16 @@ describe('stint-jwt provider', () => {
     );
   });
 
-  it('signs fast enough for the hot path', async () => {
+  // Its speed (goal: under 1 ms a token) is measured by `npm run bench` (attest.bench.ts, "Credential
+  // signing"), never timed here; this keeps the functional half: thousands back to back, each distinct and valid.
+  it('issues 2,000 tokens back to back, each with its own jti, each verifying', async () => {
     for (const alg of ['ES256', 'EdDSA'] as const) {
       const s = setups.get(alg)!;
       const drafts = Array.from({ length: 2000 }, () => draftFor({ issuedAt: nowOf(s), ttl: 900, passClaims: { namespace: 'default' } }));
-      const started = process.hrtime.bigint();
-      for (const d of drafts) await s.provider.issue(d);
-      const us = Number(process.hrtime.bigint() - started) / 1000 / drafts.length;
-      expect(us, `stint-jwt ${alg} issue: ${us.toFixed(1)} µs per token`).toBeLessThan(1000);
+      const tokens: string[] = [];
+      for (const d of drafts) tokens.push((await s.provider.issue(d)).token);
+      expect(new Set(tokens).size).toBe(drafts.length);
+      for (const i of [0, 999, 1999]) expect((await s.verify(tokens[i]!)).payload.jti).toBe(drafts[i]!.id);
     }
   });
 });
