@@ -5,12 +5,12 @@
  * without its port, and `metadata.google.internal` are served; after each refusal the token is.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { HeldCredential } from '../../sidecar/credential.js';
-import { createLogger } from '../../sidecar/log.js';
-import { createGcpMetadataOutput } from '../../sidecar/outputs/gcp_metadata.js';
-import type { Output } from '../../sidecar/outputs/output.js';
-import { freePort } from '../support/ports.js';
-import { rawRequest } from '../transport/raw_http.js';
+import type { HeldCredential } from '../../../sidecar/credential.js';
+import { createLogger } from '../../../sidecar/log.js';
+import { createGcpMetadataOutput } from '../../../sidecar/outputs/gcp_metadata.js';
+import type { Output } from '../../../sidecar/outputs/output.js';
+import { freePort } from '../../support/ports.js';
+import { rawRequest } from '../../transport/raw_http.js';
 
 const NOW = Date.parse('2030-01-01T00:00:00Z');
 const TOKEN_PATH = '/computeMetadata/v1/instance/service-accounts/default/token';

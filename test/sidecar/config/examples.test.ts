@@ -2,9 +2,9 @@
 import { readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { validateFile } from '../../sidecar/config/check.js';
+import { validateFile } from '../../../sidecar/config/check.js';
 
-const dir = resolve(import.meta.dirname, '../../examples');
+const dir = resolve(import.meta.dirname, '../../../examples');
 
 describe('sidecar examples', () => {
   for (const file of readdirSync(dir).filter((f) => /^sidecar.*\.yaml$/.test(f))) {

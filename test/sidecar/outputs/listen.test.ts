@@ -4,14 +4,14 @@
  * stop half-way are closed (the test waits for the close event), and a source over the cap is
  * refused at once while another source is still served.
  */
-import { closedByServer, openSocket } from '../support/sockets.js';
+import { closedByServer, openSocket } from '../../support/sockets.js';
 import type { Socket } from 'node:net';
 import type { Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../../sidecar/log.js';
-import { close, listen, SIDECAR_LISTENER_LIMITS } from '../../sidecar/outputs/listen.js';
-import { freePort } from '../support/ports.js';
-import { rawRequest } from '../transport/raw_http.js';
+import { createLogger } from '../../../sidecar/log.js';
+import { close, listen, SIDECAR_LISTENER_LIMITS } from '../../../sidecar/outputs/listen.js';
+import { freePort } from '../../support/ports.js';
+import { rawRequest } from '../../transport/raw_http.js';
 
 const logs: Record<string, unknown>[] = [];
 const log = createLogger('debug', (line) => void logs.push(JSON.parse(line) as Record<string, unknown>));

@@ -1,7 +1,7 @@
 /** The sidecar configuration schema: defaults, and invalid files named by key path. */
 import { describe, expect, it } from 'vitest';
-import { validateSidecarConfig } from '../../sidecar/config/schema.js';
-import { withEnvironmentDefaults } from '../../sidecar/config/check.js';
+import { validateSidecarConfig } from '../../../sidecar/config/schema.js';
+import { withEnvironmentDefaults } from '../../../sidecar/config/check.js';
 
 const minimal = { stint: { url: 'https://stint.example' }, subjectToken: { file: '/var/run/secrets/stint/token' }, credentials: [{ name: 'api', audience: 'https://api.example.com' }] };
 

@@ -4,9 +4,9 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { HeldCredential } from '../../sidecar/credential.js';
-import { render, type FormatOptions } from '../../sidecar/outputs/formats.js';
-import { shellQuote } from '../../sidecar/outputs/env_file.js';
+import type { HeldCredential } from '../../../sidecar/credential.js';
+import { render, type FormatOptions } from '../../../sidecar/outputs/formats.js';
+import { shellQuote } from '../../../sidecar/outputs/env_file.js';
 
 const base: HeldCredential = { name: 'c', kind: 'stint-jwt', token: 'tok.en.sig', grantId: 'g-1', fields: {}, issuedAt: 0, expiresAt: Date.UTC(2030, 0, 1), renewAfter: Date.UTC(2029, 11, 31) };
 const opts: FormatOptions = { profile: 'default' };
