@@ -19,6 +19,7 @@ import { createLogger } from '../../src/telemetry/logger.js';
 import { makeServerCertificates } from '../support/certs.js';
 import { freePort } from '../support/ports.js';
 import { TestIssuer } from '../support/test_issuer.js';
+import { appsPolicy } from '../support/stint_under_test.js';
 
 let dir: string;
 let k8s: TestIssuer;
@@ -27,22 +28,7 @@ let held: Server | null = null;
 beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'stint-failed-start-'));
   k8s = await TestIssuer.start();
-  writeFileSync(
-    join(dir, 'policy.yaml'),
-    `version: 1
-rules:
-  - name: apps
-    match:
-      attestor: kubernetes
-      issuer: ${k8s.issuer}
-      claims:
-        namespace: apps
-    allow:
-      - kind: stint-jwt
-        audiences: [https://api.example.com]
-        ttl: { default: 10m, max: 1h }
-`,
-  );
+  writeFileSync(join(dir, 'policy.yaml'), appsPolicy(k8s.issuer));
 });
 
 afterEach(async () => {

@@ -438,6 +438,23 @@ export async function startStintInProcess(options: InProcessOptions): Promise<In
 // Requests of a running Stint
 
 /** RFC 8693's grant type. */
+/** The one-rule policy of the in-process tests: Stint JWTs for `audience` to service accounts of namespace `apps` on `issuer`. */
+export function appsPolicy(issuer: string, audience = 'https://api.example.com'): string {
+  return `version: 1
+rules:
+  - name: apps
+    match:
+      attestor: kubernetes
+      issuer: ${issuer}
+      claims:
+        namespace: apps
+    allow:
+      - kind: stint-jwt
+        audiences: [${audience}]
+        ttl: { default: 10m, max: 1h }
+`;
+}
+
 export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
 /** The subject token type of a JWT. */
 export const JWT_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:jwt';

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { RunningStint } from '../../src/service.js';
-import { freeListenPorts, startStintInProcess, tokenExchangeForm } from '../support/stint_under_test.js';
+import { appsPolicy, freeListenPorts, startStintInProcess, tokenExchangeForm } from '../support/stint_under_test.js';
 import { TestIssuer } from '../support/test_issuer.js';
 
 /** Stint's audience here. */
@@ -36,19 +36,7 @@ export async function startServiceUnderTest(extra: Record<string, unknown> = {})
     prefix: 'stint-transport-',
     audience: AUDIENCE,
     ports: await freeListenPorts(),
-    policy: `version: 1
-rules:
-  - name: apps
-    match:
-      attestor: kubernetes
-      issuer: ${k8s.issuer}
-      claims:
-        namespace: apps
-    allow:
-      - kind: stint-jwt
-        audiences: [${API_AUDIENCE}]
-        ttl: { default: 10m, max: 1h }
-`,
+    policy: appsPolicy(k8s.issuer, API_AUDIENCE),
     policySettings: { watch: false },
     attestors: [{ kind: 'kubernetes', name: 'cluster', issuer: k8s.issuer, explainDenials: true }],
     admins: [{ name: 'operator' }],
