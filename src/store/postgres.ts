@@ -16,6 +16,7 @@ import { StintError } from '../errors.js';
 import { ADVISORY_LOCK_NAMESPACE, KEY_SLOT_LOCK, migratePostgres, postgresSchemaVersion } from './postgres_migrate.js';
 import { storeErrorFromPg } from './postgres_errors.js';
 import { DeadlineExceeded, Operation } from './postgres_operation.js';
+import { jsonOnceOrValue } from '../telemetry/json_once.js';
 import { AUDIT_COLUMNS, GRANT_COLUMNS, INSERT_GRANT_COLUMNS, auditFromRow, auditParams, grantFromRow, grantParams, keyFromRow, keyInSlotParams, keyParams, quarantineFromRow, quarantineInForce, sortKeys, sortQuarantines, type AuditRow, type GrantRow, type KeyRow, type QuarantineRow } from './rows.js';
 import * as sql from './sql.js';
 import { pgSql } from './sql.js';
@@ -116,7 +117,8 @@ const typeParser = ((oid: number, format?: 'text' | 'binary') =>
 
 /** JSON text for a JSONB parameter (JSONB refuses the escape \u0000 too); throws on what JSON cannot hold. */
 function jsonb(value: unknown): string {
-  const text = JSON.stringify(value);
+  // Through jsonOnce: the audit line to stdout reads the same text instead of serializing the event's data again.
+  const text = value === undefined ? undefined : jsonOnceOrValue(value);
   if (text === undefined) throw new TypeError('value has no JSON form');
   return text.includes('\\u0000') ? text.replace(/(?<!\\)((?:\\\\)*)\\u0000/g, '$1\\ufffd') : text;
 }
