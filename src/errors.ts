@@ -181,7 +181,9 @@ export function toStintError(err: unknown): StintError {
  */
 export function errorFromOAuthBody(status: number, body: Readonly<Record<string, unknown>> | null): StintError {
   const b = body ?? {};
-  const code: ErrorCode = typeof b.stint_code === 'string' && b.stint_code in ERROR_TABLE ? (b.stint_code as ErrorCode) : status >= 500 || status === 0 ? 'ERR_UNAVAILABLE' : 'ERR_INVALID_REQUEST';
+  // Without Stint's code (a proxy answered): 429 is rate limited, 5xx or no answer unavailable, the rest a bad request.
+  const code: ErrorCode =
+    typeof b.stint_code === 'string' && b.stint_code in ERROR_TABLE ? (b.stint_code as ErrorCode) : status === 429 ? 'ERR_RATE_LIMITED' : status >= 500 || status === 0 ? 'ERR_UNAVAILABLE' : 'ERR_INVALID_REQUEST';
   const oauthError = typeof b.error === 'string' ? b.error : undefined;
   const reason = typeof b.reason === 'string' ? b.reason : (oauthError ?? `http_${status}`);
   const extra = [typeof b.reason === 'string' && `reason ${b.reason}`, typeof b.rule === 'string' && `nearest rule ${b.rule}`].filter(Boolean).join(', ');
@@ -190,7 +192,7 @@ export function errorFromOAuthBody(status: number, body: Readonly<Record<string,
 }
 
 /** True when the code names a transient condition worth retrying. */
-export function isRetryable(code: ErrorCode): boolean {
+export function isRetryableCode(code: ErrorCode): boolean {
   const grpc: GrpcStatusCode = ERROR_TABLE[code].grpc;
   return grpc === GrpcStatus.UNAVAILABLE || grpc === GrpcStatus.RESOURCE_EXHAUSTED;
 }

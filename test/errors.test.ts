@@ -1,6 +1,6 @@
 /** How a client of Stint's HTTP endpoints (CLI, sidecar) turns an error answer back into a StintError. */
 import { describe, expect, it } from 'vitest';
-import { errorFromOAuthBody } from '../src/errors.js';
+import { errorFromOAuthBody, isRetryableCode } from '../src/errors.js';
 
 describe('errorFromOAuthBody', () => {
   it("keeps the server's code, reason and nearest rule", () => {
@@ -20,6 +20,14 @@ describe('errorFromOAuthBody', () => {
     const err = errorFromOAuthBody(status, body);
     expect(err.code).toBe(code);
     expect(err.details.reason).toBe(body && 'error' in body ? body.error : `http_${status}`);
+  });
+
+  it('a 429 without Stint\'s code (a proxy in front) is ERR_RATE_LIMITED and retryable; with Stint\'s code, its code wins', () => {
+    const proxy = errorFromOAuthBody(429, { error_description: 'slow down' });
+    expect(proxy.code).toBe('ERR_RATE_LIMITED');
+    expect(isRetryableCode(proxy.code)).toBe(true);
+    expect(errorFromOAuthBody(429, { stint_code: 'ERR_IDENTITY_QUARANTINED' }).code).toBe('ERR_IDENTITY_QUARANTINED');
+    expect(errorFromOAuthBody(400, {}).code).toBe('ERR_INVALID_REQUEST');
   });
 
   it('bounds the description', () => {

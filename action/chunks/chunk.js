@@ -20697,22 +20697,22 @@ var ConfigError = class extends StintError {
 };
 function errorFromOAuthBody(status, body) {
   const b = body ?? {};
-  const code = typeof b.stint_code === "string" && b.stint_code in ERROR_TABLE ? b.stint_code : status >= 500 || status === 0 ? "ERR_UNAVAILABLE" : "ERR_INVALID_REQUEST";
+  const code = typeof b.stint_code === "string" && b.stint_code in ERROR_TABLE ? b.stint_code : status === 429 ? "ERR_RATE_LIMITED" : status >= 500 || status === 0 ? "ERR_UNAVAILABLE" : "ERR_INVALID_REQUEST";
   const oauthError = typeof b.error === "string" ? b.error : void 0;
   const reason = typeof b.reason === "string" ? b.reason : oauthError ?? `http_${status}`;
   const extra = [typeof b.reason === "string" && `reason ${b.reason}`, typeof b.rule === "string" && `nearest rule ${b.rule}`].filter(Boolean).join(", ");
   const description = typeof b.error_description === "string" ? b.error_description.slice(0, 300) : "no description";
   return new StintError(code, `Stint refused (HTTP ${status}${oauthError ? ` ${oauthError}` : ""}): ${description}${extra ? ` (${extra})` : ""}`, { reason, status, ...oauthError ? { oauthError } : {} });
 }
-function isRetryable(code) {
+function isRetryableCode(code) {
   const grpc = ERROR_TABLE[code].grpc;
   return grpc === GrpcStatus.UNAVAILABLE || grpc === GrpcStatus.RESOURCE_EXHAUSTED;
 }
 
 // src/client/retryable.ts
-function isRetryable2(error2) {
+function isRetryable(error2) {
   const code = error2?.code;
-  return typeof code === "string" && Object.hasOwn(ERROR_TABLE, code) && isRetryable(code);
+  return typeof code === "string" && Object.hasOwn(ERROR_TABLE, code) && isRetryableCode(code);
 }
 
 // src/client/stint_client.ts
@@ -20847,7 +20847,7 @@ function unreachable(origin, e) {
 function refusalError(status, body, unsupported) {
   const ours = typeof body.stint_code === "string";
   if (unsupported && (status === 404 || status === 405) && !ours) return new StintError("ERR_NOT_FOUND", unsupported.message, { reason: unsupported.reason });
-  const err = errorFromOAuthBody(status, status === 429 && !ours ? { ...body, stint_code: "ERR_RATE_LIMITED" } : body);
+  const err = errorFromOAuthBody(status, body);
   const explain = {};
   for (const key of ["rule", "failed"]) {
     const value = body[key];
@@ -21098,7 +21098,7 @@ async function withRetries(inputs, url, claims, call) {
       return await call();
     } catch (e) {
       const err = e;
-      if (!isRetryable2(err)) fail(err.code ?? "ERR_INTERNAL", err.message, hintFor(err, claims, inputs));
+      if (!isRetryable(err)) fail(err.code ?? "ERR_INTERNAL", err.message, hintFor(err, claims, inputs));
       const network = typeof err.details.networkError === "string" ? err.details.networkError : err.details.reason === "timeout" ? "timeout" : "";
       lastError = network || err.code;
       if (attempt < inputs.retries) continue;

@@ -15,8 +15,7 @@ export interface Unsupported {
 export function refusalError(status: number, body: Readonly<Record<string, unknown>>, unsupported?: Unsupported): StintError {
   const ours = typeof body.stint_code === 'string';
   if (unsupported && (status === 404 || status === 405) && !ours) return new StintError('ERR_NOT_FOUND', unsupported.message, { reason: unsupported.reason });
-  // A 429 without Stint's code comes from a proxy in front of it: rate limited all the same.
-  const err = errorFromOAuthBody(status, status === 429 && !ours ? { ...body, stint_code: 'ERR_RATE_LIMITED' } : body);
+  const err = errorFromOAuthBody(status, body);
   const explain: Record<string, string> = {};
   for (const key of ['rule', 'failed']) {
     const value = body[key];

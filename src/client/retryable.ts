@@ -3,7 +3,7 @@
  * (unavailable or rate limited, src/errors.ts) for every client: the sidecar's backoff, the GitHub
  * Action step's retries.
  */
-import { ERROR_TABLE, isRetryable as isRetryableCode, type ErrorCode } from '../errors.js';
+import { ERROR_TABLE, isRetryableCode, type ErrorCode } from '../errors.js';
 
 /** True when `error` carries a Stint code the error table marks transient (ERR_UNAVAILABLE, ERR_RATE_LIMITED, ...). */
 export function isRetryable(error: unknown): boolean {

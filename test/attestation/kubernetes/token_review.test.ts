@@ -13,7 +13,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { epochSeconds } from '../../../src/clock.js';
 import { attestorConfigSchema } from '../../../src/config/schema.js';
 import { validateConfig } from '../../../src/config/load.js';
-import { ConfigError, isRetryable } from '../../../src/errors.js';
+import { ConfigError, isRetryableCode } from '../../../src/errors.js';
 import { createAttestorSet } from '../../../src/attestation/registry.js';
 import { FakeKubeApiServer } from '../../support/fake_kube_apiserver.js';
 import type { KubernetesTokenOptions } from '../../support/test_issuer.js';
@@ -111,7 +111,7 @@ describe('TokenReview after local verification', () => {
     const err = await expectRefused(set.attest(token), 'ERR_TOKEN_REVIEW_REJECTED', { token, details: { reason: 'token_review_rejected', attestor: 'kubernetes' } });
     expect(err.message).toContain('service account token has been invalidated');
     expect(err.details.fingerprint).toMatch(/^sha256:[0-9a-f]{16}$/);
-    expect(isRetryable(err.code)).toBe(false);
+    expect(isRetryableCode(err.code)).toBe(false);
     await expectStillServes();
   });
 
@@ -209,7 +209,7 @@ describe('an API server that cannot answer: retryable, never a denial', () => {
     await kube.goDown();
     try {
       const err = await expectRefused(set.attest(token), 'ERR_ISSUER_UNAVAILABLE', { token, details: { reason: 'token_review_unavailable', attestor: 'kubernetes' } });
-      expect(isRetryable(err.code)).toBe(true);
+      expect(isRetryableCode(err.code)).toBe(true);
     } finally {
       await kube.comeBack();
     }
