@@ -20786,6 +20786,33 @@ var TlsAgents = class {
   }
 };
 
+// src/http/bounded_read.ts
+function readBounded(res, maxBytes, tooLarge) {
+  return new Promise((resolve, reject) => {
+    if (Number(res.headers["content-length"] ?? 0) > maxBytes) {
+      res.destroy();
+      reject(tooLarge());
+      return;
+    }
+    const chunks = [];
+    let size = 0;
+    let over = false;
+    res.on("data", (c) => {
+      if (over) return;
+      size += c.length;
+      if (size > maxBytes) {
+        over = true;
+        res.destroy();
+        reject(tooLarge());
+      } else chunks.push(c);
+    });
+    res.on("end", () => {
+      if (!over) resolve(Buffer.concat(chunks));
+    });
+    res.on("error", reject);
+  });
+}
+
 // src/client/form_post.ts
 var MAX_RESPONSE_BYTES = 256 * 1024;
 function postForm(url, form, options) {
@@ -20812,25 +20839,19 @@ function postForm(url, form, options) {
       },
       (res) => {
         const status = res.statusCode ?? 0;
-        if (Number(res.headers["content-length"] ?? 0) > options.maxResponseBytes) return finish(tooLarge());
-        const chunks = [];
-        let size = 0;
-        res.on("data", (c) => {
-          size += c.length;
-          if (size > options.maxResponseBytes) finish(tooLarge());
-          else chunks.push(c);
-        });
-        res.on("end", () => {
-          let body = null;
-          try {
-            body = JSON.parse(Buffer.concat(chunks).toString("utf8"));
-          } catch {
-          }
-          const object = body !== null && typeof body === "object" && !Array.isArray(body) ? body : null;
-          if (!object && status === 200) return finish(new StintError("ERR_UNAVAILABLE", `unexpected response from Stint (HTTP ${status})`, { reason: "bad_response" }));
-          finish(null, { status, body: object ?? {} });
-        });
-        res.on("error", (e) => finish(unreachable(origin, e)));
+        readBounded(res, options.maxResponseBytes, tooLarge).then(
+          (raw) => {
+            let body = null;
+            try {
+              body = JSON.parse(raw.toString("utf8"));
+            } catch {
+            }
+            const object = body !== null && typeof body === "object" && !Array.isArray(body) ? body : null;
+            if (!object && status === 200) return finish(new StintError("ERR_UNAVAILABLE", `unexpected response from Stint (HTTP ${status})`, { reason: "bad_response" }));
+            finish(null, { status, body: object ?? {} });
+          },
+          (e) => finish(e instanceof StintError ? e : unreachable(origin, e))
+        );
       }
     );
     const deadline = setTimeout(() => finish(new StintError("ERR_UNAVAILABLE", `cannot reach Stint at ${origin}: no answer within ${options.timeoutMs} ms`, { reason: "timeout" })), options.timeoutMs);

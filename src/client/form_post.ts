@@ -3,6 +3,7 @@
  * the limits every client of Stint keeps: one deadline for the whole call, a bounded answer, and
  * network failures as StintErrors (ERR_UNAVAILABLE) that name the socket error, never the form.
  */
+import { readBounded } from '../http/bounded_read.js';
 import type { Agent as HttpAgent, IncomingMessage, request as httpRequest } from 'node:http';
 import type { Agent as HttpsAgent } from 'node:https';
 import { StintError } from '../errors.js';
@@ -54,26 +55,20 @@ export function postForm(url: URL, form: URLSearchParams, options: PostOptions):
       },
       (res: IncomingMessage) => {
         const status = res.statusCode ?? 0;
-        if (Number(res.headers['content-length'] ?? 0) > options.maxResponseBytes) return finish(tooLarge());
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (c: Buffer) => {
-          size += c.length;
-          if (size > options.maxResponseBytes) finish(tooLarge());
-          else chunks.push(c);
-        });
-        res.on('end', () => {
-          let body: unknown = null;
-          try {
-            body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-          } catch {
-            // Not JSON: a proxy's error page, or nothing.
-          }
-          const object = body !== null && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>) : null;
-          if (!object && status === 200) return finish(new StintError('ERR_UNAVAILABLE', `unexpected response from Stint (HTTP ${status})`, { reason: 'bad_response' }));
-          finish(null, { status, body: object ?? {} });
-        });
-        res.on('error', (e: NodeJS.ErrnoException) => finish(unreachable(origin, e)));
+        readBounded(res, options.maxResponseBytes, tooLarge).then(
+          (raw) => {
+            let body: unknown = null;
+            try {
+              body = JSON.parse(raw.toString('utf8'));
+            } catch {
+              // Not JSON: a proxy's error page, or nothing.
+            }
+            const object = body !== null && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>) : null;
+            if (!object && status === 200) return finish(new StintError('ERR_UNAVAILABLE', `unexpected response from Stint (HTTP ${status})`, { reason: 'bad_response' }));
+            finish(null, { status, body: object ?? {} });
+          },
+          (e: unknown) => finish(e instanceof StintError ? e : unreachable(origin, e as NodeJS.ErrnoException)),
+        );
       },
     );
     const deadline = setTimeout(() => finish(new StintError('ERR_UNAVAILABLE', `cannot reach Stint at ${origin}: no answer within ${options.timeoutMs} ms`, { reason: 'timeout' })), options.timeoutMs);
