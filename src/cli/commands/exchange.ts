@@ -111,7 +111,7 @@ export function registerExchange(program: Command): void {
     .option('--export-env <name>', 'with --github-actions: also export the secret as this variable')
     .option('--output-file <file>', 'with --github-actions: also write the secret to this file (0600)')
     .option('--aws-region <region>', 'with --github-actions and aws-sts: region to export; with --subject-token-source aws-iam: region to sign for')
-    .option('--ca-bundle <file>', 'with --github-actions: PEM CA bundle for Stint\'s certificate')
+    .option('--ca-bundle <file>', 'PEM CA bundle for Stint\'s certificate (https URLs)')
     .option('--retries <n>', 'with --github-actions: retries for transient errors', '3')
     .action(async (opts: ExchangeOptions) => {
       if (opts.githubActions) {
