@@ -144,19 +144,6 @@ async function main(): Promise<void> {
     const echoAfter = { c16: await loader.run(echoPort, 'repeated', 16, CALLS.c16, { path: '/echo' }), c1: await loader.run(echoPort, 'repeated', 1, CALLS.c1, { path: '/echo' }) };
     await stopChild(echo);
 
-    phase('SQLite synchronous=normal, then full (issue 14: the cost of durability on power loss)');
-    // Each in a fresh Stint, back to back: cold at c16 (the group commit shares an fsync) and c1 (one fsync a call).
-    const syncRuns = { normal: { c16: NOT_YET_RUN, c1: NOT_YET_RUN }, full: { c16: NOT_YET_RUN, c1: NOT_YET_RUN } };
-    for (const mode of ['normal', 'full'] as const) {
-      const ports = await stintPorts();
-      const d = stintDir(base, `sync-${mode}`, writeTrust, ports, `{ kind: sqlite, path: ./stint.db, synchronous: ${mode} }`);
-      const s = await startStint(d.dir, d.config, ports);
-      children.push(s);
-      await loader.run([ports.http], 'cold', 16, WARMUP, { reset: true });
-      syncRuns[mode] = { c16: await loader.run([ports.http], 'cold', 16, CALLS.c16), c1: await loader.run([ports.http], 'cold', 1, CALLS.c1) };
-      await stopChild(s);
-    }
-
     phase(`resident memory over ${RSS_CALLS} cold exchanges`);
     // Resident memory over a long cold run, in a fresh Stint.
     const rssPorts = await stintPorts();
@@ -197,6 +184,20 @@ async function main(): Promise<void> {
     await stopChild(children.pop()!);
     await pg.stop();
     pgStop = null;
+
+    // Last: the fsync-heavy runs would otherwise slow the PostgreSQL runs after them on this machine.
+    phase('SQLite synchronous=normal, then full (issue 14: the cost of durability on power loss)');
+    // Each in a fresh Stint, back to back: cold at c16 (the group commit shares an fsync) and c1 (one fsync a call).
+    const syncRuns = { normal: { c16: NOT_YET_RUN, c1: NOT_YET_RUN }, full: { c16: NOT_YET_RUN, c1: NOT_YET_RUN } };
+    for (const mode of ['normal', 'full'] as const) {
+      const ports = await stintPorts();
+      const d = stintDir(base, `sync-${mode}`, writeTrust, ports, `{ kind: sqlite, path: ./stint.db, synchronous: ${mode} }`);
+      const s = await startStint(d.dir, d.config, ports);
+      children.push(s);
+      await loader.run([ports.http], 'cold', 16, WARMUP, { reset: true });
+      syncRuns[mode] = { c16: await loader.run([ports.http], 'cold', 16, CALLS.c16), c1: await loader.run([ports.http], 'cold', 1, CALLS.c1) };
+      await stopChild(s);
+    }
 
     // The table.
     const echo16 = { perSecond: (echoBefore.c16.perSecond + echoAfter.c16.perSecond) / 2, p99Ms: (echoBefore.c16.p99Ms + echoAfter.c16.p99Ms) / 2 };
