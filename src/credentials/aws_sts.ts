@@ -20,6 +20,7 @@ import { epochSeconds } from '../clock.js';
 import { ConfigError, StintError, UpstreamError } from '../errors.js';
 import { boundedDuration } from '../config/fields.js';
 import { AWS_STS_KIND, classifyStsError } from './aws/errors.js';
+import { lazySdkClient } from './aws/lazy_client.js';
 import { readStaticAwsCredentials, staticAwsCredentialsSchema } from './aws/static_credentials.js';
 import { createOlderSessionsRevoker, revokeOlderSessionsSchema, ROUTINE_REVOKE_CAUSES, type OlderSessionsRevoker, type RevokeCause } from './aws/revoke_older_sessions.js';
 import { sessionName, sessionOptions, sessionTags, webIdentityClaims } from './aws/session.js';
@@ -90,14 +91,7 @@ export function createAwsStsProviders(input: z.input<typeof awsProviderConfigSch
   const staticCredentials = readStaticAwsCredentials(config.credentials, 'providers.aws.credentials');
   const timeoutMs = config.timeout * 1000;
   // The STS SDK (~16 MiB once loaded) is imported at the first issuance, not at start.
-  let sdk: Promise<typeof import('@aws-sdk/client-sts')> | null = null;
-  let created: STSClient | null = null;
-  const stsClient = async (): Promise<{ client: STSClient; sts: typeof import('@aws-sdk/client-sts') }> => {
-    sdk ??= import('@aws-sdk/client-sts');
-    const sts = await sdk;
-    created ??= newClient(sts.STSClient);
-    return { client: created, sts };
-  };
+  const stsClient = lazySdkClient(() => import('@aws-sdk/client-sts'), (sts) => newClient(sts.STSClient));
   const newClient = (Client: typeof STSClient): STSClient => new Client({
     region: config.region,
     ...(config.endpoint ? { endpoint: config.endpoint } : {}),
@@ -138,7 +132,7 @@ export function createAwsStsProviders(input: z.input<typeof awsProviderConfigSch
       const webIdentityToken = config.mode === 'web-identity' ? await mint(grant, config.webIdentityAudience, undefined, webIdentityClaims(tags, name)) : '';
       // The answer is checked inside the timed call, so a bad one counts as a failed upstream call.
       return callUpstream({ kind: AWS_STS_KIND, operation, timeoutMs, observe: deps.onUpstreamCall, classify: classifyStsError }, async (abortSignal) => {
-        const { client, sts } = await stsClient();
+        const { client, mod: sts } = await stsClient.get();
         const out =
           config.mode === 'web-identity'
             ? await client.send(new sts.AssumeRoleWithWebIdentityCommand({ RoleArn: roleArn, RoleSessionName: name, WebIdentityToken: webIdentityToken, DurationSeconds: durationSeconds, ...policy }), { abortSignal })
@@ -154,7 +148,7 @@ export function createAwsStsProviders(input: z.input<typeof awsProviderConfigSch
     },
 
     async close(): Promise<void> {
-      created?.destroy();
+      stsClient.destroy();
       olderSessions?.close();
     },
   };

@@ -20,6 +20,7 @@ import { boundedDuration } from '../../config/fields.js';
 import { callUpstream, type UpstreamObserver } from '../../upstream/call.js';
 import type { Clock } from '../../clock.js';
 import type { GrantRef, RevokeResult } from '../provider.js';
+import { lazySdkClient } from './lazy_client.js';
 import { readStaticAwsCredentials, staticAwsCredentialsSchema } from './static_credentials.js';
 import { AWS_STS_KIND, classifyAwsSdkError, sanitizeCode, type AwsServiceErrors } from './errors.js';
 
@@ -156,20 +157,18 @@ export function createOlderSessionsRevoker(config: RevokeOlderSessionsConfig, de
   const credentials = readStaticAwsCredentials(config.credentials, 'providers.aws.revokeOlderSessions.credentials');
   const timeoutMs = config.timeout * 1000;
   // The IAM SDK is imported at the first revocation, not at start (as the STS SDK is).
-  let sdk: Promise<typeof import('@aws-sdk/client-iam')> | null = null;
-  let client: IAMClient | null = null;
-  const iam = async (): Promise<{ client: IAMClient; mod: typeof import('@aws-sdk/client-iam') }> => {
-    sdk ??= import('@aws-sdk/client-iam');
-    const mod = await sdk;
-    client ??= new mod.IAMClient({
-      region: config.region,
-      ...(config.endpoint ? { endpoint: config.endpoint } : {}),
-      maxAttempts: 2,
-      requestHandler: { connectionTimeout: timeoutMs, requestTimeout: timeoutMs },
-      ...(credentials ? { credentials } : {}),
-    });
-    return { client, mod };
-  };
+  const iamClient = lazySdkClient(
+    () => import('@aws-sdk/client-iam'),
+    (mod) =>
+      new mod.IAMClient({
+        region: config.region,
+        ...(config.endpoint ? { endpoint: config.endpoint } : {}),
+        maxAttempts: 2,
+        requestHandler: { connectionTimeout: timeoutMs, requestTimeout: timeoutMs },
+        ...(credentials ? { credentials } : {}),
+      }),
+  );
+  const iam = (): Promise<{ client: IAMClient; mod: typeof import('@aws-sdk/client-iam') }> => iamClient.get();
   const call = <T>(operation: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T> =>
     callUpstream({ kind: AWS_STS_KIND, operation, timeoutMs, observe: deps.onUpstreamCall, classify: classifyIamError }, fn);
 
@@ -227,7 +226,7 @@ export function createOlderSessionsRevoker(config: RevokeOlderSessionsConfig, de
       }
     },
     close() {
-      client?.destroy();
+      iamClient.destroy();
     },
   };
 }
