@@ -10,10 +10,11 @@
  * `instanceState`, `tagSet`), errors EC2's `<Response><Errors><Error><Code>`: an unknown instance
  * is `InvalidInstanceID.NotFound` (400), a bad signature `AuthFailure` (401).
  */
+import { closeWithConnections, readQueryForm } from './aws_query_server.js';
 import { parseSigV4, sigV4Matches } from './sigv4.js';
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 
 const NS = 'http://ec2.amazonaws.com/doc/2016-11-15/';
 const STATE_CODES: Readonly<Record<string, number>> = { pending: 0, running: 16, 'shutting-down': 32, terminated: 48, stopping: 64, stopped: 80 };
@@ -51,19 +52,14 @@ export class FakeEc2 {
   /** `http://127.0.0.1:<port>`: the SDK's `endpoint`. */
   readonly url: string;
   readonly calls: Ec2Call[] = [];
-  readonly #server: Server;
-  readonly #sockets = new Set<Socket>();
+  readonly #close: () => Promise<void>;
   readonly #instances = new Map<string, FakeInstance>();
   readonly #principals = new Map<string, Ec2Principal>();
 
   private constructor(server: Server, url: string, options: { principals?: readonly Ec2Principal[] }) {
-    this.#server = server;
     this.url = url;
     for (const p of options.principals ?? []) this.#principals.set(p.accessKeyId, p);
-    server.on('connection', (s: Socket) => {
-      this.#sockets.add(s);
-      s.on('close', () => this.#sockets.delete(s));
-    });
+    this.#close = closeWithConnections(server);
     server.on('request', (req: IncomingMessage, res: ServerResponse) => void this.#handle(req, res));
   }
 
@@ -90,15 +86,11 @@ export class FakeEc2 {
   }
 
   async close(): Promise<void> {
-    for (const s of this.#sockets) s.destroy();
-    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    await this.#close();
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    const body = Buffer.concat(chunks).toString('utf8');
-    const form = new URLSearchParams(body);
+    const { body, form } = await readQueryForm(req);
     const instanceIds = [...form].filter(([k]) => /^InstanceId\.\d+$/.test(k)).map(([, v]) => v);
     const call: Ec2Call = { action: form.get('Action') ?? '', instanceIds, signedBy: /Credential=([^/]+)\//.exec(req.headers.authorization ?? '')?.[1], outcome: 'ok' };
     this.calls.push(call);

@@ -14,9 +14,10 @@
  * Actions: PutRolePolicy, GetRolePolicy, DeleteRolePolicy on the roles added with `addRole`.
  * Every request is recorded (`calls`); failures are injected with `fail` / `failNext`.
  */
+import { closeWithConnections, FailureSwitch, readQueryForm } from './aws_query_server.js';
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { parseSigV4, rfc3986, sigV4Matches } from './sigv4.js';
 
 const NS = 'https://iam.amazonaws.com/doc/2010-05-08/';
@@ -69,24 +70,18 @@ export class FakeIam {
   /** The account id in ARNs. */
   readonly accountId = '123456789012';
 
-  readonly #server: Server;
-  readonly #sockets = new Set<Socket>();
+  readonly #close: () => Promise<void>;
   readonly #principals = new Map<string, IamPrincipal>();
   /** role name → policy name → policy document (JSON text as written). */
   readonly #roles = new Map<string, Map<string, string>>();
-  #failure: IamFailureMode = 'none';
   /** Called after each successful PutRolePolicy (e.g. to play a concurrent writer). */
   afterPut: ((role: string, policy: string) => void) | null = null;
-  readonly #queue: IamFailureMode[] = [];
+  readonly #failures = new FailureSwitch<Exclude<IamFailureMode, 'none'>>();
 
   private constructor(server: Server, url: string, principals: readonly IamPrincipal[]) {
-    this.#server = server;
     this.url = url;
     for (const p of principals) this.#principals.set(p.accessKeyId, p);
-    server.on('connection', (socket: Socket) => {
-      this.#sockets.add(socket);
-      socket.on('close', () => this.#sockets.delete(socket));
-    });
+    this.#close = closeWithConnections(server);
     server.on('request', (req: IncomingMessage, res: ServerResponse) => void this.#handle(req, res));
   }
 
@@ -126,18 +121,17 @@ export class FakeIam {
 
   /** Fail every call until `recover()`. */
   fail(mode: IamFailureMode): void {
-    this.#failure = mode;
+    this.#failures.always(mode);
   }
 
   /** Fail only the next `times` calls. */
   failNext(mode: IamFailureMode, times = 1): void {
-    for (let i = 0; i < times; i++) this.#queue.push(mode);
+    this.#failures.next(mode, times);
   }
 
   /** Serve normally again. */
   recover(): void {
-    this.#failure = 'none';
-    this.#queue.length = 0;
+    this.#failures.recover();
   }
 
   /** Calls of one action. */
@@ -147,21 +141,17 @@ export class FakeIam {
 
   /** Stop listening and drop open connections. */
   async close(): Promise<void> {
-    for (const s of this.#sockets) s.destroy();
-    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    await this.#close();
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    const body = Buffer.concat(chunks).toString('utf8');
-    const form = new URLSearchParams(body);
+    const { body, form } = await readQueryForm(req);
     const params: Record<string, string> = {};
     for (const [k, v] of form) params[k] = v;
     const sig = parseSigV4(req);
     const call: IamCall = { action: form.get('Action') ?? '', params, ...(sig ? { signedBy: sig.accessKeyId } : {}), outcome: 'ok' };
     this.calls.push(call);
-    const failure = this.#queue.shift() ?? this.#failure;
+    const failure = this.#failures.take();
     if (failure === 'close') {
       call.outcome = 'closed';
       req.socket.destroy();

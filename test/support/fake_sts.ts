@@ -27,10 +27,11 @@
  * Every request is recorded (`calls`) with the parameters it carried, for assertions. Failures
  * are injected with `fail(mode)` (every call) or `failNext(mode, n)` (the next n calls).
  */
+import { closeWithConnections, FailureSwitch, readQueryForm } from './aws_query_server.js';
 import { parseSigV4, sigV4Matches } from './sigv4.js';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
 import type { Clock } from '../../src/clock.js';
 
@@ -167,28 +168,22 @@ export class FakeSts {
   /** The account id in ARNs. */
   readonly accountId = '123456789012';
 
-  readonly #server: Server;
-  readonly #sockets = new Set<Socket>();
+  readonly #close: () => Promise<void>;
   readonly #clock: Clock;
   readonly #roles = new Map<string, StsRole>();
   readonly #principals = new Map<string, StsPrincipal>();
   #issuer: string | undefined;
   #audience: string;
-  #failure: StsFailureMode | StsErrorAnswer = 'none';
-  readonly #queue: (StsFailureMode | StsErrorAnswer)[] = [];
+  readonly #failures = new FailureSwitch<Exclude<StsFailureMode, 'none'> | StsErrorAnswer>();
 
   private constructor(server: Server, url: string, options: FakeStsOptions) {
-    this.#server = server;
     this.url = url;
     this.#clock = options.clock ?? { now: () => Date.now() };
     this.#issuer = options.trustedIssuer;
     this.#audience = options.audience ?? 'sts.amazonaws.com';
     for (const r of options.roles ?? []) this.addRole(r);
     for (const p of options.principals ?? []) this.addPrincipal(p);
-    server.on('connection', (socket: Socket) => {
-      this.#sockets.add(socket);
-      socket.on('close', () => this.#sockets.delete(socket));
-    });
+    this.#close = closeWithConnections(server);
     server.on('request', (req: IncomingMessage, res: ServerResponse) => void this.#handle(req, res));
   }
 
@@ -225,18 +220,17 @@ export class FakeSts {
 
   /** Fail every call in `mode` until `recover()`. */
   fail(mode: StsFailureMode | StsErrorAnswer): void {
-    this.#failure = mode;
+    this.#failures.always(mode);
   }
 
   /** Fail only the next `times` calls in `mode`. */
   failNext(mode: StsFailureMode | StsErrorAnswer, times = 1): void {
-    for (let i = 0; i < times; i++) this.#queue.push(mode);
+    this.#failures.next(mode, times);
   }
 
   /** Serve normally again. */
   recover(): void {
-    this.#failure = 'none';
-    this.#queue.length = 0;
+    this.#failures.recover();
   }
 
   /** Calls of one action. */
@@ -251,20 +245,16 @@ export class FakeSts {
 
   /** Stop listening and drop open connections. */
   async close(): Promise<void> {
-    for (const s of this.#sockets) s.destroy();
-    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    await this.#close();
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    const body = Buffer.concat(chunks).toString('utf8');
-    const form = new URLSearchParams(body);
+    const { body, form } = await readQueryForm(req);
     const params: Record<string, string> = {};
     for (const [k, v] of form) if (k !== 'WebIdentityToken') params[k] = v;
     const call: StsCall = { action: form.get('Action') ?? '', params, signed: req.headers.authorization !== undefined, tags: [], transitiveTagKeys: [], outcome: 'ok' };
     this.calls.push(call);
-    const failure = this.#queue.shift() ?? this.#failure;
+    const failure = this.#failures.take();
     if (failure === 'close') {
       call.outcome = 'closed';
       req.socket.destroy();
