@@ -9,12 +9,13 @@ import { Auditor } from '../../src/audit/auditor.js';
 import { breakGlassConfigSchema } from '../../src/config/break_glass.js';
 import type { CredentialProvider } from '../../src/credentials/provider.js';
 import { StintError } from '../../src/errors.js';
-import { BreakGlassService } from '../../src/pipeline/break_glass.js';
+import type { BreakGlassService } from '../../src/pipeline/break_glass.js';
 import { openSqliteStore } from '../../src/store/sqlite.js';
 import type { Store } from '../../src/store/store.js';
 import { createLogger } from '../../src/telemetry/logger.js';
 import { StintMetrics } from '../../src/telemetry/metrics.js';
 import { FakeClock } from '../support/fake_clock.js';
+import { breakGlassService } from './fixtures.js';
 
 let issued: string[];
 const vault: CredentialProvider = {
@@ -39,18 +40,7 @@ beforeEach(() => {
   store = openSqliteStore(':memory:');
   clock = new FakeClock();
   metrics = new StintMetrics({ defaultMetrics: false });
-  const logger = createLogger('silent');
-  bg = new BreakGlassService({
-    config: breakGlassConfigSchema.parse({ credentials: [{ name: 'db-admin', kind: 'vault', target: 'database/creds/admin', ttl: '10m' }] }),
-    store,
-    auditor: new Auditor(store, logger, clock),
-    providers: { get: () => vault, has: (k) => k === 'vault', kinds: () => ['vault'] },
-    clock,
-    logger,
-    metrics,
-    trustDomain: 'stint.test',
-    maxTtlSeconds: 3600,
-  });
+  bg = breakGlassService({ store, clock, metrics, auditor: new Auditor(store, createLogger('silent'), clock), provider: vault, credentials: [{ name: 'db-admin', kind: 'vault', target: 'database/creds/admin', ttl: '10m' }] });
 });
 afterEach(async () => {
   await store.close();

@@ -16,13 +16,13 @@ import { breakGlassConfigSchema, breakGlassTicketSchema } from '../../src/config
 import type { CredentialProvider } from '../../src/credentials/provider.js';
 import { StintError } from '../../src/errors.js';
 import { fingerprint } from '../../src/fingerprint.js';
-import { BreakGlassService } from '../../src/pipeline/break_glass.js';
-import { BreakGlassTicketApprovals, BreakGlassTicketVerifier } from '../../src/pipeline/break_glass_ticket.js';
+import type { BreakGlassService, BreakGlassStatus } from '../../src/pipeline/break_glass.js';
 import { openSqliteStore } from '../../src/store/sqlite.js';
 import type { Store } from '../../src/store/store.js';
 import { createLogger } from '../../src/telemetry/logger.js';
 import { StintMetrics } from '../../src/telemetry/metrics.js';
 import { FakeClock } from '../support/fake_clock.js';
+import { breakGlassService } from './fixtures.js';
 
 const ISSUER = 'https://tickets.example.com';
 const AUDIENCE = 'stint-break-glass';
@@ -59,29 +59,20 @@ let metrics: StintMetrics;
 let bg: BreakGlassService;
 let auditor: Auditor;
 
-function approvals(ticket: Record<string, unknown> = {}): BreakGlassTicketApprovals {
-  const config = breakGlassTicketSchema.parse({ issuer: ISSUER, audience: AUDIENCE, jwksUrl, maxLifetime: '10m', ...ticket });
-  const logger = createLogger('silent');
-  return new BreakGlassTicketApprovals({ verifier: new BreakGlassTicketVerifier(config, { store, clock }), requests: bg, auditor, logger, metrics, trustDomain: 'stint.test' });
+const CREDENTIALS = [{ name: 'db-admin', kind: 'vault', target: 'database/creds/admin', ttl: '10m' }, { name: 'other-set', kind: 'vault', target: 'x' }];
+
+/** Approval by ticket through the break-glass service configured with this ticket issuer (same store: same requests). */
+function approvals(ticket: Record<string, unknown> = {}, approvalsNeeded?: number): { approve(id: string, ticket: string, actor: string): Promise<BreakGlassStatus> } {
+  const withTickets = breakGlassService({ store, clock, metrics, auditor, provider: vault, credentials: CREDENTIALS, ticket: { issuer: ISSUER, audience: AUDIENCE, jwksUrl, maxLifetime: '10m', ...ticket }, ...(approvalsNeeded ? { approvals: approvalsNeeded } : {}) });
+  return { approve: (id, t, actor) => withTickets.approveWithTicket(id, t, actor) };
 }
 
 beforeEach(() => {
   store = openSqliteStore(':memory:');
   clock = new FakeClock();
   metrics = new StintMetrics({ defaultMetrics: false });
-  const logger = createLogger('silent');
-  auditor = new Auditor(store, logger, clock);
-  bg = new BreakGlassService({
-    config: breakGlassConfigSchema.parse({ credentials: [{ name: 'db-admin', kind: 'vault', target: 'database/creds/admin', ttl: '10m' }, { name: 'other-set', kind: 'vault', target: 'x' }] }),
-    store,
-    auditor,
-    providers: { get: () => vault, has: (k) => k === 'vault', kinds: () => ['vault'] },
-    clock,
-    logger,
-    metrics,
-    trustDomain: 'stint.test',
-    maxTtlSeconds: 3600,
-  });
+  auditor = new Auditor(store, createLogger('silent'), clock);
+  bg = breakGlassService({ store, clock, metrics, auditor, provider: vault, credentials: CREDENTIALS });
 });
 afterEach(async () => {
   await store.close();
@@ -131,14 +122,11 @@ describe('an admin plus a signed ticket', () => {
   });
 
   it('one ticket counts at most once per request: with three approvals, the third must be an admin', async () => {
-    const three = new BreakGlassService({
-      config: breakGlassConfigSchema.parse({ approvals: 3, credentials: [{ name: 'db-admin', kind: 'vault', target: 't' }] }),
-      store, auditor, providers: { get: () => vault, has: (k) => k === 'vault', kinds: () => ['vault'] }, clock, logger: createLogger('silent'), metrics, trustDomain: 'stint.test', maxTtlSeconds: 3600,
-    });
+    const three = breakGlassService({ store, clock, metrics, auditor, provider: vault, credentials: [{ name: 'db-admin', kind: 'vault', target: 't' }], approvals: 3 });
     bg = three;
     const req = await three.request('db-admin', 'r', undefined, 'alice');
-    expect(await approvals().approve(req.id, await ticket(), 'alice')).toMatchObject({ state: 'pending' });
-    expect(await code(approvals().approve(req.id, await ticket(), 'bob'))).toBe('ERR_INVALID_REQUEST/ticket_already_counted');
+    expect(await approvals({}, 3).approve(req.id, await ticket(), 'alice')).toMatchObject({ state: 'pending' });
+    expect(await code(approvals({}, 3).approve(req.id, await ticket(), 'bob'))).toBe('ERR_INVALID_REQUEST/ticket_already_counted');
     expect(await three.approve(req.id, 'bob')).toMatchObject({ state: 'approved' });
   });
 
@@ -179,7 +167,7 @@ describe('an admin plus a signed ticket', () => {
 
   it('a static public key works as the JWKS does; a released or expired request takes no ticket', async () => {
     const pem = ticketKey.publicKey.export({ format: 'pem', type: 'spki' }).toString();
-    const staticApprovals = (): BreakGlassTicketApprovals => approvals({ jwksUrl: undefined, publicKey: pem });
+    const staticApprovals = (): ReturnType<typeof approvals> => approvals({ jwksUrl: undefined, publicKey: pem });
     const req = await bg.request('db-admin', 'r', undefined, 'alice');
     expect(await code(staticApprovals().approve(req.id, await ticket({}, otherKey.privateKey), 'alice'))).toBe('ERR_TOKEN_SIGNATURE_INVALID/ticket_signature_invalid');
     await staticApprovals().approve(req.id, await ticket(), 'alice');

@@ -10,6 +10,14 @@ import { StintError } from '../../src/errors.js';
 import type { IdentityVerifier } from '../../src/pipeline/contracts.js';
 import { ExchangePipeline, type ExchangeDeps } from '../../src/pipeline/exchange.js';
 import { k8s } from '../policy/helpers.js';
+import type { Auditor } from '../../src/audit/auditor.js';
+import type { Clock } from '../../src/clock.js';
+import { breakGlassConfigSchema } from '../../src/config/break_glass.js';
+import type { CredentialProvider } from '../../src/credentials/provider.js';
+import { BreakGlassService } from '../../src/pipeline/break_glass.js';
+import type { Store } from '../../src/store/store.js';
+import { createLogger } from '../../src/telemetry/logger.js';
+import type { StintMetrics } from '../../src/telemetry/metrics.js';
 
 /** The `payments` rule's name and match, as the first lines of a rule in a policy's `rules:` list. */
 export const PAYMENTS_RULE = `  - name: payments
@@ -42,4 +50,20 @@ export async function refusedCode(p: Promise<unknown>): Promise<string> {
   const e = await p.then(() => null, (err: unknown) => err);
   expect(e).toBeInstanceOf(StintError);
   return (e as StintError).code;
+}
+
+/** The break-glass service the in-process tests run: sealed `credentials` served by `provider`, a ticket issuer when `ticket` is given. */
+export function breakGlassService(deps: { store: Store; clock: Clock; metrics: StintMetrics; auditor: Auditor; provider: CredentialProvider; credentials: readonly Record<string, unknown>[]; ticket?: Record<string, unknown>; approvals?: number }): BreakGlassService {
+  const { provider } = deps;
+  return new BreakGlassService({
+    config: breakGlassConfigSchema.parse({ credentials: deps.credentials, ...(deps.ticket ? { ticket: deps.ticket } : {}), ...(deps.approvals ? { approvals: deps.approvals } : {}) }),
+    store: deps.store,
+    auditor: deps.auditor,
+    providers: { get: () => provider, has: (k) => k === provider.kind, kinds: () => [provider.kind] },
+    clock: deps.clock,
+    logger: createLogger('silent'),
+    metrics: deps.metrics,
+    trustDomain: 'stint.test',
+    maxTtlSeconds: 3600,
+  });
 }
