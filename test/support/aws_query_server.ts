@@ -53,3 +53,17 @@ export class FailureSwitch<M> {
     return this.#queue.shift() ?? this.#always;
   }
 }
+
+/** Play a connection-level failure: 'close' drops the socket, 'hang' never answers; true when the call ends here. */
+export function connectionFailure<F>(failure: F, call: { outcome: string }, req: IncomingMessage): failure is Extract<F, 'close' | 'hang'> {
+  if (failure === 'close') {
+    call.outcome = 'closed';
+    req.socket.destroy();
+    return true;
+  }
+  if (failure === 'hang') {
+    call.outcome = 'hung';
+    return true;
+  }
+  return false;
+}

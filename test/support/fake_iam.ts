@@ -14,7 +14,7 @@
  * Actions: PutRolePolicy, GetRolePolicy, DeleteRolePolicy on the roles added with `addRole`.
  * Every request is recorded (`calls`); failures are injected with `fail` / `failNext`.
  */
-import { closeWithConnections, FailureSwitch, readQueryForm } from './aws_query_server.js';
+import { closeWithConnections, connectionFailure, FailureSwitch, readQueryForm } from './aws_query_server.js';
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -152,15 +152,7 @@ export class FakeIam {
     const call: IamCall = { action: form.get('Action') ?? '', params, ...(sig ? { signedBy: sig.accessKeyId } : {}), outcome: 'ok' };
     this.calls.push(call);
     const failure = this.#failures.take();
-    if (failure === 'close') {
-      call.outcome = 'closed';
-      req.socket.destroy();
-      return;
-    }
-    if (failure === 'hang') {
-      call.outcome = 'hung';
-      return;
-    }
+    if (connectionFailure(failure, call, req)) return;
     try {
       if (req.method !== 'POST') throw new IamFault(405, 'InvalidAction', 'IAM Query API requests are POSTs here');
       this.#authenticate(req, body, sig);

@@ -27,7 +27,7 @@
  * Every request is recorded (`calls`) with the parameters it carried, for assertions. Failures
  * are injected with `fail(mode)` (every call) or `failNext(mode, n)` (the next n calls).
  */
-import { closeWithConnections, FailureSwitch, readQueryForm } from './aws_query_server.js';
+import { closeWithConnections, connectionFailure, FailureSwitch, readQueryForm } from './aws_query_server.js';
 import { parseSigV4, sigV4Matches } from './sigv4.js';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -255,15 +255,7 @@ export class FakeSts {
     const call: StsCall = { action: form.get('Action') ?? '', params, signed: req.headers.authorization !== undefined, tags: [], transitiveTagKeys: [], outcome: 'ok' };
     this.calls.push(call);
     const failure = this.#failures.take();
-    if (failure === 'close') {
-      call.outcome = 'closed';
-      req.socket.destroy();
-      return;
-    }
-    if (failure === 'hang') {
-      call.outcome = 'hung';
-      return;
-    }
+    if (connectionFailure(failure, call, req)) return;
     if (failure === 'bad-gateway') {
       call.outcome = 'bad-gateway';
       res.writeHead(502, { 'content-type': 'text/html' }).end('<html><head><title>502 Bad Gateway</title></head><body>502 Bad Gateway</body></html>');
