@@ -34,6 +34,10 @@ export interface PrecheckedToken {
   readonly issuer: string | undefined;
   /** Fingerprint of the token, safe for logs and errors. */
   readonly fingerprint: string;
+  /** The three base64url segments as the token carries them; the signing input is `header.payload`. */
+  readonly segments: readonly [header: string, payload: string, signature: string];
+  /** The signature bytes, decoded once here (canonical base64url, a length `alg` can produce). */
+  readonly signature: Buffer;
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
@@ -85,6 +89,8 @@ export function precheckToken(token: unknown, options: PrecheckOptions): Prechec
     get fingerprint() {
       return fp();
     },
+    segments: [headerSegment, payloadSegment, signatureSegment],
+    signature,
   };
 }
 

@@ -1,14 +1,18 @@
 /**
- * Verify a compact JWS subject token: Stint's precheck, then jose `jwtVerify` for the signature
- * and the registered claims, then Stint's audience and lifetime rules. jose does all signature
- * verification. Every failure is a TokenError (or ERR_ISSUER_UNAVAILABLE) with a stable code.
+ * Verify a compact JWS subject token: Stint's precheck (which decodes the token once, strictly),
+ * the issuer's key chosen by jose (key_source.ts), the signature with node:crypto synchronously
+ * (jws_signature.ts, issue 12), the registered claims as jose's jwtVerify checked them
+ * (registered_claims.ts), then Stint's `sub`, audience and lifetime rules. Every failure is a
+ * TokenError (or ERR_ISSUER_UNAVAILABLE) with a stable code.
  */
-import { jwtVerify, type JWTVerifyGetKey, type JWTVerifyOptions } from 'jose';
+import type { FlattenedJWSInput, JWTHeaderParameters, JWTVerifyGetKey } from 'jose';
 import type { Clock } from '../../clock.js';
 import { TokenError } from '../../errors.js';
 import { checkAudience } from './check_audience.js';
+import { jwsVerificationKey, verifyJwsSignature } from './jws_signature.js';
 import { mapJoseError } from './map_jose_error.js';
 import { precheckToken, type PrecheckedToken } from './precheck.js';
+import { checkRegisteredClaims } from './registered_claims.js';
 
 /** What a token must satisfy for one issuer. Durations are in seconds. */
 export interface JwtVerifyPolicy {
@@ -56,22 +60,43 @@ export async function verifyPrechecked(
 ): Promise<VerifiedJwt> {
   const fp = (): string => prechecked.fingerprint;
   const legacy = policy.legacy ?? false;
-  const options: JWTVerifyOptions = {
-    issuer: policy.issuer,
-    algorithms: [...policy.algorithms],
-    clockTolerance: policy.clockSkew,
-    requiredClaims: legacy ? ['iss', 'sub'] : ['iss', 'sub', 'exp', 'aud'],
-    currentDate: new Date(clock.now()),
-  };
-  // jose only checks `iat` against the clock when maxTokenAge is set, and then requires it.
-  if (prechecked.payload['iat'] !== undefined) options.maxTokenAge = policy.maxLifetime;
+  const { alg, header, segments } = prechecked;
+  // The precheck applied the issuer's allowlist; a policy override (legacy tokens) is checked again.
+  if (!policy.algorithms.includes(alg)) {
+    throw new TokenError('ERR_TOKEN_ALG_NOT_ALLOWED', 'token algorithm is not allowed', { fingerprint: fp(), reason: 'alg_not_in_allowlist' });
+  }
 
-  let claims: Record<string, unknown>;
+  let key: unknown;
   try {
-    ({ payload: claims } = await jwtVerify(token, getKey, options));
+    const jws: FlattenedJWSInput = { protected: segments[0], payload: segments[1], signature: segments[2] };
+    key = await getKey(header as JWTHeaderParameters, jws);
   } catch (err) {
     throw mapJoseError(err, fp());
   }
+  const keyObject = jwsVerificationKey(alg, key);
+  if (keyObject === null) {
+    throw new TokenError('ERR_TOKEN_KEY_NOT_FOUND', "the issuer's matching key is unusable", { fingerprint: fp(), reason: 'key_unusable' });
+  }
+  // The signing input is `header.payload` as ASCII (the precheck admitted base64url characters only).
+  const signingInput = Buffer.from(`${segments[0]}.${segments[1]}`, 'latin1');
+  if (!verifyJwsSignature(alg, keyObject, signingInput, prechecked.signature)) {
+    throw new TokenError('ERR_TOKEN_SIGNATURE_INVALID', 'token signature is invalid', { fingerprint: fp(), reason: 'signature' });
+  }
+
+  // The precheck's strict parse equals JSON.parse's (duplicates and overflowing numbers refused).
+  const claims = prechecked.payload;
+  checkRegisteredClaims(
+    claims,
+    {
+      issuer: policy.issuer,
+      requiredClaims: legacy ? ['iss', 'sub'] : ['iss', 'sub', 'exp', 'aud'],
+      clockTolerance: policy.clockSkew,
+      now: Math.floor(clock.now() / 1000),
+      // `iat` is checked against the clock (and the maximum age) only when the token carries it.
+      maxTokenAge: claims['iat'] !== undefined ? policy.maxLifetime : undefined,
+    },
+    fp,
+  );
 
   if (typeof claims['sub'] !== 'string' || claims['sub'].length === 0) {
     throw new TokenError('ERR_TOKEN_CLAIM_INVALID', 'token "sub" must be a non-empty string', { claim: 'sub', reason: 'invalid', fingerprint: fp() });
