@@ -2,10 +2,11 @@ import { errors } from 'jose';
 import { StintError, TokenError } from '../../errors.js';
 
 /**
- * Map an error thrown during jose verification to Stint's taxonomy. Our own errors pass
- * through; jose errors become TokenErrors with a stable code; jose's message and the claims set
- * it carries are dropped (only the claim name and reason survive). Unknown errors become
- * ERR_INTERNAL.
+ * Map an error thrown by jose (today: its key selection, the key source's getKey, in verify.ts)
+ * to Stint's taxonomy. Our own errors pass through; jose errors become TokenErrors with a stable
+ * code; jose's message and any claims set it carries are dropped (only the claim name and reason
+ * survive). Unknown errors become ERR_INTERNAL. The claim classes keep their mapping, which
+ * registered_claims.ts reproduces (its tests compare the two).
  */
 export function mapJoseError(err: unknown, fp: string): StintError {
   if (err instanceof StintError) return err;
