@@ -124,7 +124,9 @@ function keyObjectFits(key: KeyObject, rule: AlgorithmRule): boolean {
  */
 export function verifyJwsSignature(alg: string, key: KeyObject, signingInput: Uint8Array, signature: Uint8Array): boolean {
   const rule = RULES.get(alg);
-  if (rule === undefined) return false;
+  // crypto.verify picks the scheme from the key, not from the options: an RSA key given for ES256
+  // would check a PKCS #1 v1.5 signature. The key is checked against the algorithm here too.
+  if (rule === undefined || !keyObjectFits(key, rule)) return false;
   try {
     switch (rule.keyType) {
       case 'rsa':

@@ -153,10 +153,15 @@ describe('verifyJwsSignature', () => {
     expect(verifyJwsSignature('RS256', rsa2048.publicKey, data, rs256)).toBe(true);
   });
 
-  it('answers false for an unknown algorithm or a key of the wrong type instead of throwing', () => {
+  it('answers false for an unknown algorithm or a key that does not fit it, even under a signature valid for that key', () => {
     const rs256 = signFor('RS256', data, rsa2048.privateKey);
     expect(verifyJwsSignature('HS256', rsa2048.publicKey, data, rs256)).toBe(false);
+    // crypto.verify follows the key: without the check, an RSA key would verify RS256 as "ES256".
     expect(verifyJwsSignature('ES256', rsa2048.publicKey, data, rs256)).toBe(false);
+    const p384WithSha256 = sign('sha256', data, { key: p384.privateKey, dsaEncoding: 'ieee-p1363' });
+    expect(verifyJwsSignature('ES256', p384.publicKey, data, p384WithSha256)).toBe(false);
+    expect(verifyJwsSignature('RS256', rsa1024.publicKey, data, signFor('RS256', data, rsa1024.privateKey))).toBe(false);
     expect(verifyJwsSignature('EdDSA', p256.publicKey, data, Buffer.alloc(64))).toBe(false);
+    expect(verifyJwsSignature('RS256', rsa2048.publicKey, data, rs256)).toBe(true);
   });
 });
