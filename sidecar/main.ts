@@ -12,6 +12,7 @@
  */
 import './v8_flags.js';
 import { ConfigError, StintError, toStintError } from '../src/errors.js';
+import { loadSidecarConfig } from './config/load.js';
 import { createLogger } from './log.js';
 
 const USAGE = `usage: stint-sidecar [sidecar|init] [--config FILE]
@@ -53,9 +54,10 @@ async function main(): Promise<number> {
     console.error(USAGE);
     return parsed ? 64 : 0;
   }
+  // The configuration check (a child process, the longest step of a start) begins first; loading
+  // the program overlaps with it, neither waits for the other.
+  const checked = loadSidecarConfig(parsed.config);
   const log = createLogger('info');
-  // The configuration check (a child process) and loading the program overlap: neither waits for the other.
-  const checked = import('./config/load.js').then((m) => m.loadSidecarConfig(parsed.config));
   const [config, run] = await Promise.all([checked, import('./run.js')]);
   log.setLevel(config.log.level);
   if (parsed.mode === 'init') return run.runInit(config, log);

@@ -31,16 +31,27 @@ interface Runtime {
 const now = (): number => Date.now();
 
 async function setUp(config: SidecarConfig, log: Logger): Promise<Runtime> {
-  const client = await StintClient.create(config.stint, { now });
+  // The client, the subject token source and every output are made at once (each may import its
+  // module): the first exchange waits for the slowest of them, not for their sum. The failure
+  // reported is the first in this order, as when they were made one after the other.
+  const clientMade = StintClient.create(config.stint, { now });
+  const [madeClient, madeSource, madeOutputs] = await Promise.allSettled([
+    clientMade,
+    createSubjectTokenSource(config.subjectToken, { nonce: async (kind) => (await clientMade).nonce(kind), now }),
+    Promise.all(config.credentials.map((c) => Promise.all(c.outputs.map((oc) => createOutput(oc, { log, now }))))),
+  ]);
+  if (madeClient.status === 'rejected') throw madeClient.reason;
+  if (madeSource.status === 'rejected') throw madeSource.reason;
+  if (madeOutputs.status === 'rejected') throw madeOutputs.reason;
+  const client = madeClient.value;
+  const subjectToken = madeSource.value;
   const metrics = new SidecarMetrics();
-  const subjectToken = await createSubjectTokenSource(config.subjectToken, { nonce: (kind) => client.nonce(kind), now });
   const policy: RenewalPolicy = config.renewal;
   const keepers: CredentialKeeper[] = [];
   const outputs: Output[] = [];
-  for (const c of config.credentials) {
+  for (const [i, c] of config.credentials.entries()) {
     const own: Output[] = [];
-    for (const oc of c.outputs) {
-      const o = await createOutput(oc, { log, now });
+    for (const o of madeOutputs.value[i]!) {
       await o.start?.();
       own.push(o);
       outputs.push(o);
