@@ -76,11 +76,11 @@ async function main(): Promise<void> {
     rows.push(`sidecar after start, file output          RSS ${fmt(startRss)} MiB = ${fmt(startRss / bare, 2)} × bare`);
 
     // The bundle (slim image).
-    // Every file of the bundle together.
-    const size = readdirSync(BUNDLE_DIR, { recursive: true }).map(String).filter((f) => f.endsWith('.js')).reduce((n, f) => n + statSync(join(BUNDLE_DIR, f)).size, 0) / 1024 / 1024;
+    // Every file of the bundle together (the image carries the whole folder: chunks, check-lib.cjs, check.cache).
+    const size = readdirSync(BUNDLE_DIR, { recursive: true }).map(String).filter((f) => statSync(join(BUNDLE_DIR, f)).isFile()).reduce((n, f) => n + statSync(join(BUNDLE_DIR, f)).size, 0) / 1024 / 1024;
     const bundled = await startToFirstCredential(stint, tmp, subject, BUNDLE_BIN, 'bundle');
     const bundleMedian = median(bundled.startTimes);
-    rows.push(`bundle (dist/sidecar-bundle: program + configuration check)  ${fmt(size, 2)} MB            goal ≤ 3 MB      ${size <= 3 ? 'yes' : 'no'}`);
+    rows.push(`bundle (dist/sidecar-bundle, every file)  ${fmt(size, 2)} MB            goal ≤ 3 MB      ${size <= 3 ? 'yes' : 'no'}`);
     rows.push(`bundle start → first credential written   best ${fmt(Math.min(...bundled.startTimes), 0)} ms, median ${fmt(bundleMedian, 0)} ms   goal ≤ 300 ms   ${bundleMedian <= 300 ? 'yes' : 'no'}`);
     rows.push(`  of which start → configured and running  median ${fmt(median(bundled.setupTimes), 0)} ms; the first exchange + write median ${fmt(median(bundled.exchangeTimes), 0)} ms`);
     rows.push(`bundle after start, file output           RSS ${fmt(bundled.startRss)} MiB = ${fmt(bundled.startRss / bare, 2)} × bare`);

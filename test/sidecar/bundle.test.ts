@@ -2,10 +2,11 @@
  * The slim sidecar image runs `stint-sidecar` from the esbuild bundle (`npm run build:sidecar`,
  * dist/sidecar-bundle/) with no node_modules: the bundle must build, must not pull in the
  * service's dependencies, and must run on its own (usage, configuration check in its child
- * process, a real exchange against the real `stint` program).
+ * process, a real exchange against the real `stint` program); its configuration check gives the
+ * same answers without its V8 code cache or with one V8 rejects.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, ROOT, spawnProgram, startStintServe, tempDir, API_AUDIENCE, type StintUnderTest } from './harness.js';
@@ -44,7 +45,8 @@ let stint: StintUnderTest;
 const tmp = tempDir('stint-sidecar-bundle-');
 
 beforeAll(async () => {
-  const build = spawnSync('npm', ['run', '--silent', 'build:sidecar'], { cwd: ROOT, encoding: 'utf8' });
+  // What `npm run build:sidecar` runs.
+  const build = spawnSync(process.execPath, ['sidecar/build.mjs'], { cwd: ROOT, encoding: 'utf8' });
   expect(build.status, build.stderr).toBe(0);
   stint = await startStintServe();
 });
@@ -55,14 +57,14 @@ afterAll(async () => {
 });
 
 describe('the stint-sidecar bundle', () => {
-  it('is built as two files (the program and its configuration check) under 3 MB with no service dependency', () => {
+  it('is built as the program (with its chunks) and its configuration check (with its code cache), under 3 MB with no service dependency', () => {
     expect(existsSync(BIN)).toBe(true);
     expect(existsSync(join(BUNDLE, 'check.js'))).toBe(true);
-    // Every file of the bundle together.
-    const files = readdirSync(BUNDLE, { recursive: true }).map(String).filter((f) => f.endsWith('.js'));
-    expect(files).toContain('main.js');
+    // Every file of the bundle together: the image carries the whole folder.
+    const files = readdirSync(BUNDLE, { recursive: true }).map(String).filter((f) => statSync(join(BUNDLE, f)).isFile());
+    expect(files).toEqual(expect.arrayContaining(['main.js', 'check.js', 'check-lib.cjs', 'check.cache', 'package.json']));
     expect(files.reduce((n, f) => n + statSync(join(BUNDLE, f)).size, 0)).toBeLessThan(3 * 1024 * 1024);
-    const meta = JSON.parse(readFileSync(join(BUNDLE, 'meta.json'), 'utf8')) as { inputs: Record<string, unknown> };
+    const meta = JSON.parse(readFileSync(`${BUNDLE}.meta.json`, 'utf8')) as { inputs: Record<string, unknown> };
     const packages = new Set(Object.keys(meta.inputs).map(packageOf).filter((p): p is string => p !== undefined));
     for (const p of SERVER_ONLY) expect(packages.has(p), `${p} is in the sidecar bundle`).toBe(false);
     expect([...packages]).toEqual(expect.arrayContaining(['zod', 'yaml']));
@@ -81,6 +83,26 @@ describe('the stint-sidecar bundle', () => {
     const sidecar = spawnProgram(BIN, ['init', '--config', good], { cwd: tmp.dir });
     expect(await sidecar.exited).toBe(0);
     expect(readFileSync(out, 'utf8').split('.')).toHaveLength(3);
+  });
+
+  it('checks a configuration alike without its code cache and with a cache V8 rejects', () => {
+    const good = writeSidecarConfig(tmp.path('check-good.yaml'), baseConfig(stint.url, tmp.path('subject.jwt'), false, [{ name: 'api', audience: API_AUDIENCE, outputs: [{ type: 'file', path: tmp.path('x.jwt') }] }]));
+    const bad = writeSidecarConfig(tmp.path('check-bad.yaml'), { stint: { url: stint.url } });
+    const answers = (dir: string): string[] =>
+      [bad, good].map((file) => {
+        const run = spawnSync(process.execPath, [join(dir, 'check.js'), file], { encoding: 'utf8' });
+        expect(run.status, run.stderr).toBe(0);
+        return run.stdout;
+      });
+    const shipped = answers(BUNDLE);
+    expect(JSON.parse(shipped[0]!)).toMatchObject({ ok: false, path: expect.any(String), message: expect.any(String) });
+    expect(JSON.parse(shipped[1]!)).toMatchObject({ ok: true, config: { credentials: [{ name: 'api' }] } });
+    const copy = tmp.path('bundle-copy');
+    cpSync(BUNDLE, copy, { recursive: true });
+    rmSync(join(copy, 'check.cache'));
+    expect(answers(copy)).toEqual(shipped);
+    writeFileSync(join(copy, 'check.cache'), Buffer.alloc(4096, 7));
+    expect(answers(copy)).toEqual(shipped);
   });
 
   it('prints its usage with --help', () => {
