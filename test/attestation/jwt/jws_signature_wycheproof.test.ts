@@ -34,10 +34,10 @@ const FILES: ReadonlyArray<readonly [file: string, alg: string]> = [
 
 /**
  * The outcome Stint gives each `acceptable` vector (Wycheproof: either answer is compliant).
- * `MissingNull`: a PKCS #1 v1.5 DigestInfo whose AlgorithmIdentifier omits the NULL parameters.
- * RFC 8017 §9.2 note 2 allows verifiers to accept it; OpenSSL re-encodes the DigestInfo with
- * the NULL and compares, so the signature is refused. JWS issuers (jose, OpenSSL, Go, Java)
- * all sign with the NULL, so refusing costs nothing.
+ * `MissingNull`: a PKCS #1 v1.5 DigestInfo whose AlgorithmIdentifier omits the NULL parameters,
+ * which "some legacy implementations" produced (the file's note: invalid, accepted by some
+ * libraries for compatibility). OpenSSL builds the expected encoding with the NULL and compares,
+ * so Stint refuses it, as jose's WebCrypto path did; current JWS signers include the NULL.
  */
 const ACCEPTABLE: Readonly<Record<string, boolean>> = {
   'rsa_signature_2048_sha256_test.json#8': false,
