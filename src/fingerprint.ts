@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /** Short SHA-256 fingerprint of a secret value: safe for logs, audit and errors. */
 export function fingerprint(value: string | Uint8Array): string {
@@ -12,5 +12,6 @@ export function fingerprintOfHex(hex: string): string {
 
 /** Full hex SHA-256 of a value, used as a cache or lookup key. */
 export function sha256Hex(value: string | Uint8Array): string {
-  return createHash('sha256').update(value).digest('hex');
+  // The one-shot hash: half the cost of createHash().update().digest() for a token-sized input.
+  return hash('sha256', value, 'hex');
 }

@@ -83,7 +83,7 @@ export function createKubernetesAttestor(config: KubernetesAttestorConfig, deps:
       addString(normalized, 'service_account_uid', c[`${LEGACY_PREFIX}service-account.uid`]);
       addString(normalized, 'secret_name', c[`${LEGACY_PREFIX}secret.name`]);
       // A legacy token has no audience: it is reviewed for the API server's own audiences.
-      const recheckAt = await review(subjectToken, fp(), { namespace, serviceAccount, ...uidOf(normalized), audiences: [], expiresAt: 0 });
+      const recheckAt = await review(subjectToken, fp, { namespace, serviceAccount, ...uidOf(normalized), audiences: [], expiresAt: 0 });
       return identity(verified, namespace, serviceAccount, normalized, true, recheckAt);
     }
 
@@ -108,7 +108,7 @@ export function createKubernetesAttestor(config: KubernetesAttestorConfig, deps:
       addString(normalized, 'node_name', node['name']);
       addString(normalized, 'node_uid', node['uid']);
     }
-    const recheckAt = await review(subjectToken, fp(), {
+    const recheckAt = await review(subjectToken, fp, {
       namespace,
       serviceAccount,
       ...uidOf(normalized),
@@ -120,8 +120,9 @@ export function createKubernetesAttestor(config: KubernetesAttestorConfig, deps:
   }
 
   /** The TokenReview, after every local check passed; undefined when none is configured. */
-  async function review(subjectToken: string, fingerprint: string, expected: ReviewExpectation): Promise<number | undefined> {
-    return reviewer ? reviewer.review(subjectToken, fingerprint, expected) : undefined;
+  async function review(subjectToken: string, fingerprint: () => string, expected: ReviewExpectation): Promise<number | undefined> {
+    // The fingerprint (a SHA-256 of the token) is computed only when a review needs it.
+    return reviewer ? reviewer.review(subjectToken, fingerprint(), expected) : undefined;
   }
 
   /**

@@ -28,12 +28,46 @@ export async function readBody(req: IncomingMessage, limits: BodyLimits): Promis
     return new StintError(limits.tooLargeCode, `request body above ${limits.maxBytes} bytes`);
   };
   if (Number(req.headers['content-length'] ?? 0) > limits.maxBytes) throw tooLarge();
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limits.maxBytes) throw tooLarge();
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
+  // Events, not `for await`: an async iterator costs a promise and a microtask hop per chunk, and a
+  // form of a few hundred bytes is one chunk (issue 12: the body read was 0.1 ms of a 1.6 ms exchange).
+  if (req.readableEnded) return Buffer.alloc(0);
+  if (req.destroyed) throw new StintError('ERR_INVALID_REQUEST', 'request body incomplete: the connection closed', { field: 'body' });
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const done = (): void => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('close', onClose);
+    };
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > limits.maxBytes) {
+        done();
+        reject(tooLarge());
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = (): void => {
+      done();
+      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+    };
+    // The client went away before the body ended ('aborted', then 'close'): a request error, not ours.
+    const incomplete = (cause?: Error): StintError =>
+      new StintError('ERR_INVALID_REQUEST', 'request body incomplete: the connection closed', { field: 'body' }, cause ? { cause } : undefined);
+    const onError = (err: Error): void => {
+      done();
+      reject(incomplete(err));
+    };
+    const onClose = (): void => {
+      done();
+      reject(incomplete());
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('close', onClose);
+  });
 }
