@@ -11,7 +11,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
 import type { AdminService, AuditEvent, AuditType, Grant, GrantState, Quarantine, QuarantineRequest, RevocationResult } from '../../pipeline/admin.js';
-import type { ExchangePipeline, ExchangeResult } from '../../pipeline/exchange.js';
+import type { ExchangePipeline } from '../../pipeline/exchange.js';
 import type { PolicySource } from '../../pipeline/contracts.js';
 import { StintError, toStintError } from '../../errors.js';
 import type { BearerAuthenticator } from '../admin_auth.js';
@@ -20,6 +20,8 @@ import { loadStintProto, protoRoot } from '../../grpc/stint_proto.js';
 import { logInternal } from '../../net/guard.js';
 import { DEFAULT_GRPC_LIMITS, limitConnections, type GrpcConnectionLimits, type SocketLimits } from '../../net/connections.js';
 import type { Logger } from '../../telemetry/logger.js';
+import { grpcServerOptions } from './options.js';
+import { decodeExchangeRequest, encodeExchangeResponse, type ExchangeRequestFields } from './exchange_codec.js';
 
 
 
@@ -55,23 +57,6 @@ export interface GrpcServers {
 }
 
 const iso = (s: number | null): string => (s ? new Date(s * 1000).toISOString() : '');
-
-function credentialMessages(result: ExchangeResult): unknown[] {
-  return result.issued.map((i) => ({
-    grant_id: i.grant.id,
-    kind: i.credential.kind,
-    token: i.credential.token,
-    token_type: i.credential.tokenType,
-    fields: i.credential.fields,
-    expires_at: iso(i.credential.expiresAt),
-    renew_after: iso(i.credential.renewAfter),
-    ttl_seconds: i.granted.ttlSeconds,
-    ttl_capped: i.granted.ttlCapped,
-    audience: i.granted.audience ?? '',
-    target: i.granted.target ?? '',
-    renewable: i.renewable,
-  }));
-}
 
 function grantMessage(g: Grant): unknown {
   return {
@@ -111,7 +96,7 @@ function auditMessage(e: AuditEvent): unknown {
   };
 }
 
-type Unary = (fn: (req: Record<string, unknown>, call: grpc.ServerUnaryCall<Record<string, unknown>, unknown>) => Promise<unknown>) => UnaryHandler;
+type Unary = <Req = Record<string, unknown>>(fn: (req: Req, call: grpc.ServerUnaryCall<Req, unknown>) => Promise<unknown>) => grpc.handleUnaryCall<Req, unknown>;
 
 /**
  * The guard of every gRPC handler: a throw or rejection goes through the single mapping (an
@@ -119,7 +104,7 @@ type Unary = (fn: (req: Record<string, unknown>, call: grpc.ServerUnaryCall<Reco
  * itself fail, a bare INTERNAL with the code is sent. No call can end the process.
  */
 function guardedUnary(logger: Logger | undefined, listener: string): Unary {
-  return (fn) => (call, callback) => {
+  return <Req>(fn: (req: Req, call: grpc.ServerUnaryCall<Req, unknown>) => Promise<unknown>): grpc.handleUnaryCall<Req, unknown> => (call, callback) => {
     const fail = (err: unknown): void => {
       const error = toStintError(err);
       logInternal(logger, listener, error);
@@ -158,6 +143,51 @@ function quarantineOf(req: Record<string, unknown>): QuarantineRequest | undefin
   return { seconds: seconds > 0 ? seconds : null };
 }
 
+/**
+ * TokenExchange with Exchange's own codec (exchange_codec.ts): the request arrives decoded into
+ * the pipeline's fields, and the handler answers with the encoded ExchangeResponse (encoded in
+ * the guarded handler, so that a failure there is mapped like any other).
+ */
+function exchangeService(service: grpc.ServiceDefinition): grpc.ServiceDefinition {
+  const exchange = service.Exchange!;
+  return {
+    ...service,
+    Exchange: { ...exchange, requestDeserialize: decodeExchangeRequest, responseSerialize: (encoded: Buffer) => encoded },
+  };
+}
+
+/** The peer's host of the last call, kept: a connection's calls come one after another from one peer. */
+let lastPeer = '';
+let lastPeerHost = '';
+function peerHostOf(call: grpc.ServerUnaryCall<unknown, unknown>): string {
+  const peer = call.getPeer();
+  if (peer !== lastPeer) {
+    lastPeerHost = peerHost(peer);
+    lastPeer = peer;
+  }
+  return lastPeerHost;
+}
+
+const REQUEST_ID = /^[\w.-]{1,64}$/;
+
+/** The Exchange handler: the decoded request into the pipeline, its result encoded. */
+function exchangeHandler(pipeline: ExchangePipeline, unary: Unary): grpc.handleUnaryCall<ExchangeRequestFields, unknown> {
+  return unary<ExchangeRequestFields>((req, call) => {
+    const requestId = call.metadata.get('x-request-id')[0];
+    return pipeline
+      .exchange({
+        subjectToken: req.subjectToken,
+        subjectTokenType: req.subjectTokenType,
+        credentials: req.credentials,
+        context: req.context,
+        requestId: typeof requestId === 'string' && REQUEST_ID.test(requestId) ? requestId : undefined,
+        transport: 'grpc',
+        source: peerHostOf(call),
+      })
+      .then(encodeExchangeResponse);
+  });
+}
+
 /** Create both gRPC servers (not yet bound). */
 export function createGrpcServers(deps: GrpcDeps): GrpcServers {
   const definition = loadStintProto();
@@ -167,47 +197,14 @@ export function createGrpcServers(deps: GrpcDeps): GrpcServers {
   // Reflection on each listener lists only what that listener serves (its Stint service and health).
   const reflected = protoLoader.loadSync(['stint/v1/stint.proto', healthProtoPath], { includeDirs: [protoRoot()], keepCase: true });
   const limits = deps.connections ?? DEFAULT_GRPC_LIMITS;
-  const options: grpc.ServerOptions = {
-    'grpc.max_receive_message_length': 4 * 1024 * 1024,
-    'grpc.keepalive_time_ms': limits.keepaliveTimeMs,
-    'grpc.keepalive_timeout_ms': limits.keepaliveTimeoutMs,
-    'grpc.max_connection_idle_ms': limits.maxConnectionIdleMs,
-    'grpc.max_connection_age_ms': limits.maxConnectionAgeMs,
-    'grpc.max_connection_age_grace_ms': limits.maxConnectionAgeGraceMs,
-  };
+  const options = grpcServerOptions(limits);
 
   const unary = guardedUnary(deps.logger, 'grpc');
   const adminUnary = guardedUnary(deps.logger, 'admin');
 
   const workload = new grpc.Server(options);
-  workload.addService(proto.stint.v1.TokenExchange.service, {
-    Exchange: unary(async (req, call) => {
-      const ctx = (req.context ?? {}) as Record<string, unknown>;
-      const creds = Array.isArray(req.credentials) ? (req.credentials as Record<string, unknown>[]) : [];
-      const requestId = call.metadata.get('x-request-id')[0];
-      const result = await deps.pipeline.exchange({
-        subjectToken: str(req.subject_token),
-        subjectTokenType: str(req.subject_token_type),
-        credentials: creds.map((c) => ({
-          kind: str(c.kind),
-          audience: str(c.audience) || undefined,
-          target: str(c.target) || undefined,
-          ttlSeconds: typeof c.ttl_seconds === 'number' && c.ttl_seconds > 0 ? c.ttl_seconds : undefined,
-          scopes: Array.isArray(c.scopes) && c.scopes.length ? (c.scopes as string[]) : undefined,
-        })),
-        context: { reason: str(ctx.reason) || undefined, ticket: str(ctx.ticket) || undefined, runId: str(ctx.run_id) || undefined },
-        requestId: typeof requestId === 'string' && /^[\w.-]{1,64}$/.test(requestId) ? requestId : undefined,
-        transport: 'grpc',
-        source: peerHost(call.getPeer()),
-      });
-      return {
-        grant_id: result.issued[0]?.grant.id ?? '',
-        credentials: credentialMessages(result),
-        rule: result.rule,
-        identity: result.identity.id,
-        request_id: result.requestId,
-      };
-    }),
+  workload.addService(exchangeService(proto.stint.v1.TokenExchange.service), {
+    Exchange: exchangeHandler(deps.pipeline, unary),
   });
 
   const admin = new grpc.Server(options);
