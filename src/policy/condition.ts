@@ -3,9 +3,16 @@
  * and one requested credential, type-checked and compiled once at load with
  * @marcbachmann/cel-js. A rule applies only when its condition is true for every requested
  * credential; an evaluation error (a missing claim, a type mismatch at run time) counts as false.
+ *
+ * The CEL library is loaded at the first condition compiled, not with this module (issue 12: a
+ * policy without conditions does not carry it in memory). It is required synchronously
+ * (require(esm), Node >= 20.19, the engines range) because policies compile synchronously, at
+ * start and on reload alike.
  */
-import { Environment } from '@marcbachmann/cel-js';
+import { createRequire } from 'node:module';
+import type { Environment } from '@marcbachmann/cel-js';
 import type { WorkloadIdentity } from '../attestation/attestor.js';
+import { StintError } from '../errors.js';
 import type { CredentialRequest, RequestContext } from './decision.js';
 
 /** Longest accepted expression, in characters. */
@@ -21,13 +28,22 @@ export const MAX_CONDITION_LENGTH = 4096;
  * - `now`: int epoch seconds; `time`: `hour` (0-23), `minute`, `weekday` (0 = Sunday), UTC
  */
 function createEnvironment(): Environment {
-  return new Environment({ limits: { maxAstNodes: 2000, maxDepth: 64, maxListElements: 256, maxMapEntries: 256, maxCallArguments: 16 } })
+  return new (celLibrary().Environment)({ limits: { maxAstNodes: 2000, maxDepth: 64, maxListElements: 256, maxMapEntries: 256, maxCallArguments: 16 } })
     .registerVariable('claims', 'map<string, dyn>')
     .registerVariable({ name: 'identity', schema: { attestor: 'string', attestorName: 'string', issuer: 'string', subject: 'string', id: 'string' } })
     .registerVariable({ name: 'request', schema: { kind: 'string', audience: 'string', target: 'string', ttl: 'int', scopes: 'list<string>' } })
     .registerVariable({ name: 'context', schema: { reason: 'string', ticket: 'string', runId: 'string' } })
     .registerVariable('now', 'int')
     .registerVariable({ name: 'time', schema: { hour: 'int', minute: 'int', weekday: 'int' } });
+}
+
+/** The CEL library, required at first use; a broken installation is a typed error naming it. */
+function celLibrary(): typeof import('@marcbachmann/cel-js') {
+  try {
+    return createRequire(import.meta.url)('@marcbachmann/cel-js') as typeof import('@marcbachmann/cel-js');
+  } catch (cause) {
+    throw new StintError('ERR_INTERNAL', 'cannot load the CEL library (@marcbachmann/cel-js) that policy conditions need', { package: '@marcbachmann/cel-js' }, { cause });
+  }
 }
 
 let shared: Environment | undefined;
