@@ -84,6 +84,8 @@ credentials:
   writeFileSync(invalid, 'stint:\n  url: 3\ncredentials: []\n');
   const made = spawnSync(process.execPath, [join(OUT, 'check.js'), '--write-code-cache', valid, invalid], { encoding: 'utf8' });
   if (made.status !== 0) throw new Error(`the check's code cache was not written: ${made.stderr}`);
+  const status = spawnSync(process.execPath, [join(OUT, 'check.js'), '--code-cache-status'], { encoding: 'utf8' }).stdout.trim();
+  if (status !== 'accepted') throw new Error(`V8 does not use the check's code cache it just wrote (${status || 'no answer'})`);
 } finally {
   rmSync(samples, { recursive: true, force: true });
 }

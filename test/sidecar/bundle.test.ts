@@ -85,7 +85,7 @@ describe('the stint-sidecar bundle', () => {
     expect(readFileSync(out, 'utf8').split('.')).toHaveLength(3);
   });
 
-  it('checks a configuration alike without its code cache and with a cache V8 rejects', () => {
+  it('uses its code cache, and checks a configuration alike without it and with a cache V8 rejects', () => {
     const good = writeSidecarConfig(tmp.path('check-good.yaml'), baseConfig(stint.url, tmp.path('subject.jwt'), false, [{ name: 'api', audience: API_AUDIENCE, outputs: [{ type: 'file', path: tmp.path('x.jwt') }] }]));
     const bad = writeSidecarConfig(tmp.path('check-bad.yaml'), { stint: { url: stint.url } });
     const answers = (dir: string): string[] =>
@@ -94,14 +94,18 @@ describe('the stint-sidecar bundle', () => {
         expect(run.status, run.stderr).toBe(0);
         return run.stdout;
       });
+    const cacheStatus = (dir: string): string => spawnSync(process.execPath, [join(dir, 'check.js'), '--code-cache-status'], { encoding: 'utf8' }).stdout.trim();
+    expect(cacheStatus(BUNDLE)).toBe('accepted');
     const shipped = answers(BUNDLE);
     expect(JSON.parse(shipped[0]!)).toMatchObject({ ok: false, path: expect.any(String), message: expect.any(String) });
     expect(JSON.parse(shipped[1]!)).toMatchObject({ ok: true, config: { credentials: [{ name: 'api' }] } });
     const copy = tmp.path('bundle-copy');
     cpSync(BUNDLE, copy, { recursive: true });
     rmSync(join(copy, 'check.cache'));
+    expect(cacheStatus(copy)).toBe('missing');
     expect(answers(copy)).toEqual(shipped);
     writeFileSync(join(copy, 'check.cache'), Buffer.alloc(4096, 7));
+    expect(cacheStatus(copy)).toBe('rejected');
     expect(answers(copy)).toEqual(shipped);
   });
 
