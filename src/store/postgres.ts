@@ -2,7 +2,10 @@
  * The PostgreSQL Store (node-postgres Pool), for several Stint replicas sharing state. Every query
  * is parameterized and prepared (named, planned once per connection); an issuance (its grants, its
  * audit event and their links) is one statement, so one round trip, committed before the credential
- * leaves; claiming cleanups uses `FOR UPDATE SKIP LOCKED` and creating a key takes a transaction-scoped
+ * leaves. Issuances and audit events queued in one event-loop turn are written together (group
+ * commit, like the SQLite store): one statement for the whole batch, each caller answered after its
+ * commit; should the batch fail on its data, each is written again alone, so only a bad one fails
+ * (a lost connection or a deadline fails the batch's callers as it would each of them). Claiming cleanups uses `FOR UPDATE SKIP LOCKED` and creating a key takes a transaction-scoped
  * advisory lock, so replicas never claim the same grant or fill the same rotation slot twice.
  * Schema migrations run at open, under an advisory lock (postgres_migrate.ts).
  *
@@ -10,12 +13,13 @@
  * (SQLite keeps it). Errors carry the project's codes (postgres_errors.ts), never the URL or its
  * password.
  */
+import { setImmediate } from 'node:timers';
 import pg from 'pg';
 import { postgresUrlSecrets } from './postgres_url.js';
 import { StintError } from '../errors.js';
 import { ADVISORY_LOCK_NAMESPACE, KEY_SLOT_LOCK, migratePostgres, postgresSchemaVersion } from './postgres_migrate.js';
 import { storeErrorFromPg } from './postgres_errors.js';
-import { DeadlineExceeded, Operation } from './postgres_operation.js';
+import { DeadlineExceeded, Operation, monotonicMs } from './postgres_operation.js';
 import { jsonOnceOrValue } from '../telemetry/json_once.js';
 import { AUDIT_COLUMNS, GRANT_COLUMNS, INSERT_GRANT_COLUMNS, auditFromRow, auditParams, grantFromRow, grantParams, keyFromRow, keyInSlotParams, keyParams, quarantineFromRow, quarantineInForce, sortKeys, sortQuarantines, type AuditRow, type GrantRow, type KeyRow, type QuarantineRow } from './rows.js';
 import * as sql from './sql.js';
@@ -48,25 +52,43 @@ export interface PostgresStore extends Store {
   schemaVersion(): Promise<number>;
 }
 
-/** The event, and a link to each grant it names that the store holds (grants of the same transaction included). */
-const INSERT_AUDIT = `WITH a AS (INSERT INTO audit (${AUDIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10::jsonb) RETURNING seq)
-  INSERT INTO audit_grants (grant_seq, audit_seq) SELECT g.seq, a.seq FROM a CROSS JOIN grants g WHERE g.id = ANY($11::text[]) ON CONFLICT DO NOTHING`;
 /** PostgreSQL types of INSERT_GRANT_COLUMNS, in order. */
 const GRANT_COLUMN_TYPES = ['text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'bigint', 'bigint', 'text', 'bigint', 'text', 'text', 'text'];
+/** PostgreSQL types of AUDIT_COLUMNS, in order. */
+const AUDIT_COLUMN_TYPES = ['text', 'bigint', 'text', 'text', 'text', 'text', 'text', 'text', 'jsonb', 'jsonb'];
+/** The most writes one group-commit statement carries (a longer queue is split across connections). */
+const MAX_BATCH = 64;
 /**
- * An issuance in one statement: the grants (one array parameter per column, inserted in the given
- * order), the event, and the event's links to the grants it names, those of this statement
- * included. A statement is atomic: if any insert fails, nothing of it is written.
+ * Issuances and audit events in one statement (one, or a group commit's batch): every grant and
+ * every event (one array parameter per column, each inserted in the given order, so the k-th event
+ * takes the k-th lowest of the sequence numbers it is given), then the links, as (event ordinal,
+ * grant id) pairs. `held` also links to grants already in the store; without it only to the grants
+ * of this statement, and the statement reads no table (a cached generic plan looking ids up in
+ * `grants` may scan the whole table: it was planned when the table was small). Atomic: if any
+ * insert fails, nothing is written.
  */
-const RECORD_ISSUANCE = `WITH g AS (
+function recordIssuances(held: boolean): string {
+  const linked = held ? `(SELECT seq, id FROM g UNION SELECT seq, id FROM grants WHERE id = ANY($27::text[]))` : 'g';
+  return `WITH g AS (
     INSERT INTO grants (${INSERT_GRANT_COLUMNS})
     SELECT ${INSERT_GRANT_COLUMNS} FROM unnest(${GRANT_COLUMN_TYPES.map((t, i) => `$${i + 1}::${t}[]`).join(', ')})
       WITH ORDINALITY AS u(${INSERT_GRANT_COLUMNS}, ord) ORDER BY ord
     RETURNING seq, id),
-  a AS (INSERT INTO audit (${AUDIT_COLUMNS}) VALUES ($16, $17, $18, $19, $20, $21, $22, $23, $24::jsonb, $25::jsonb) RETURNING seq)
+  a AS (
+    INSERT INTO audit (${AUDIT_COLUMNS})
+    SELECT ${AUDIT_COLUMNS} FROM unnest(${AUDIT_COLUMN_TYPES.map((t, i) => `$${i + 16}::${t}[]`).join(', ')})
+      WITH ORDINALITY AS v(${AUDIT_COLUMNS}, ord) ORDER BY ord
+    RETURNING seq),
+  e AS (SELECT seq, row_number() OVER (ORDER BY seq) AS ord FROM a),
+  l AS (SELECT DISTINCT ord, grant_id FROM unnest($26::bigint[], $27::text[]) AS l(ord, grant_id))
   INSERT INTO audit_grants (grant_seq, audit_seq)
-  SELECT l.seq, a.seq FROM a CROSS JOIN (SELECT seq FROM g WHERE id = ANY($26::text[]) UNION SELECT seq FROM grants WHERE id = ANY($26::text[])) l
+  SELECT k.seq, e.seq FROM l JOIN e ON e.ord = l.ord JOIN ${linked} k ON k.id = l.grant_id
   ON CONFLICT DO NOTHING`;
+}
+/** Writes whose events name only grants of the same statement (an issuance's own grants, or none). */
+const RECORD_OWN = recordIssuances(false);
+/** Writes whose events may name grants the store already holds. */
+const RECORD_HELD = recordIssuances(true);
 const QUALIFIED_GRANT_COLUMNS = GRANT_COLUMNS.split(', ')
   .map((c) => `g.${c}`)
   .join(', ');
@@ -123,19 +145,52 @@ function jsonb(value: unknown): string {
   return text.includes('\\u0000') ? text.replace(/(?<!\\)((?:\\\\)*)\\u0000/g, '$1\\ufffd') : text;
 }
 
-/** The grants as RECORD_ISSUANCE's column arrays. */
-function grantColumns(grants: readonly Grant[]): unknown[][] {
-  const rows = grants.map(grantParams);
-  return GRANT_COLUMN_TYPES.map((_, i) => rows.map((r) => r[i]));
+/** An issuance or audit event waiting for its group commit, its values already serialized. */
+interface QueuedWrite {
+  readonly operation: 'record_issuance' | 'append_audit';
+  /** grantParams of each grant. */
+  readonly grants: readonly unknown[][];
+  /** auditParams of the event. */
+  readonly event: readonly unknown[];
+  readonly grantIds: readonly string[];
+  /** Its event names a grant that is not its own. */
+  readonly namesHeld: boolean;
+  /** Its operation deadline (monotonicMs), counted from the call. */
+  readonly deadline: number;
+  readonly resolve: () => void;
+  readonly reject: (err: unknown) => void;
 }
 
-/** INSERT_AUDIT's values: the event (serialized first: an event JSON cannot hold fails before anything is written), then the grant ids to link. */
-function insertAuditParams(e: AuditEvent): unknown[] {
-  return [...auditParams(e, jsonb), [...e.grantIds]];
+/** recordIssuances' values for `batch`. */
+function batchParams(batch: readonly QueuedWrite[]): unknown[] {
+  const grants: unknown[][] = GRANT_COLUMN_TYPES.map(() => []);
+  const events: unknown[][] = AUDIT_COLUMN_TYPES.map(() => []);
+  const linkEvent: number[] = [];
+  const linkGrant: string[] = [];
+  for (let k = 0; k < batch.length; k++) {
+    const w = batch[k]!;
+    for (const row of w.grants) for (let i = 0; i < row.length; i++) grants[i]!.push(row[i]);
+    for (let i = 0; i < w.event.length; i++) events[i]!.push(w.event[i]);
+    for (const id of w.grantIds) {
+      linkEvent.push(k + 1);
+      linkGrant.push(id);
+    }
+  }
+  return [...grants, ...events, linkEvent, linkGrant];
+}
+
+/** A failure the server reports about the data written (a constraint, a value): the statement wrote nothing, and the connection is fine. */
+function isDataError(err: unknown): boolean {
+  return err instanceof pg.DatabaseError && /^(22|23)/.test(err.code ?? '');
 }
 
 class PostgresStoreImpl implements PostgresStore {
   private closed = false;
+  private queue: QueuedWrite[] = [];
+  private flushScheduled = false;
+  /** Group commits under way (close waits for them). */
+  private readonly writing = new Set<Promise<void>>();
+  private readonly flushBound = (): void => this.flush();
 
   constructor(
     private readonly pool: pg.Pool,
@@ -148,16 +203,11 @@ class PostgresStoreImpl implements PostgresStore {
   }
 
   recordIssuance(grants: readonly Grant[], event: AuditEvent): Promise<void> {
-    return this.call('record_issuance', async (op) => {
-      // One statement, one round trip, committed (durable) before it answers.
-      await op.query(RECORD_ISSUANCE, [...grantColumns(grants), ...insertAuditParams(event)]);
-    });
+    return this.enqueue('record_issuance', grants, event);
   }
 
   appendAudit(event: AuditEvent): Promise<void> {
-    return this.call('append_audit', async (op) => {
-      await op.query(INSERT_AUDIT, insertAuditParams(event));
-    });
+    return this.enqueue('append_audit', [], event);
   }
 
   getGrant(id: string): Promise<Grant | null> {
@@ -307,7 +357,85 @@ class PostgresStoreImpl implements PostgresStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // What was accepted before close is still written.
+    this.flush();
+    while (this.writing.size > 0) await Promise.all(this.writing);
     await this.pool.end();
+  }
+
+  /** Queue a write for this turn's group commit (its values serialized now: one JSON cannot hold fails alone, before anything is written). */
+  private enqueue(operation: QueuedWrite['operation'], grants: readonly Grant[], event: AuditEvent): Promise<void> {
+    if (this.closed) return Promise.reject(new StintError('ERR_UNAVAILABLE', 'store closed'));
+    let rows: unknown[][];
+    let values: unknown[];
+    try {
+      rows = grants.map(grantParams);
+      values = auditParams(event, jsonb);
+    } catch (err) {
+      return Promise.reject(this.failure(err, operation));
+    }
+    const deadline = monotonicMs() + this.operationTimeoutMs;
+    return new Promise<void>((resolve, reject) => {
+      const namesHeld = event.grantIds.some((id) => !grants.some((g) => g.id === id));
+      this.queue.push({ operation, grants: rows, event: values, grantIds: [...event.grantIds], namesHeld, deadline, resolve, reject });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(this.flushBound);
+      }
+    });
+  }
+
+  /** Start writing the queue: up to MAX_BATCH writes per statement, each batch on its own connection. */
+  private flush(): void {
+    this.flushScheduled = false;
+    const queue = this.queue;
+    this.queue = [];
+    for (let i = 0; i < queue.length; i += MAX_BATCH) {
+      const writing = this.writeBatch(queue.slice(i, i + MAX_BATCH));
+      this.writing.add(writing);
+      void writing.finally(() => this.writing.delete(writing));
+    }
+  }
+
+  /**
+   * One statement for the batch, committed before any caller is answered. If the server refuses the
+   * batch's data, nothing of it was written: each write is tried again alone (under its own deadline),
+   * so only the bad ones fail. Any other failure (deadline, connection, server unavailable) is each
+   * caller's, as it would have been alone.
+   */
+  private async writeBatch(batch: readonly QueuedWrite[]): Promise<void> {
+    if (batch.length === 1) return this.writeOne(batch[0]!);
+    const op = new Operation(this.pool, this.operationTimeoutMs, batch[0]!.deadline);
+    let failed = false;
+    let error: unknown;
+    try {
+      await op.query(batch.some((w) => w.namesHeld) ? RECORD_HELD : RECORD_OWN, batchParams(batch));
+    } catch (err) {
+      failed = true;
+      error = err;
+    } finally {
+      op.finish();
+    }
+    if (!failed) {
+      for (const w of batch) w.resolve();
+    } else if (isDataError(error)) {
+      await Promise.all(batch.map((w) => this.writeOne(w)));
+    } else {
+      for (const w of batch) w.reject(this.failure(error, w.operation));
+    }
+  }
+
+  /** One write alone, in one statement: committed (durable) before it answers. */
+  private async writeOne(w: QueuedWrite): Promise<void> {
+    const op = new Operation(this.pool, this.operationTimeoutMs, w.deadline);
+    try {
+      await op.query(w.namesHeld ? RECORD_HELD : RECORD_OWN, batchParams([w]));
+      w.resolve();
+    } catch (err) {
+      w.reject(this.failure(err, w.operation));
+    } finally {
+      op.finish();
+    }
   }
 
   /** The rows of a shared statement (sql.ts), its placeholders rewritten. */
@@ -328,13 +456,18 @@ class PostgresStoreImpl implements PostgresStore {
     try {
       return await fn(op);
     } catch (err) {
-      if (err instanceof DeadlineExceeded) {
-        throw new StintError('ERR_UNAVAILABLE', `PostgreSQL store: ${operation} failed: ${err.message}`, { postgres: 'Deadline' }, { cause: err });
-      }
-      throw storeErrorFromPg(err, operation, this.secrets);
+      throw this.failure(err, operation);
     } finally {
       op.finish();
     }
+  }
+
+  /** A failure of `operation` as a Stint error. */
+  private failure(err: unknown, operation: string): StintError {
+    if (err instanceof DeadlineExceeded) {
+      return new StintError('ERR_UNAVAILABLE', `PostgreSQL store: ${operation} failed: ${err.message}`, { postgres: 'Deadline' }, { cause: err });
+    }
+    return storeErrorFromPg(err, operation, this.secrets);
   }
 }
 

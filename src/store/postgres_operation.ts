@@ -14,7 +14,7 @@ import { connect } from 'node:net';
 import pg from 'pg';
 
 /** A monotonic clock captured at load: a test faking the global timers must not stop deadlines. */
-const monotonicMs = performance.now.bind(performance);
+export const monotonicMs = performance.now.bind(performance);
 
 /** The operation ran out of time; `phase` says where (`connect`, `statement`). */
 export class DeadlineExceeded extends Error {
@@ -64,11 +64,13 @@ export class Operation {
   private abandoned = false;
   private readonly deadline: number;
 
+  /** `deadline` (monotonicMs) defaults to now + timeoutMs; timeoutMs is what a deadline error names. */
   constructor(
     private readonly pool: pg.Pool,
     private readonly timeoutMs: number,
+    deadline?: number,
   ) {
-    this.deadline = monotonicMs() + timeoutMs;
+    this.deadline = deadline ?? monotonicMs() + timeoutMs;
   }
 
   /** The operation's connection, checked out on first use within the deadline. */
