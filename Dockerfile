@@ -18,15 +18,16 @@ COPY examples ./examples
 RUN npm run build && npm run build:sidecar && npm prune --omit=dev
 
 # The sidecar image, on every injected pod: the node binary and the stint-sidecar bundle (its
-# program and its configuration check, no node_modules) on a slim Debian. The bundle sits where
+# program, its chunks and its configuration check, no node_modules) on a slim Debian. The bundle sits where
 # the service image has the sidecar, so the webhook's default command (node /app/dist/sidecar/main.js)
 # runs in either image. Non-root (1000, as in the service image); it writes nothing of its own:
 # runs with readOnlyRootFilesystem, credentials go to the tmpfs the webhook mounts.
 FROM debian:bookworm-slim AS sidecar
 ENV NODE_ENV=production
 COPY --from=build /usr/local/bin/node /usr/local/bin/node
-# Two files: the program and its configuration check (which loads zod and yaml, run in a child process at start).
-COPY --from=build /app/dist/sidecar-bundle/main.js /app/dist/sidecar-bundle/check.js /app/dist/sidecar-bundle/package.json /app/dist/sidecar/
+# The bundle, whole: main.js and its chunks, check.js with check-lib.cjs and its V8 code cache (check.cache), package.json.
+# The cache was written by the build stage's node, the binary copied above, so V8 accepts it here.
+COPY --from=build /app/dist/sidecar-bundle/ /app/dist/sidecar/
 WORKDIR /app
 USER 1000:1000
 ENTRYPOINT ["node", "/app/dist/sidecar/main.js"]
