@@ -85,6 +85,27 @@ function recordIssuances(held: boolean): string {
   SELECT k.seq, e.seq FROM l JOIN e ON e.ord = l.ord JOIN ${linked} k ON k.id = l.grant_id
   ON CONFLICT DO NOTHING`;
 }
+/**
+ * One issuance (or audit event) alone: the grants (column arrays, inserted in order), the event, and
+ * its links to the grants it names; `held` as for recordIssuances. Cheaper for the server than a
+ * batch of one (no ordinals to match).
+ */
+function recordIssuance(held: boolean): string {
+  const linked = held ? `(SELECT seq FROM g WHERE id = ANY($26::text[]) UNION SELECT seq FROM grants WHERE id = ANY($26::text[]))` : `(SELECT seq FROM g WHERE id = ANY($26::text[]))`;
+  return `WITH g AS (
+    INSERT INTO grants (${INSERT_GRANT_COLUMNS})
+    SELECT ${INSERT_GRANT_COLUMNS} FROM unnest(${GRANT_COLUMN_TYPES.map((t, i) => `$${i + 1}::${t}[]`).join(', ')})
+      WITH ORDINALITY AS u(${INSERT_GRANT_COLUMNS}, ord) ORDER BY ord
+    RETURNING seq, id),
+  a AS (INSERT INTO audit (${AUDIT_COLUMNS}) VALUES ($16, $17, $18, $19, $20, $21, $22, $23, $24::jsonb, $25::jsonb) RETURNING seq)
+  INSERT INTO audit_grants (grant_seq, audit_seq)
+  SELECT l.seq, a.seq FROM a CROSS JOIN ${linked} l
+  ON CONFLICT DO NOTHING`;
+}
+/** One write whose event names only its own grants (or none). */
+const RECORD_ONE_OWN = recordIssuance(false);
+/** One write whose event may name grants the store already holds. */
+const RECORD_ONE_HELD = recordIssuance(true);
 /** Writes whose events name only grants of the same statement (an issuance's own grants, or none). */
 const RECORD_OWN = recordIssuances(false);
 /** Writes whose events may name grants the store already holds. */
@@ -429,7 +450,7 @@ class PostgresStoreImpl implements PostgresStore {
   private async writeOne(w: QueuedWrite): Promise<void> {
     const op = new Operation(this.pool, this.operationTimeoutMs, w.deadline);
     try {
-      await op.query(w.namesHeld ? RECORD_HELD : RECORD_OWN, batchParams([w]));
+      await op.query(w.namesHeld ? RECORD_ONE_HELD : RECORD_ONE_OWN, [...GRANT_COLUMN_TYPES.map((_, i) => w.grants.map((r) => r[i])), ...w.event, w.grantIds]);
       w.resolve();
     } catch (err) {
       w.reject(this.failure(err, w.operation));

@@ -70,6 +70,11 @@ describe('PostgreSQL store group commit', () => {
     }
     expect(ids(await store.queryAudit({ grantId: held.id })).sort()).toEqual(ids([first, revoked]).sort());
     expect(await store.listGrants()).toHaveLength(written.length + 1);
+
+    // Alone (a statement of one write), an event naming a held grant is linked to it too.
+    const alone = makeEvent({ type: 'grant.revoked', outcome: 'info', grantIds: [held.id, 'not-a-grant'] });
+    await store.appendAudit(alone);
+    expect(ids(await store.queryAudit({ grantId: held.id })).sort()).toEqual(ids([first, revoked, alone]).sort());
   });
 
   it('fails only the writes the server refuses (a held grant id, a bad outcome) and writes the rest of their batch', async () => {
