@@ -5,8 +5,9 @@
  * leaves. Issuances and audit events queued in one event-loop turn are written together (group
  * commit, like the SQLite store): one statement for the whole batch, each caller answered after its
  * commit; should the batch fail on its data, each is written again alone, so only a bad one fails
- * (a lost connection or a deadline fails the batch's callers as it would each of them). Claiming cleanups uses `FOR UPDATE SKIP LOCKED` and creating a key takes a transaction-scoped
- * advisory lock, so replicas never claim the same grant or fill the same rotation slot twice.
+ * (a lost connection or a deadline fails the batch's callers as it would each of them). Claiming
+ * cleanups uses `FOR UPDATE SKIP LOCKED` and creating a key takes a transaction-scoped advisory
+ * lock, so replicas never claim the same grant or fill the same rotation slot twice.
  * Schema migrations run at open, under an advisory lock (postgres_migrate.ts).
  *
  * PostgreSQL text and JSONB cannot hold NUL: a NUL character in a stored string becomes U+FFFD
