@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { loadConfigFile } from '../../config/load.js';
 import { devRecipe, prepareDev } from '../../dev/dev_mode.js';
 import { startStint } from '../../service.js';
+import { serviceListening } from '../../service/v8_heap.js';
 import { ConfigError } from '../../errors.js';
 
 /** Register `serve`. */
@@ -27,6 +28,7 @@ export function registerServe(program: Command): void {
         config = loadConfigFile(opts.config!);
       }
       const stint = await startStint(config);
+      serviceListening();
       if (recipe) process.stderr.write(recipe);
       const stop = (signal: string): void => {
         process.stderr.write(`received ${signal}, shutting down\n`);
