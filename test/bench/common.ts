@@ -157,8 +157,8 @@ export const NO_RATE_LIMITS = '{ perIdentity: null, perSource: null }';
 
 /**
  * Write `name` (a Stint configuration) into `dir`, which holds the trust files: the given store
- * (YAML flow mapping), the kubernetes attestor with the static JWKS, a verified-token cache that
- * holds every token of a run, the rate `limits` (default: off), and `extra` top-level YAML.
+ * (YAML flow mapping), the kubernetes attestor with the static JWKS, the verified-token cache at its
+ * default size (10,000: a long cold run evicts, as a busy service does), the rate `limits` (default: off), and `extra` top-level YAML.
  */
 export function writeStintConfig(dir: string, name: string, ports: StintPorts, store: string, extra: readonly string[] = [], limits = NO_RATE_LIMITS): string {
   const file = join(dir, name);
@@ -177,7 +177,6 @@ export function writeStintConfig(dir: string, name: string, ports: StintPorts, s
       `  - { kind: kubernetes, name: bench, issuer: "${ISSUER}", jwksFile: ./jwks.json, algorithms: [RS256] }`,
       'admin:',
       '  tokens: [{ name: bench, secret: { file: ./admin.token } }]',
-      'subjectTokenCache: { size: 100000 }',
       `limits: ${limits}`,
       ...extra,
       '',
