@@ -16,7 +16,7 @@
  * Cold takes the next unused token of the pool for each call; repeated always the first one.
  */
 import { readFileSync } from 'node:fs';
-import { connect, type ClientHttp2Session } from 'node:http2';
+import { connect, constants, type ClientHttp2Session } from 'node:http2';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
@@ -87,16 +87,23 @@ function caller(ctor: Constructor, method: string, port: number): Unary {
   return (req) => new Promise((res, rej) => fn(req, (e, v) => (e ? rej(e) : res(v))));
 }
 
+/** How long the http2 client waits for one answer. */
+const CALL_TIMEOUT_MS = 10_000;
+
 /** One HTTP/2 connection per port for the http2 client. */
 const sessions = new Map<number, ClientHttp2Session>();
 
 /** A unary gRPC call over node:http2 with an already encoded message: `path`, then `message` framed (5-byte prefix). */
 function rawCaller(port: number, path: string): (message: Buffer) => Promise<void> {
   let session = sessions.get(port);
-  if (!session) {
-    session = connect(`http://127.0.0.1:${port}`);
-    session.on('error', () => sessions.delete(port));
-    sessions.set(port, session);
+  if (!session || session.closed || session.destroyed) {
+    // A new connection (a server on a port used before is another server).
+    const opened = connect(`http://127.0.0.1:${port}`);
+    const forget = (): void => void (sessions.get(port) === opened && sessions.delete(port));
+    opened.on('error', forget);
+    opened.on('close', forget);
+    opened.on('goaway', forget);
+    sessions.set(port, (session = opened));
   }
   const s = session;
   const headers = { ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers' };
@@ -110,6 +117,8 @@ function rawCaller(port: number, path: string): (message: Buffer) => Promise<voi
       stream.on('data', (chunk: Buffer) => (bytes += chunk.length));
       stream.on('error', rej);
       stream.on('close', () => (status === '0' && bytes > 5 ? res() : rej(new Error(`grpc-status ${String(status)}, ${bytes} bytes`))));
+      // A call unanswered for 10 s is cancelled and counted as an error: a stalled run ends.
+      stream.setTimeout(CALL_TIMEOUT_MS, () => stream.close(constants.NGHTTP2_CANCEL));
       stream.end(message);
     });
 }
