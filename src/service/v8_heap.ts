@@ -5,7 +5,7 @@
  *   (`--semi-space-growth-factor=1`, read by V8 each time it would grow): loading the service
  *   otherwise grows it to 16 MiB per semi-space before the first request (measured: 11 MiB more
  *   resident at idle when the program is imported before this module, 20 MiB in all). Once the
- *   service listens and is under load (`serviceListening`), V8 grows it as it would.
+ *   service listens (`serviceListening`), V8 grows it as it would.
  * - With `STINT_V8_HEAP=compact` only, the old generation grows by at most a quarter of what a
  *   full collection leaves (`--heap-growing-percent=25`): with V8's default factor (up to 4x) a
  *   service that promotes a few kilobytes of short-lived request data per exchange reaches ~100
@@ -18,7 +18,6 @@
  * `STINT_V8_HEAP=default` leaves V8's defaults (e.g. to compare).
  */
 import { subscribe } from 'node:diagnostics_channel';
-import { constants, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 import type { Worker } from 'node:worker_threads';
 
@@ -28,7 +27,7 @@ export const COMPACT_HEAP_GROWING_PERCENT = 25;
 const mode = process.env['STINT_V8_HEAP'];
 const enabled = mode !== 'default';
 const compact = mode === 'compact';
-/** False while the program loads and idles, true once the service is under load. */
+/** False while the program loads, true once the service listens. */
 let youngMayGrow = false;
 
 /** Set the service's flags for the current state. */
@@ -43,32 +42,18 @@ function applyFlags(): void {
   }
 }
 
-/** Young-generation collections within one second that mean load (idle housekeeping makes a few a minute). */
-const LOAD_COLLECTIONS_PER_SECOND = 5;
-
 /**
- * The service listens: once it is under load (LOAD_COLLECTIONS_PER_SECOND young-generation
- * collections within a second), V8 grows the young generation as it would (to 16 MiB per
- * semi-space); until then, probes, scrapes and the periodic work keep it at its start size.
+ * The service listens: from now on V8 grows the young generation as it would (to 16 MiB per
+ * semi-space under load; an idle service's few allocations leave it near its start size). Waiting
+ * for load to be seen first (young collections counted) cost 3-5 % CPU per cold exchange in an
+ * interleaved A/B here: the requests of the first second were promoted to the old generation.
  * Held smaller under load (4 or 8 MiB, measured) it would save 8 to 24 MiB of the plateau but
  * cost CPU per exchange: more scavenges, and more request data promoted to the old generation.
  */
 export function serviceListening(): void {
   if (!enabled || youngMayGrow) return;
-  const recent: number[] = [];
-  const observer = new PerformanceObserver((list) => {
-    for (const entry of list.getEntries()) {
-      if ((entry as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind !== constants.NODE_PERFORMANCE_GC_MINOR) continue;
-      recent.push(entry.startTime);
-      while (recent.length > 0 && recent[0]! < entry.startTime - 1000) recent.shift();
-      if (recent.length < LOAD_COLLECTIONS_PER_SECOND) continue;
-      youngMayGrow = true;
-      applyFlags();
-      observer.disconnect();
-      return;
-    }
-  });
-  observer.observe({ entryTypes: ['gc'] });
+  youngMayGrow = true;
+  applyFlags();
 }
 
 if (enabled) {
