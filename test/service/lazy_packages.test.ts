@@ -1,7 +1,8 @@
 /**
  * The service loads what its configuration needs (issue 12, resident memory): the real `stint
  * serve` program, started with a probe that reports every package it resolves (ESM imports and
- * require() alike), does not load the CEL library for a policy without conditions; a policy with
+ * require() alike), does not load the CEL library for a policy without conditions, nor node-postgres
+ * (no PostgreSQL store or provider) nor pkijs/asn1js (no AWS instance-identity or Azure attestor); a policy with
  * a condition loads it and the condition decides. Each start then serves a good exchange.
  *
  * PACKAGES_NOT_NEEDED lists what this configuration (SQLite store, one kubernetes JWT attestor,
@@ -17,7 +18,7 @@ const AUDIENCE = 'https://stint.lazy.test';
 const API = 'https://api.example.com';
 
 /** Packages a service with a SQLite store, one kubernetes attestor and a policy without conditions must not load. */
-const PACKAGES_NOT_NEEDED = ['@marcbachmann/cel-js'];
+const PACKAGES_NOT_NEEDED = ['@marcbachmann/cel-js', 'pg', 'pkijs', 'asn1js', '@peculiar/utils', 'bytestreamjs', '@noble/hashes'];
 
 /** A preload that prints `PKG <name>` on stderr for every package resolved, by import or by require. */
 const PROBE = `

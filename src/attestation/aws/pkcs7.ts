@@ -7,8 +7,9 @@
  * byte-equal to the document the caller will parse.
  */
 import { createHash, verify as cryptoVerify, X509Certificate, type KeyObject } from 'node:crypto';
-import * as asn1js from 'asn1js';
-import * as pkijs from 'pkijs';
+import type * as asn1js from 'asn1js';
+import type * as pkijs from 'pkijs';
+import { asn1jsLib, pkijsLib } from '../asn1_libs.js';
 import { TokenError } from '../../errors.js';
 
 /** A certificate Stint was configured with (AWS's regional public certificate). */
@@ -47,6 +48,7 @@ const SIGNATURES: Readonly<Record<string, 'rsa' | 'dsa'>> = {
 
 /** Parse one PEM or DER certificate into a TrustedCertificate; throws on anything else. */
 export function trustedCertificate(der: Uint8Array, label: string): TrustedCertificate {
+  const pkijs = pkijsLib();
   const x509 = new X509Certificate(der);
   const parsed = pkijs.Certificate.fromBER(der);
   return { label, der: new Uint8Array(der), x509, parsed, publicKey: x509.publicKey };
@@ -70,6 +72,8 @@ function failWith(fingerprint: string): Fail {
  * envelope's eContent when present (then byte-equal to `document`), else `document` (detached).
  */
 export function verifyPkcs7(der: Uint8Array, document: Uint8Array, trusted: readonly TrustedCertificate[], fingerprint: string): VerifiedSignature {
+  const pkijs = pkijsLib();
+  const asn1js = asn1jsLib();
   const fail = failWith(fingerprint);
   const asn1 = asn1js.fromBER(der);
   if (asn1.offset === -1 || asn1.offset !== der.byteLength) fail('ERR_TOKEN_MALFORMED', 'pkcs7_malformed', 'the PKCS#7 signature is not one DER structure');
@@ -173,6 +177,8 @@ export function verifyRsaSignature(signature: Uint8Array, document: Uint8Array, 
 }
 
 function findSigner(signerInfo: pkijs.SignerInfo, trusted: readonly TrustedCertificate[]): TrustedCertificate | undefined {
+  const pkijs = pkijsLib();
+  const asn1js = asn1jsLib();
   const sid: unknown = signerInfo.sid;
   if (sid instanceof pkijs.IssuerAndSerialNumber) {
     return trusted.find((t) => t.parsed.issuer.isEqual(sid.issuer) && t.parsed.serialNumber.isEqual(sid.serialNumber));

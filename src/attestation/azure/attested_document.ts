@@ -6,8 +6,8 @@
  * checks the signer's name. Exactly one signer; the content is attached (never supplied apart).
  */
 import { X509Certificate } from 'node:crypto';
-import * as asn1js from 'asn1js';
-import * as pkijs from 'pkijs';
+import type * as pkijs from 'pkijs';
+import { asn1jsLib, pkijsLib } from '../asn1_libs.js';
 import { TokenError, type ErrorCode } from '../../errors.js';
 import { parseStrictJson } from '../jwt/strict_json.js';
 
@@ -39,6 +39,7 @@ export interface AttestedTrust {
 
 /** Parse PEM (one or more certificates) or DER into pkijs certificates; throws on anything else. */
 export function parseCertificates(bytes: Buffer): pkijs.Certificate[] {
+  const pkijs = pkijsLib();
   const text = bytes.toString('latin1');
   const ders = text.includes('-----BEGIN CERTIFICATE-----')
     ? [...text.matchAll(/-----BEGIN CERTIFICATE-----([\s\S]*?)-----END CERTIFICATE-----/g)].map((m) => Buffer.from(m[1]!.replace(/\s+/g, ''), 'base64'))
@@ -52,6 +53,8 @@ export function parseCertificates(bytes: Buffer): pkijs.Certificate[] {
 
 /** Verify one attested document answer; returns its content. Throws TokenError with a stable code. */
 export async function verifyAttestedDocument(value: string, trust: AttestedTrust, now: Date, fingerprint: string): Promise<AttestedContent> {
+  const pkijs = pkijsLib();
+  const asn1js = asn1jsLib();
   const fail = (code: ErrorCode, reason: string, message: string): never => {
     throw new TokenError(code, message, { reason, fingerprint });
   };

@@ -5,10 +5,10 @@
  * anything the client could not make sense of ERR_UPSTREAM_BAD_RESPONSE. Messages never carry
  * the admin URL or a password: known secrets are redacted from server text before it is used.
  */
-import pg from 'pg';
 import { UpstreamError } from '../../errors.js';
 import { isNetworkError } from '../../upstream/classify.js';
 import { safeUpstreamMessage } from '../../upstream/safe_message.js';
+import { pgLib } from './pg_lib.js';
 
 /** Where a failure happened, and what must never appear in its message. */
 export interface PgErrorContext {
@@ -55,7 +55,8 @@ const CONNECTION_LOST = /connection terminated|connection timeout|timeout exceed
 /** Classify anything node-postgres threw. */
 export function classifyPgError(err: unknown, ctx: PgErrorContext): UpstreamError {
   const where = `postgres ${ctx.database}: ${ctx.operation}`;
-  if (err instanceof pg.DatabaseError && typeof err.code === 'string' && /^[0-9A-Z]{5}$/.test(err.code)) {
+  // Classified only after a PostgreSQL call failed: pg is loaded by then.
+  if (err instanceof pgLib().DatabaseError && typeof err.code === 'string' && /^[0-9A-Z]{5}$/.test(err.code)) {
     const code = err.code;
     const cls = code.slice(0, 2);
     const name = SQLSTATE_NAMES[code];

@@ -5,12 +5,14 @@
  * classification); every identifier is quoted with escapeIdentifier and every value is a bind
  * parameter or quoted with escapeLiteral.
  */
-import pg from 'pg';
+import type pg from 'pg';
 import type { UpstreamObserver } from '../../upstream/call.js';
 import { callUpstream } from '../../upstream/call.js';
 import { classifyPgError } from './errors.js';
+import { pgLib } from './pg_lib.js';
 
-const { escapeIdentifier: ident, escapeLiteral: literal } = pg;
+const ident = (name: string): string => pgLib().escapeIdentifier(name);
+const literal = (value: string): string => pgLib().escapeLiteral(value);
 
 /** Connection settings of one configured database. */
 export interface RolesConnection {
@@ -62,7 +64,7 @@ export class PostgresRoles {
   private server: ServerInfo | null = null;
 
   constructor(private readonly conn: RolesConnection) {
-    this.pool = new pg.Pool({
+    this.pool = new (pgLib().Pool)({
       connectionString: conn.adminUrl,
       max: 4,
       idleTimeoutMillis: 10_000,
@@ -220,14 +222,14 @@ async function transaction(client: pg.PoolClient, fn: () => Promise<void>): Prom
 
 /** The connection died under the call (nothing was committed unless the failure hit COMMIT itself). */
 function isConnectionLost(err: unknown): boolean {
-  if (err instanceof pg.DatabaseError) return err.code === '57P01' || err.code === '57P02';
+  if (err instanceof pgLib().DatabaseError) return err.code === '57P01' || err.code === '57P02';
   const code = (err as { code?: unknown } | null)?.code;
   const message = err instanceof Error ? err.message : '';
   return code === 'ECONNRESET' || code === 'EPIPE' || /connection terminated unexpectedly|not queryable/i.test(message);
 }
 
 function isUndefinedObject(err: unknown): boolean {
-  return err instanceof pg.DatabaseError && err.code === '42704';
+  return err instanceof pgLib().DatabaseError && err.code === '42704';
 }
 
 /** A whole number for SQL text (never interpolate anything else unquoted). */
