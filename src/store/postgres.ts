@@ -448,16 +448,9 @@ class PostgresStoreImpl implements PostgresStore {
   }
 
   /** One write alone, in one statement: committed (durable) before it answers. */
-  private async writeOne(w: QueuedWrite): Promise<void> {
-    const op = new Operation(this.pool, this.operationTimeoutMs, w.deadline);
-    try {
-      await op.query(w.namesHeld ? RECORD_ONE_HELD : RECORD_ONE_OWN, [...GRANT_COLUMN_TYPES.map((_, i) => w.grants.map((r) => r[i])), ...w.event, w.grantIds]);
-      w.resolve();
-    } catch (err) {
-      w.reject(this.failure(err, w.operation));
-    } finally {
-      op.finish();
-    }
+  private writeOne(w: QueuedWrite): Promise<void> {
+    const params = [...GRANT_COLUMN_TYPES.map((_, i) => w.grants.map((r) => r[i])), ...w.event, w.grantIds];
+    return this.run(w.operation, (op) => op.query(w.namesHeld ? RECORD_ONE_HELD : RECORD_ONE_OWN, params), w.deadline).then(() => w.resolve(), w.reject);
   }
 
   /** The rows of a shared statement (sql.ts), its placeholders rewritten. */
@@ -474,7 +467,12 @@ class PostgresStoreImpl implements PostgresStore {
   /** One store operation under one deadline: refused after close, failures classified, the connection handed back. */
   private async call<T>(operation: string, fn: (op: Operation) => Promise<T>): Promise<T> {
     if (this.closed) throw new StintError('ERR_UNAVAILABLE', 'store closed');
-    const op = new Operation(this.pool, this.operationTimeoutMs);
+    return this.run(operation, fn);
+  }
+
+  /** Run `fn` on one connection within the operation deadline (or `deadline`, monotonicMs), its failure as a Stint error. */
+  private async run<T>(operation: string, fn: (op: Operation) => Promise<T>, deadline?: number): Promise<T> {
+    const op = new Operation(this.pool, this.operationTimeoutMs, deadline);
     try {
       return await fn(op);
     } catch (err) {

@@ -156,18 +156,6 @@ function exchangeService(service: grpc.ServiceDefinition): grpc.ServiceDefinitio
   };
 }
 
-/** The peer's host of the last call, kept: a connection's calls come one after another from one peer. */
-let lastPeer = '';
-let lastPeerHost = '';
-function peerHostOf(call: grpc.ServerUnaryCall<unknown, unknown>): string {
-  const peer = call.getPeer();
-  if (peer !== lastPeer) {
-    lastPeerHost = peerHost(peer);
-    lastPeer = peer;
-  }
-  return lastPeerHost;
-}
-
 const REQUEST_ID = /^[\w.-]{1,64}$/;
 
 /** The Exchange handler: the decoded request into the pipeline, its result encoded. */
@@ -182,7 +170,7 @@ function exchangeHandler(pipeline: ExchangePipeline, unary: Unary): grpc.handleU
         context: req.context,
         requestId: typeof requestId === 'string' && REQUEST_ID.test(requestId) ? requestId : undefined,
         transport: 'grpc',
-        source: peerHostOf(call),
+        source: peerHost(call.getPeer()),
       })
       .then(encodeExchangeResponse);
   });
