@@ -9,6 +9,7 @@
 import { z } from 'zod';
 import { TokenError } from '../errors.js';
 import { defineAttestor, type AttestorDeps, type ClaimValue, type WorkloadIdentity } from './attestor.js';
+import { mergeClaims } from './claims.js';
 import { tokenReviewConfigSchema } from './kubernetes/token_review_config.js';
 import { createTokenReviewer, type ReviewExpectation } from './kubernetes/token_review.js';
 import { jwtAttestorFields, jwtConfigPaths } from './jwt/config.js';
@@ -59,7 +60,7 @@ export function createKubernetesAttestor(config: KubernetesAttestorConfig, deps:
       issuer: claims['iss'] as string,
       subject: claims['sub'] as string,
       id: `spiffe://${deps.trustDomain}/ns/${namespace}/sa/${serviceAccount}`,
-      claims: { ...claims, ...normalized },
+      claims: mergeClaims(claims, normalized),
       expiresAt: typeof exp === 'number' ? exp : 0,
       ...(legacy ? { legacy: true } : {}),
       ...(recheckAtMs !== undefined ? { recheckAt: Math.floor(recheckAtMs / 1000) } : {}),

@@ -4,11 +4,8 @@
  * at most SUBJECT_CACHE_MAX_SECONDS, and never past a live check's `recheckAt`. Keyed by the token
  * type and the SHA-256 of the token, so a proof presented under another type is verified again.
  *
- * Memory (issue 12): an entry holds the identity with its claims copied into a plain object built
- * key by key. The attestors build claims as `{ ...verified, ...normalized }`, and V8 gives every
- * such object its own hidden class and descriptor array (~380 bytes each, measured on 10,000
- * kubernetes identities: 1,259 bytes an entry before, 875 after); objects built key by key in
- * the same order share one. Nothing else is kept: no token, no copy of the claims elsewhere.
+ * Memory (issue 12): an entry holds the identity the attestor built and its time bound, nothing
+ * else (no token, no copy of the claims; attestors build claims compactly: attestation/claims.ts).
  */
 import { LRUCache } from 'lru-cache';
 import type { WorkloadIdentity } from '../attestation/attestor.js';
@@ -20,7 +17,7 @@ import type { IdentityVerifier } from './contracts.js';
 /** Longest time a verified subject token is reused from the cache, whatever its expiry. */
 export const SUBJECT_CACHE_MAX_SECONDS = 300;
 
-/** One cached identity: the compact copy and the time (epoch ms) it stops being reused. */
+/** One cached identity and the time (epoch ms) it stops being reused. */
 interface CachedIdentity {
   readonly identity: WorkloadIdentity;
   readonly until: number;
@@ -60,24 +57,10 @@ export function cacheVerifiedIdentities(verifier: IdentityVerifier, options: Ver
       if (identity.expiresAt > 0 && identity.noCache !== true) {
         // An identity confirmed with a live system (a TokenReview) is kept no longer than that answer.
         const until = Math.min(identity.expiresAt * 1000, now + SUBJECT_CACHE_MAX_SECONDS * 1000, identity.recheckAt !== undefined ? identity.recheckAt * 1000 : Infinity);
-        if (until > now) cache.set(key, { identity: compactIdentity(identity), until });
+        if (until > now) cache.set(key, { identity, until });
       }
       return identity;
     },
   };
 }
 
-/** The identity with its claims in a plain object built key by key (one hidden class for all entries of a shape). */
-export function compactIdentity(identity: WorkloadIdentity): WorkloadIdentity {
-  return { ...identity, claims: copyClaims(identity.claims) };
-}
-
-function copyClaims(claims: WorkloadIdentity['claims']): WorkloadIdentity['claims'] {
-  const out: Record<string, WorkloadIdentity['claims'][string]> = {};
-  for (const key of Object.keys(claims)) {
-    // A claim named __proto__ (the strict JSON parser keeps it as an own member) stays an own member.
-    if (key === '__proto__') Object.defineProperty(out, key, { value: claims[key], enumerable: true, writable: true, configurable: true });
-    else out[key] = claims[key]!;
-  }
-  return out;
-}
