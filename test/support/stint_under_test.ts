@@ -6,6 +6,7 @@
  * (`stint`, `stint-sidecar`) and the requests most tests make of a running service (the RFC 8693
  * form, Admin QueryAudit and ListGrants).
  */
+import { JWT_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT } from '../../src/client/constants.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -437,7 +438,6 @@ export async function startStintInProcess(options: InProcessOptions): Promise<In
 // ---------------------------------------------------------------------------------------------
 // Requests of a running Stint
 
-/** RFC 8693's grant type. */
 /** The one-rule policy of the in-process tests: Stint JWTs for `audience` to service accounts of namespace `apps` on `issuer`. */
 export function appsPolicy(issuer: string, audience = 'https://api.example.com'): string {
   return `version: 1
@@ -455,9 +455,8 @@ rules:
 `;
 }
 
-export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
-/** The subject token type of a JWT. */
-export const JWT_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:jwt';
+// RFC 8693's grant type and the JWT subject token type: the client's constants, not copies.
+export { JWT_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT };
 
 /** The RFC 8693 form for a JWT subject token, plus `extra` fields (audience, credential_kind, resource, ...). */
 export function tokenExchangeForm(subjectToken: string, extra: Record<string, string> = {}): Record<string, string> {
